@@ -1,0 +1,242 @@
+"""OAuth 2.0 login against the configured login URL.
+
+Why not simple-salesforce's login helpers: they only know `*.salesforce.com` hosts, and
+the emulator, sandboxes behind proxies and My Domain setups need the configured
+`CONVSYNC_SALESFORCE_LOGIN_URL`. The token request is one form POST, done here for the
+username-password, refresh-token, JWT-bearer and client-credentials grants; a given
+instance URL + session id needs no request. Errors name the variables to check and never
+carry a secret.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import requests
+
+from convsync.config import Settings
+from convsync.domain.errors import (
+    ConfigurationError,
+    SalesforceAuthError,
+    TransientSalesforceError,
+)
+from convsync.salesforce.failures import mask, translate
+
+TOKEN_PATH = "/services/oauth2/token"  # noqa: S105 - a URL path, not a secret
+JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+# Salesforce accepts JWT assertions valid for at most 3 minutes.
+JWT_LIFETIME_SECONDS = 180
+
+
+class Token(NamedTuple):
+    """An instance URL and access token; `repr()` never shows the token."""
+
+    instance_url: str
+    access_token: str
+
+    def __repr__(self) -> str:
+        return f"Token(instance_url={self.instance_url!r}, access_token='***')"
+
+
+class Flow(StrEnum):
+    PASSWORD = "password"  # noqa: S105 - a grant name, not a secret
+    REFRESH_TOKEN = "refresh_token"  # noqa: S105 - a grant name, not a secret
+    JWT_BEARER = "jwt_bearer"
+    CLIENT_CREDENTIALS = "client_credentials"
+    SESSION = "session"
+
+
+# The variables a failing flow's error message tells the user to check.
+_VARIABLES: dict[Flow, str] = {
+    Flow.PASSWORD: "CONVSYNC_SALESFORCE_USERNAME, CONVSYNC_SALESFORCE_PASSWORD, "
+    "CONVSYNC_SALESFORCE_SECURITY_TOKEN, CONVSYNC_SALESFORCE_CLIENT_ID and "
+    "CONVSYNC_SALESFORCE_CLIENT_SECRET",
+    Flow.REFRESH_TOKEN: "CONVSYNC_SALESFORCE_REFRESH_TOKEN, CONVSYNC_SALESFORCE_CLIENT_ID and "
+    "CONVSYNC_SALESFORCE_CLIENT_SECRET",
+    Flow.JWT_BEARER: "CONVSYNC_SALESFORCE_USERNAME, CONVSYNC_SALESFORCE_CLIENT_ID and "
+    "CONVSYNC_SALESFORCE_PRIVATE_KEY_FILE",
+    Flow.CLIENT_CREDENTIALS: "CONVSYNC_SALESFORCE_CLIENT_ID and CONVSYNC_SALESFORCE_CLIENT_SECRET",
+    Flow.SESSION: "CONVSYNC_SALESFORCE_INSTANCE_URL and CONVSYNC_SALESFORCE_SESSION_ID",
+}
+
+
+@dataclass(frozen=True, repr=False)
+class Credentials:
+    """What one login needs, resolved from Settings. `repr()` shows the flow only."""
+
+    flow: Flow
+    login_url: str
+    username: str | None = None
+    password: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    refresh_token: str | None = None
+    private_key_file: Path | None = None
+    instance_url: str | None = None
+    session_id: str | None = None
+    # Credentials to log in again when a given session expires (None: cannot).
+    relogin: Credentials | None = None
+
+    def __repr__(self) -> str:
+        return f"Credentials(flow={self.flow.value}, login_url={self.login_url!r})"
+
+    @property
+    def variables(self) -> str:
+        return _VARIABLES[self.flow]
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret value, to mask from any text that leaves the package."""
+        values = (self.password, self.client_secret, self.refresh_token, self.session_id)
+        own = tuple(v for v in values if v)
+        return own + (self.relogin.secrets if self.relogin else ())
+
+
+def _secret(value: Any) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
+def credentials_from(settings: Settings) -> Credentials:
+    """Pick the login flow the settings describe; ConfigurationError when none fits."""
+    login_url = settings.salesforce_login_url
+    username = settings.salesforce_username
+    password = _secret(settings.salesforce_password)
+    token = _secret(settings.salesforce_security_token) or ""
+    client_id = settings.salesforce_client_id
+    client_secret = _secret(settings.salesforce_client_secret)
+    refresh_token = _secret(settings.salesforce_refresh_token)
+    key_file = settings.salesforce_private_key_file
+
+    login: Credentials | None = None
+    if key_file is not None:
+        if not (username and client_id):
+            raise ConfigurationError(
+                "CONVSYNC_SALESFORCE_PRIVATE_KEY_FILE needs CONVSYNC_SALESFORCE_USERNAME and "
+                "CONVSYNC_SALESFORCE_CLIENT_ID (JWT bearer login)"
+            )
+        login = Credentials(
+            Flow.JWT_BEARER, login_url, username=username, client_id=client_id,
+            private_key_file=key_file,
+        )
+    elif refresh_token is not None:
+        if not client_id:
+            raise ConfigurationError(
+                "CONVSYNC_SALESFORCE_REFRESH_TOKEN needs CONVSYNC_SALESFORCE_CLIENT_ID"
+            )
+        login = Credentials(
+            Flow.REFRESH_TOKEN, login_url, client_id=client_id, client_secret=client_secret,
+            refresh_token=refresh_token,
+        )
+    elif username or password:
+        if not (username and password and client_id):
+            raise ConfigurationError(
+                "a username-password login needs CONVSYNC_SALESFORCE_USERNAME, "
+                "CONVSYNC_SALESFORCE_PASSWORD and CONVSYNC_SALESFORCE_CLIENT_ID "
+                "(+ _CLIENT_SECRET, _SECURITY_TOKEN)"
+            )
+        login = Credentials(
+            Flow.PASSWORD, login_url, username=username, password=password + token,
+            client_id=client_id, client_secret=client_secret,
+        )
+    elif client_id and client_secret:
+        login = Credentials(
+            Flow.CLIENT_CREDENTIALS, login_url, client_id=client_id, client_secret=client_secret
+        )
+
+    session_id = _secret(settings.salesforce_session_id)
+    if settings.salesforce_instance_url and session_id:
+        return Credentials(
+            Flow.SESSION, login_url, instance_url=settings.salesforce_instance_url,
+            session_id=session_id, relogin=login,
+        )
+    if login is None:
+        raise ConfigurationError(
+            "no Salesforce credentials: set CONVSYNC_SALESFORCE_USERNAME + _PASSWORD + "
+            "_CLIENT_ID, or _CLIENT_ID + _CLIENT_SECRET, or _REFRESH_TOKEN, or "
+            "_PRIVATE_KEY_FILE, or CONVSYNC_SALESFORCE_INSTANCE_URL + _SESSION_ID"
+        )
+    return login
+
+
+def jwt_assertion(credentials: Credentials, *, now: float | None = None) -> str:
+    """An RS256-signed JWT bearer assertion (PyJWT ships with simple-salesforce)."""
+    import jwt
+
+    if credentials.private_key_file is None:
+        raise ConfigurationError("CONVSYNC_SALESFORCE_PRIVATE_KEY_FILE is not set")
+    key = credentials.private_key_file.read_text()
+    issued = int(now if now is not None else time.time())
+    claims = {
+        "iss": credentials.client_id,
+        "sub": credentials.username,
+        "aud": credentials.login_url,
+        "exp": issued + JWT_LIFETIME_SECONDS,
+    }
+    return jwt.encode(claims, key, algorithm="RS256")
+
+
+def _form(credentials: Credentials) -> dict[str, str]:
+    flow = credentials.flow
+    form: dict[str, str]
+    if flow is Flow.PASSWORD:
+        form = {
+            "grant_type": "password",
+            "username": credentials.username or "",
+            "password": credentials.password or "",
+        }
+    elif flow is Flow.REFRESH_TOKEN:
+        form = {"grant_type": "refresh_token", "refresh_token": credentials.refresh_token or ""}
+    elif flow is Flow.CLIENT_CREDENTIALS:
+        form = {"grant_type": "client_credentials"}
+    elif flow is Flow.JWT_BEARER:
+        return {"grant_type": JWT_GRANT, "assertion": jwt_assertion(credentials)}
+    else:  # pragma: no cover - SESSION never posts
+        raise AssertionError(flow)
+    form["client_id"] = credentials.client_id or ""
+    if credentials.client_secret:
+        form["client_secret"] = credentials.client_secret
+    return form
+
+
+def authenticate(credentials: Credentials, session: requests.Session) -> Token:
+    """Log in once; returns the instance URL and access token."""
+    if credentials.flow is Flow.SESSION:
+        return Token(credentials.instance_url or "", credentials.session_id or "")
+    url = credentials.login_url + TOKEN_PATH
+    try:
+        response = session.post(
+            url, data=_form(credentials), headers={"Accept": "application/json"}
+        )
+    except (requests.RequestException, OSError) as failure:
+        raise translate(failure, "log in at CONVSYNC_SALESFORCE_LOGIN_URL") from None
+    if response.status_code >= 500:
+        raise TransientSalesforceError(
+            f"the Salesforce login endpoint answered HTTP {response.status_code}; "
+            "retry later",
+            code="SERVER_UNAVAILABLE",
+        )
+    try:
+        body: Any = response.json()
+    except ValueError:
+        body = {}
+    if response.status_code != 200 or not isinstance(body, dict) or "access_token" not in body:
+        error = str(body.get("error", "unknown_error")) if isinstance(body, dict) else "unknown"
+        description = str(body.get("error_description", "")) if isinstance(body, dict) else ""
+        detail = mask(f"{error}: {description}".strip(": "), credentials.secrets)
+        raise SalesforceAuthError(
+            f"Salesforce login failed ({detail}, HTTP {response.status_code}): "
+            f"check {credentials.variables}",
+            code=error,
+        )
+    instance_url = str(body.get("instance_url") or "").rstrip("/")
+    if not instance_url.startswith("https://"):
+        raise SalesforceAuthError(
+            "Salesforce login returned no https instance URL: check "
+            "CONVSYNC_SALESFORCE_LOGIN_URL",
+            code="NO_INSTANCE_URL",
+        )
+    return Token(instance_url, str(body["access_token"]))

@@ -1,0 +1,236 @@
+"""How calls reach Salesforce: login, re-login, retries, paging, budget, error mapping.
+
+`SalesforceClient` wraps one `simple_salesforce.Salesforce` built from an instance URL and
+access token (our own OAuth login, see `auth.py`) over `SalesforceSession`. Every call
+goes through `call()`, which:
+
+- pauses when the org's daily API budget is past the configured share;
+- re-authenticates once on 401 INVALID_SESSION_ID and repeats the call;
+- retries with exponential backoff and jitter on 503 / SERVER_UNAVAILABLE,
+  UNABLE_TO_LOCK_ROW and dropped connections only, a bounded number of times;
+- turns everything else into a one-line `SalesforceError` without secrets (403
+  REQUEST_LIMIT_EXCEEDED becomes `ApiLimitExceededError`: stop the run, keep state).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import structlog
+from simple_salesforce.api import Salesforce
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
+
+from convsync.domain.errors import SalesforceAuthError, TransientSalesforceError
+from convsync.salesforce.auth import Credentials, Flow, Token, authenticate
+from convsync.salesforce.budget import ApiBudget
+from convsync.salesforce.failures import is_expired_session, translate
+from convsync.salesforce.http import DEFAULT_TIMEOUT, SalesforceSession
+
+T = TypeVar("T")
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class ClientOptions:
+    """Tuning knobs; the defaults are production's, tests shrink the waits."""
+
+    # 5 attempts within ~30 s: rides out a lock or a short outage, never loops on a
+    # paid API.
+    max_attempts: int = 5
+    max_retry_seconds: float = 30.0
+    backoff_initial: float = 0.5
+    backoff_max: float = 8.0
+    backoff_jitter: float = 0.5
+    # Pause before each call once past the budget share: up to this at 100 % used.
+    budget_max_pause: float = 5.0
+    timeout: tuple[float, float] = DEFAULT_TIMEOUT
+    # First Bulk API 2.0 status poll after this many seconds (simple-salesforce: 5).
+    bulk_poll_seconds: float = 2.0
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
+
+
+class SalesforceClient:
+    """One logged-in connection to an org, shared by the gateway's operations."""
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        session: SalesforceSession,
+        budget: ApiBudget,
+        *,
+        api_version: str,
+        options: ClientOptions | None = None,
+    ) -> None:
+        self.credentials = credentials
+        self.session = session
+        self.budget = budget
+        self.api_version = api_version
+        self.options = options or ClientOptions()
+        self._sf: Salesforce | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"SalesforceClient({self.credentials!r}, version={self.api_version})"
+
+    # ------------------------------------------------------------------ login
+
+    @property
+    def sf(self) -> Salesforce:
+        """The simple-salesforce handle, logging in on first use."""
+        sf = self._sf
+        if sf is None:
+            with self._lock:
+                if self._sf is None:
+                    self._sf = self._build(self._login(self.credentials))
+                sf = self._sf
+        return sf
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        sf = self._sf
+        current = (sf.session_id,) if sf is not None else ()
+        return self.credentials.secrets + current
+
+    def _login(self, credentials: Credentials) -> Token:
+        return self._retrying(
+            "log in", lambda: authenticate(credentials, self.session)
+        )
+
+    def _build(self, token: Token) -> Salesforce:
+        return Salesforce(
+            instance_url=token.instance_url,
+            session_id=token.access_token,
+            session=self.session,
+            version=self.api_version,
+        )
+
+    def relogin(self, expired: Salesforce | None = None) -> None:
+        """Log in again (once per expiry, however many threads noticed it)."""
+        with self._lock:
+            if expired is not None and self._sf is not expired:
+                return  # another thread already renewed the session
+            credentials = self.credentials
+            if credentials.flow is Flow.SESSION:
+                if credentials.relogin is None:
+                    raise SalesforceAuthError(
+                        "the Salesforce session expired and cannot be renewed: set a new "
+                        "CONVSYNC_SALESFORCE_SESSION_ID or login credentials "
+                        "(CONVSYNC_SALESFORCE_USERNAME/_PASSWORD/_CLIENT_ID, ...)",
+                        code="INVALID_SESSION_ID",
+                    )
+                credentials = self.credentials = credentials.relogin
+            log.info("salesforce.relogin", flow=credentials.flow.value)
+            self._sf = self._build(self._login(credentials))
+
+    # ------------------------------------------------------------------ calls
+
+    def call(self, action: str, operation: Callable[[Salesforce], T]) -> T:
+        """Run `operation(sf)` with budget pacing, re-login and bounded retries."""
+        pause = self.budget.pause_seconds()
+        if pause > 0:
+            log.info("salesforce.budget_pause", seconds=round(pause, 3), usage=self.budget.usage)
+            self.options.sleep(pause)
+        return self._retrying(action, lambda: self._once(action, operation))
+
+    def _once(self, action: str, operation: Callable[[Salesforce], T]) -> T:
+        sf = self.sf
+        try:
+            return operation(sf)
+        except Exception as error:  # noqa: BLE001 - every failure is translated below
+            if not is_expired_session(error):
+                raise translate(error, action, self.secrets) from None
+        # 401 INVALID_SESSION_ID: renew once and repeat; a second 401 is a real refusal.
+        self.relogin(sf)
+        try:
+            return operation(self.sf)
+        except Exception as error:  # noqa: BLE001 - translated, secrets masked
+            raise translate(error, action, self.secrets) from None
+
+    def _retrying(self, action: str, attempt: Callable[[], T]) -> T:
+        options = self.options
+        retrying = Retrying(
+            stop=stop_after_attempt(options.max_attempts)
+            | stop_after_delay(options.max_retry_seconds),
+            wait=wait_exponential_jitter(
+                initial=options.backoff_initial,
+                max=options.backoff_max,
+                jitter=options.backoff_jitter,
+            ),
+            retry=retry_if_exception_type(TransientSalesforceError),
+            reraise=True,
+            sleep=options.sleep,
+            before_sleep=_log_retry(action),
+        )
+        return retrying(attempt)
+
+    # ------------------------------------------------------------------ helpers
+
+    def query_pages(
+        self, soql: str, *, action: str, include_deleted: bool = False, page_size: int = 2_000
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Yield a query's pages one at a time (each page retried on its own).
+
+        Same requests as `Salesforce.query_all_iter` (query, then `nextRecordsUrl`), but
+        each page is a separate `call()`, so a retry or re-login resumes at that page
+        instead of restarting the stream or failing half-way.
+        """
+        headers = {"Sforce-Query-Options": f"batchSize={page_size}"}
+        result: dict[str, Any] = self.call(
+            action, lambda sf: sf.query(soql, include_deleted=include_deleted, headers=headers)
+        )
+        while True:
+            yield list(result.get("records") or [])
+            next_url = result.get("nextRecordsUrl")
+            if result.get("done", True) or not next_url:
+                return
+            result = self.call(action, _query_more(next_url, headers))
+
+    def query_records(
+        self, soql: str, *, action: str, include_deleted: bool = False
+    ) -> Iterator[dict[str, Any]]:
+        for page in self.query_pages(soql, action=action, include_deleted=include_deleted):
+            yield from page
+
+    def restful(self, path: str, *, action: str, method: str = "GET", **kwargs: Any) -> Any:
+        return self.call(action, lambda sf: sf.restful(path, method=method, **kwargs))
+
+    def limits(self) -> dict[str, Any]:
+        result: dict[str, Any] = self.call("read the org's limits", lambda sf: sf.limits())
+        return result
+
+    def api_usage(self) -> tuple[int, int] | None:
+        """(used, max) of the daily API budget, from the last response."""
+        return self.budget.usage
+
+
+def _query_more(url: str, headers: dict[str, str]) -> Callable[[Salesforce], Any]:
+    def more(sf: Salesforce) -> Any:
+        return sf.query_more(url, identifier_is_url=True, headers=headers)
+
+    return more
+
+
+def _log_retry(action: str) -> Callable[[RetryCallState], None]:
+    def before_sleep(state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        log.warning(
+            "salesforce.retry",
+            action=action,
+            attempt=state.attempt_number,
+            code=getattr(error, "code", None),
+            wait=round(state.next_action.sleep, 3) if state.next_action else None,
+        )
+
+    return before_sleep
+

@@ -1,0 +1,84 @@
+"""Plain typed values the gateway returns and accepts: no simple-salesforce dicts leak.
+
+Ids are the 18-character form Salesforce returns; datetimes are timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+PersonKind = Literal["Lead", "Contact"]
+
+
+@dataclass(frozen=True, slots=True)
+class SalesforceCampaign:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class SalesforcePerson:
+    """A Lead or Contact a campaign member can point at."""
+
+    id: str
+    kind: PersonKind
+    email: str
+
+
+@dataclass(frozen=True, slots=True)
+class SalesforceMember:
+    """One CampaignMember row (deleted ones too, when read with queryAll)."""
+
+    id: str
+    campaign_id: str
+    lead_id: str | None
+    contact_id: str | None
+    status: str
+    email: str | None
+    first_name: str | None
+    last_name: str | None
+    company: str | None
+    last_modified: datetime | None
+    system_modstamp: datetime | None
+    is_deleted: bool = False
+
+    @property
+    def person_id(self) -> str | None:
+        """The Contact when there is one (Salesforce keeps ContactId over LeadId)."""
+        return self.contact_id or self.lead_id
+
+
+@dataclass(frozen=True, slots=True)
+class NewMember:
+    """A CampaignMember to insert: one of lead_id / contact_id."""
+
+    campaign_id: str
+    status: str
+    lead_id: str | None = None
+    contact_id: str | None = None
+
+    @classmethod
+    def for_person(cls, campaign_id: str, person: SalesforcePerson, status: str) -> NewMember:
+        if person.kind == "Contact":
+            return cls(campaign_id, status, contact_id=person.id)
+        return cls(campaign_id, status, lead_id=person.id)
+
+
+@dataclass(frozen=True, slots=True)
+class MemberChange:
+    """A status change of an existing CampaignMember."""
+
+    id: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewLead:
+    """A person Salesforce does not know yet, to be created as a Lead."""
+
+    email: str
+    first_name: str | None = None
+    last_name: str | None = None
+    company: str | None = None
