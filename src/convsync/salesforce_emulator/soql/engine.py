@@ -1,0 +1,563 @@
+"""Check a parsed query against the schema, plan it on the store's indexes, run, render.
+
+Compilation turns the AST into closures once per request, so filtering 100,000 members
+is a tight Python loop rather than a tree walk per row. Semantics follow Salesforce:
+string comparisons are case-insensitive, ids compare in their 18-character form,
+`!=`/`NOT IN` keep nulls, ORDER BY defaults to NULLS FIRST ascending and NULLS LAST
+descending, and without ORDER BY rows come back in creation order.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from .. import ids
+from ..clock import format_bulk_datetime, format_datetime
+from ..errors import ApiError
+from ..schema import OBJECTS, Field, SObject, sobject
+from ..store import Record, Store
+from . import syntax as s
+from .parser import located, parse
+
+Getter = Callable[[Record], Any]
+Predicate = Callable[[Record], bool]
+
+_STRINGISH = ("string", "email", "picklist", "textarea")
+_ENTITY_HINT = (
+    "If you are attempting to use a custom object, be sure to append the '__c' after the "
+    "entity name. Please reference your WSDL or the describe call for the appropriate names."
+)
+_FIELD_HINT = (
+    "If you are attempting to use a custom field, be sure to append the '__c' after the custom "
+    "field name. Please reference your WSDL or the describe call for the appropriate names."
+)
+_REL_HINT = (
+    "If you are attempting to use a custom relationship, be sure to append the '__r' after "
+    "the custom relationship name. Please reference your WSDL or the describe call for the "
+    "appropriate names."
+)
+MAX_AGGREGATE_ROWS = 2000
+
+
+@dataclass
+class Column:
+    """A resolved field path: the field, and the lookup it goes through (if any)."""
+
+    path: s.FieldPath
+    field: Field
+    relation: Field | None  # the reference field on the queried object
+    getter: Getter
+
+    @property
+    def name(self) -> str:
+        """Canonical dotted name, as Bulk CSV headers show it."""
+        if self.relation is not None:
+            return f"{self.relation.relationship_name}.{self.field.name}"
+        return self.field.name
+
+
+@dataclass
+class AggregateColumn:
+    function: str
+    column: Column | None
+    key: str
+
+
+@dataclass
+class CompiledQuery:
+    """Everything needed to run and render one query."""
+
+    query: s.Query
+    sobject: SObject
+    columns: list[Column]
+    predicate: Predicate | None
+    conjuncts: list[Any]
+    order: list[tuple[Getter, bool, bool]]
+    count_only: bool = False
+    aggregates: list[AggregateColumn] = field(default_factory=list)
+    group_by: list[Column] = field(default_factory=list)
+
+    @property
+    def is_aggregate(self) -> bool:
+        return bool(self.aggregates) or bool(self.group_by)
+
+
+def _error(query: s.Query, path: s.FieldPath, code: str, message: str) -> ApiError:
+    return ApiError(code, located(query.text, path.line, path.column, message))
+
+
+def _resolve(query: s.Query, so: SObject, path: s.FieldPath, store: Store) -> Column:
+    parts = path.parts
+    if len(parts) > 1 and parts[0].lower() == so.name.lower():
+        parts = parts[1:]
+    if len(parts) == 1:
+        found = so.field(parts[0])
+        if found is None:
+            raise _error(
+                query,
+                path,
+                "INVALID_FIELD",
+                f"No such column '{parts[0]}' on entity '{so.name}'. {_FIELD_HINT}",
+            )
+        name = found.name
+        return Column(path, found, None, lambda r: r.get(name))
+    relation = so.relationships.get(parts[0].lower())
+    if relation is None or len(parts) > 2:
+        raise _error(
+            query,
+            path,
+            "INVALID_FIELD",
+            f"Didn't understand relationship '{parts[0]}' in field path. {_REL_HINT}",
+        )
+    target = OBJECTS[relation.reference_to or ""]
+    found = target.field(parts[1])
+    if found is None:
+        raise _error(
+            query,
+            path,
+            "INVALID_FIELD",
+            f"No such column '{parts[1]}' on entity '{target.name}'. {_FIELD_HINT}",
+        )
+    table = store.tables[target.name]
+    ref, name = relation.name, found.name
+
+    def related(r: Record) -> Any:
+        other = table.get(r.get(ref))  # type: ignore[arg-type]
+        return None if other is None else other.get(name)
+
+    return Column(path, found, relation, related)
+
+
+# ---------------------------------------------------------------------------- filtering
+def _normalizer(f: Field) -> Callable[[Any], Any]:
+    if f.type in _STRINGISH:
+        return lambda v: v.lower() if isinstance(v, str) else v
+    return lambda v: v
+
+
+def _date_range(literal: str, now: datetime) -> tuple[datetime, datetime]:
+    today = datetime.combine(now.date(), time(), tzinfo=UTC)
+    day = timedelta(days=1)
+    if literal == "TODAY":
+        return today, today + day
+    if literal == "YESTERDAY":
+        return today - day, today
+    if literal == "TOMORROW":
+        return today + day, today + 2 * day
+    kind, count = literal.split(":")
+    days = int(count) * day
+    if kind.startswith("LAST"):
+        return today - days, today + day
+    return today + day, today + day + days
+
+
+def _literal_value(query: s.Query, col: Column, lit: s.Literal, store: Store) -> Any:
+    """Type-check a literal against the field and return it in comparable form."""
+    kind, ftype, name = lit.kind, col.field.type, col.field.name
+    if kind == "null":
+        return None
+    if kind == "date_literal" and ftype in ("datetime", "date"):
+        start, end = _date_range(lit.value, store.clock.now())
+        if ftype == "date":
+            return (start.date(), end.date())
+        return (start, end)
+    expected = {"datetime": "datetime", "date": "date", "boolean": "bool", "int": "number"}
+    if ftype in expected:
+        if kind != expected[ftype]:
+            type_name = {"datetime": "dateTime"}.get(ftype, ftype)
+            raise _error(
+                query,
+                col.path,
+                "INVALID_FIELD",
+                f"value of filter criterion for field '{name}' must be of type "
+                f"{type_name} and should not be enclosed in quotes",
+            )
+        return lit.value
+    if kind != "string":
+        raise _error(
+            query,
+            col.path,
+            "INVALID_FIELD",
+            f"value of filter criterion for field '{name}' must be of type string "
+            "and should be enclosed in quotes",
+        )
+    if ftype in ("id", "reference"):
+        normal = ids.normalize(lit.value)
+        if normal is None:
+            raise _error(
+                query, col.path, "INVALID_QUERY_FILTER_OPERATOR", f"invalid ID field: {lit.value}"
+            )
+        return normal
+    return lit.value.lower()
+
+
+def _compare(op: str, getter: Getter, norm: Callable[[Any], Any], value: Any) -> Predicate:
+    if isinstance(value, tuple):  # a date literal range [start, end)
+        start, end = value
+        ranges: dict[str, Predicate] = {
+            "=": lambda r: (v := getter(r)) is not None and start <= v < end,
+            "!=": lambda r: (v := getter(r)) is None or not start <= v < end,
+            "<": lambda r: (v := getter(r)) is not None and v < start,
+            "<=": lambda r: (v := getter(r)) is not None and v < end,
+            ">": lambda r: (v := getter(r)) is not None and v >= end,
+            ">=": lambda r: (v := getter(r)) is not None and v >= start,
+        }
+        return ranges["!=" if op == "<>" else op]
+    if value is None:
+        if op == "=":
+            return lambda r: getter(r) is None
+        if op in ("!=", "<>"):
+            return lambda r: getter(r) is not None
+        return lambda r: False
+    ops: dict[str, Predicate] = {
+        "=": lambda r: norm(getter(r)) == value,
+        "!=": lambda r: norm(getter(r)) != value,
+        "<": lambda r: (v := norm(getter(r))) is not None and v < value,
+        "<=": lambda r: (v := norm(getter(r))) is not None and v <= value,
+        ">": lambda r: (v := norm(getter(r))) is not None and v > value,
+        ">=": lambda r: (v := norm(getter(r))) is not None and v >= value,
+    }
+    return ops["!=" if op == "<>" else op]
+
+
+def _predicate(  # noqa: PLR0911
+    query: s.Query, so: SObject, node: Any, store: Store
+) -> Predicate:
+    if isinstance(node, s.And):
+        parts = [_predicate(query, so, n, store) for n in node.items]
+        return lambda r: all(p(r) for p in parts)
+    if isinstance(node, s.Or):
+        parts = [_predicate(query, so, n, store) for n in node.items]
+        return lambda r: any(p(r) for p in parts)
+    if isinstance(node, s.Not):
+        inner = _predicate(query, so, node.item, store)
+        return lambda r: not inner(r)
+    col = _resolve(query, so, node.path, store)
+    getter, norm = col.getter, _normalizer(col.field)
+    if isinstance(node, s.Compare):
+        value = _literal_value(query, col, node.value, store)
+        if node.op not in ("=", "!=", "<>") and col.field.type in ("boolean", "id", "reference"):
+            raise _error(
+                query,
+                node.path,
+                "INVALID_QUERY_FILTER_OPERATOR",
+                f"invalid operator on {col.field.type} field: {col.field.name}",
+            )
+        return _compare(node.op, getter, norm, value)
+    if isinstance(node, s.InList):
+        values = {_literal_value(query, col, v, store) for v in node.values}
+        if node.negate:
+            return lambda r: norm(getter(r)) not in values
+        return lambda r: norm(getter(r)) in values
+    if isinstance(node, s.Like):
+        if col.field.type not in (*_STRINGISH, "id", "reference"):
+            raise _error(
+                query,
+                node.path,
+                "INVALID_QUERY_FILTER_OPERATOR",
+                f"invalid operator on {col.field.type} field: {col.field.name}",
+            )
+        if node.value.kind != "string" or node.value.like is None:
+            raise _error(query, node.path, "MALFORMED_QUERY", "LIKE needs a string literal")
+        regex = re.compile(node.value.like, re.IGNORECASE | re.DOTALL)
+        return lambda r: (v := getter(r)) is not None and regex.fullmatch(v) is not None
+    raise ApiError("MALFORMED_QUERY", located(query.text, 1, 1, "unsupported condition"))
+
+
+# ---------------------------------------------------------------------------- compile
+def compile_query(text: str, store: Store) -> CompiledQuery:
+    """Parse and check `text`; raises ApiError shaped like Salesforce's."""
+    query = parse(text)
+    so = sobject(query.sobject)
+    if so is None:
+        raise ApiError(
+            "INVALID_TYPE",
+            located(
+                query.text,
+                query.sobject_line,
+                query.sobject_column,
+                f"sObject type '{query.sobject}' is not supported. {_ENTITY_HINT}",
+            ),
+        )
+    columns: list[Column] = []
+    aggregates: list[AggregateColumn] = []
+    count_only = False
+    expr = 0
+    for item in query.select:
+        if isinstance(item, s.CountAll):
+            count_only = True
+        elif isinstance(item, s.Aggregate):
+            col = _resolve(query, so, item.path, store)
+            key = item.alias or f"expr{expr}"
+            if item.alias is None:
+                expr += 1
+            aggregates.append(AggregateColumn(item.function, col, key))
+        else:
+            columns.append(_resolve(query, so, item.path, store))
+    group_by = [_resolve(query, so, p, store) for p in query.group_by]
+    if count_only and (columns or aggregates):
+        raise ApiError(
+            "MALFORMED_QUERY",
+            located(query.text, 1, 8, "COUNT() must be the only element in the SELECT list."),
+        )
+    if aggregates or group_by:
+        grouped = {c.name.lower() for c in group_by}
+        for col in columns:
+            if col.name.lower() not in grouped:
+                raise _error(
+                    query,
+                    col.path,
+                    "MALFORMED_QUERY",
+                    f"Field must be grouped or aggregated: {col.field.name}",
+                )
+    predicate = _predicate(query, so, query.where, store) if query.where is not None else None
+    conjuncts = (
+        list(query.where.items)
+        if isinstance(query.where, s.And)
+        else ([query.where] if query.where is not None else [])
+    )
+    order = []
+    for item in query.order_by:
+        col = _resolve(query, so, item.path, store)
+        nulls_first = item.nulls_first if item.nulls_first is not None else not item.descending
+        order.append((_sort_getter(col), item.descending, nulls_first))
+    return CompiledQuery(
+        query, so, columns, predicate, conjuncts, order, count_only, aggregates, group_by
+    )
+
+
+def _sort_getter(col: Column) -> Getter:
+    getter = col.getter
+    if col.field.type in _STRINGISH:
+        return lambda r: v.lower() if isinstance(v := getter(r), str) else v
+    return getter
+
+
+# ---------------------------------------------------------------------------- planning
+def _index_candidates(  # noqa: PLR0912
+    cq: CompiledQuery, store: Store, include_deleted: bool
+) -> list[str] | None:
+    """Ids to examine, from an index, when a top-level conjunct pins an indexed field."""
+    obj = cq.sobject.name
+    best: list[str] | None = None
+    for node in cq.conjuncts:
+        if isinstance(node, s.Compare) and node.op == "=":
+            literals: Iterable[s.Literal] = (node.value,)
+        elif isinstance(node, s.InList) and not node.negate:
+            literals = node.values
+        else:
+            continue
+        if len(node.path.parts) != 1:
+            continue
+        name = node.path.parts[0].lower()
+        values = [lit.value for lit in literals if lit.kind == "string"]
+        if name == "id":
+            found = {v for v in map(ids.normalize, values) if v and v in store.tables[obj]}
+            return sorted(found)
+        if name == "campaignid" and obj == "CampaignMember":
+            cids = sorted({v for v in map(ids.normalize, values) if v})
+            merged: list[str] = []
+            for cid in cids:
+                merged.extend(store.members_by_campaign.get(cid, {}))
+            best = sorted(merged) if len(cids) > 1 else merged
+        elif include_deleted:
+            continue
+        elif name == "campaignid" and obj == "CampaignMemberStatus":
+            found = set()
+            for cid in filter(None, map(ids.normalize, values)):
+                found.update(store.statuses_by_campaign.get(cid, {}))
+            best = sorted(found)
+        elif name == "email" and obj in ("Lead", "Contact") and best is None:
+            found = set()
+            for email in values:
+                found.update(store.people_by_email[obj].get(email.lower(), {}))
+            best = sorted(found)
+        elif name in ("leadid", "contactid") and obj == "CampaignMember" and best is None:
+            found = set()
+            for pid in filter(None, map(ids.normalize, values)):
+                found.update(store.members_by_person.get(pid, {}))
+            best = sorted(found)
+    return best
+
+
+def _order(rows: list[Record], order: list[tuple[Getter, bool, bool]]) -> list[Record]:
+    for getter, descending, nulls_first in reversed(order):
+        # A null sorts below everything when (nulls_first xor descending).
+        null_low = nulls_first != descending
+
+        def key(r: Record, g: Getter = getter, low: bool = null_low) -> tuple[int, Any]:
+            v = g(r)
+            if v is None:
+                return (0 if low else 2, 0)
+            return (1, v)
+
+        rows.sort(key=key, reverse=descending)
+    return rows
+
+
+def execute(cq: CompiledQuery, store: Store, *, include_deleted: bool) -> tuple[int, list[Any]]:
+    """Run the query: (totalSize, rows). Rows are records, or dicts for aggregates."""
+    with store.lock:
+        table = store.tables[cq.sobject.name]
+        candidates = _index_candidates(cq, store, include_deleted)
+        source: Iterable[Record]
+        if candidates is None:
+            source = table.values()
+        else:
+            source = (table[i] for i in candidates if i in table)
+        horizon = store.purge_horizon()
+        predicate = cq.predicate
+        rows = [
+            r
+            for r in source
+            if (not r["IsDeleted"] or (include_deleted and r["SystemModstamp"] >= horizon))
+            and (predicate is None or predicate(r))
+        ]
+    if cq.is_aggregate:
+        return _aggregate(cq, rows)
+    if cq.order:
+        rows = _order(rows, cq.order)
+    query = cq.query
+    if query.offset:
+        rows = rows[query.offset :]
+    if query.limit is not None:
+        rows = rows[: query.limit]
+    if cq.count_only:
+        return len(rows), []
+    return len(rows), rows
+
+
+def _aggregate(cq: CompiledQuery, rows: list[Record]) -> tuple[int, list[Any]]:
+    groups: dict[tuple[Any, ...], list[Record]] = {}
+    for r in rows:
+        groups.setdefault(tuple(c.getter(r) for c in cq.group_by), []).append(r)
+    if not cq.group_by and not groups:
+        groups[()] = []
+    out: list[dict[str, Any]] = []
+    for key, members in groups.items():
+        result: dict[str, Any] = {"attributes": {"type": "AggregateResult"}}
+        for col, value in zip(cq.group_by, key, strict=True):
+            result[col.field.name] = _json_value(value)
+        for agg in cq.aggregates:
+            result[agg.key] = _json_value(_reduce(agg, members))
+        out.append(result)
+    if cq.query.order_by:
+        names = [cq.sobject.field(p.path.parts[-1]) for p in cq.query.order_by]
+        for item, f in reversed(list(zip(cq.query.order_by, names, strict=True))):
+            fname = f.name if f else item.path.parts[-1]
+
+            def agg_key(r: dict[str, Any], n: str = fname) -> tuple[bool, Any]:
+                return (r.get(n) is None, r.get(n) or "")
+
+            out.sort(key=agg_key, reverse=item.descending)
+    if cq.query.offset:
+        out = out[cq.query.offset :]
+    if cq.query.limit is not None:
+        out = out[: cq.query.limit]
+    if len(out) > MAX_AGGREGATE_ROWS:
+        raise ApiError(
+            "EXCEEDED_ID_LIMIT",
+            "Aggregate query does not support queryMore(), use "
+            "LIMIT to restrict the results to a single batch",
+        )
+    return len(out), out
+
+
+def _reduce(  # noqa: PLR0911
+    agg: AggregateColumn, members: list[Record]
+) -> Any:
+    assert agg.column is not None
+    values = [v for v in map(agg.column.getter, members) if v is not None]
+    if agg.function == "count":
+        return len(values)
+    if agg.function == "count_distinct":
+        return len({v.lower() if isinstance(v, str) else v for v in values})
+    if not values:
+        return None
+    if agg.function == "max":
+        return max(values)
+    if agg.function == "min":
+        return min(values)
+    if agg.function == "sum":
+        return sum(values)
+    return sum(values) / len(values)
+
+
+# ---------------------------------------------------------------------------- rendering
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return format_datetime(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def record_renderer(
+    cq: CompiledQuery, store: Store, version: str
+) -> Callable[[Record], dict[str, Any]]:
+    """Build a function rendering a record like Salesforce's query JSON."""
+    obj = cq.sobject.name
+    base = f"/services/data/v{version}/sobjects/"
+    plan: list[tuple[str, Any]] = []  # ("field", name) | ("rel", (relation, [names]))
+    rel_index: dict[str, list[str]] = {}
+    for col in cq.columns:
+        if col.relation is None:
+            plan.append(("field", col.field.name))
+        else:
+            rel = col.relation.relationship_name or ""
+            if rel not in rel_index:
+                rel_index[rel] = []
+                plan.append(("rel", (col.relation, rel_index[rel])))
+            rel_index[rel].append(col.field.name)
+
+    def render(r: Record) -> dict[str, Any]:
+        out: dict[str, Any] = {"attributes": {"type": obj, "url": f"{base}{obj}/{r['Id']}"}}
+        for kind, spec in plan:
+            if kind == "field":
+                out[spec] = _json_value(r.get(spec))
+                continue
+            relation, names = spec
+            target = relation.reference_to
+            other = store.tables[target].get(r.get(relation.name) or "")
+            if other is None:
+                out[relation.relationship_name] = None
+                continue
+            nested: dict[str, Any] = {
+                "attributes": {"type": target, "url": f"{base}{target}/{other['Id']}"}
+            }
+            for name in names:
+                nested[name] = _json_value(other.get(name))
+            out[relation.relationship_name] = nested
+        return out
+
+    return render
+
+
+def _csv_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return format_bulk_datetime(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def csv_header(cq: CompiledQuery) -> list[str]:
+    """Bulk API 2.0 query CSV header: canonical dotted field names."""
+    if cq.is_aggregate:
+        return [c.field.name for c in cq.group_by] + [a.key for a in cq.aggregates]
+    return [c.name for c in cq.columns]
+
+
+def csv_row(cq: CompiledQuery, row: Any) -> list[str]:
+    """One CSV row for a record (or an aggregate result dict)."""
+    if cq.is_aggregate:
+        return [_csv_value(row.get(h)) for h in csv_header(cq)]
+    return [_csv_value(c.getter(row)) for c in cq.columns]

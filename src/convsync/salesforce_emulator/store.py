@@ -1,0 +1,601 @@
+"""In-memory org state: records, indexes, Salesforce's business rules, transactions.
+
+Everything goes through one re-entrant lock, so the HTTP layer, the admin endpoints and
+test helpers can share a store across threads. Records are immutable dicts replaced on
+every write through `_put`, which keeps the indexes right and writes an undo log: that
+undo log is what gives sObject Collections `allOrNone` and per-row savepoints their
+all-or-nothing behaviour without copying the org.
+
+Indexes (no full scans for id or campaign lookups, so 100,000+ members stay fast):
+CampaignMember by CampaignId (creation order, tombstones included for queryAll), by
+(CampaignId, person) and by person; CampaignMemberStatus by CampaignId; Lead/Contact by
+lower-cased Email; tombstones per object.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from . import ids
+from .clock import Clock
+from .errors import ApiError, not_found
+from .schema import OBJECTS, Field, SObject
+
+Record = dict[str, Any]
+
+TOMBSTONE_DAYS = 15
+UNKNOWN_STATUS_MODES = ("reject", "default")
+
+
+class Transaction:
+    """One Salesforce transaction: a single timestamp and an undo log for rollback."""
+
+    def __init__(self, store: Store, now: datetime) -> None:
+        self.store = store
+        self.now = now
+        self.undo: list[tuple[str, str, Record | None]] = []
+
+    def savepoint(self) -> int:
+        """Mark the current point so one row's failure can be undone alone."""
+        return len(self.undo)
+
+    def rollback_to(self, savepoint: int) -> None:
+        """Undo every write made after `savepoint`, newest first."""
+        while len(self.undo) > savepoint:
+            object_name, record_id, old = self.undo.pop()
+            self.store._put(None, object_name, record_id, old)
+
+
+def _id_label(field: Field) -> str:
+    return field.name[:-2] + " ID" if field.name.endswith("Id") else field.name
+
+
+class Store:
+    """The org: five objects, their indexes and the rules Salesforce enforces on them."""
+
+    def __init__(self, unknown_status: str = "reject") -> None:
+        if unknown_status not in UNKNOWN_STATUS_MODES:
+            raise ValueError(f"unknown_status must be one of {UNKNOWN_STATUS_MODES}")
+        self.lock = threading.RLock()
+        self.clock = Clock()
+        self.ids = ids.IdFactory()
+        self.unknown_status = unknown_status
+        self.reset()
+
+    # ------------------------------------------------------------------ state & indexes
+    def reset(self) -> None:
+        """Forget every record (the clock keeps running forwards)."""
+        with self.lock:
+            self.tables: dict[str, dict[str, Record]] = {name: {} for name in OBJECTS}
+            self.members_by_campaign: dict[str, dict[str, None]] = {}
+            self.member_by_pair: dict[tuple[str, str], str] = {}
+            self.members_by_person: dict[str, dict[str, None]] = {}
+            self.statuses_by_campaign: dict[str, dict[str, None]] = {}
+            self.people_by_email: dict[str, dict[str, dict[str, None]]] = {
+                "Lead": {},
+                "Contact": {},
+            }
+            self.tombstones: dict[str, dict[str, None]] = {name: {} for name in OBJECTS}
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """Hold the lock for one transaction; an escaping exception rolls it all back."""
+        with self.lock:
+            tx = Transaction(self, self.clock.tick())
+            try:
+                yield tx
+            except BaseException:
+                tx.rollback_to(0)
+                raise
+
+    def _put(
+        self, tx: Transaction | None, object_name: str, record_id: str, new: Record | None
+    ) -> None:
+        table = self.tables[object_name]
+        old = table.get(record_id)
+        if tx is not None:
+            tx.undo.append((object_name, record_id, old))
+        if old is not None:
+            self._unindex(object_name, record_id, old, removing=new is None)
+        if new is None:
+            table.pop(record_id, None)
+        else:
+            table[record_id] = new
+            self._index(object_name, record_id, new)
+
+    def _index(self, object_name: str, record_id: str, rec: Record) -> None:
+        live = not rec["IsDeleted"]
+        if not live:
+            self.tombstones[object_name][record_id] = None
+        if object_name == "CampaignMember":
+            self.members_by_campaign.setdefault(rec["CampaignId"], {})[record_id] = None
+            if live:
+                person = rec["ContactId"] or rec["LeadId"]
+                self.member_by_pair[(rec["CampaignId"], person)] = record_id
+                self.members_by_person.setdefault(person, {})[record_id] = None
+        elif object_name == "CampaignMemberStatus":
+            if live:
+                self.statuses_by_campaign.setdefault(rec["CampaignId"], {})[record_id] = None
+        elif object_name in ("Lead", "Contact") and live and rec["Email"]:
+            by_email = self.people_by_email[object_name]
+            by_email.setdefault(rec["Email"].lower(), {})[record_id] = None
+
+    def _unindex(self, object_name: str, record_id: str, rec: Record, *, removing: bool) -> None:
+        self.tombstones[object_name].pop(record_id, None)
+        if object_name == "CampaignMember":
+            if removing:
+                self.members_by_campaign.get(rec["CampaignId"], {}).pop(record_id, None)
+            person = rec["ContactId"] or rec["LeadId"]
+            if self.member_by_pair.get((rec["CampaignId"], person)) == record_id:
+                del self.member_by_pair[(rec["CampaignId"], person)]
+            self.members_by_person.get(person, {}).pop(record_id, None)
+        elif object_name == "CampaignMemberStatus":
+            self.statuses_by_campaign.get(rec["CampaignId"], {}).pop(record_id, None)
+        elif object_name in ("Lead", "Contact") and rec["Email"]:
+            self.people_by_email[object_name].get(rec["Email"].lower(), {}).pop(record_id, None)
+
+    # ------------------------------------------------------------------ reads
+    def get(self, object_name: str, record_id: str) -> Record | None:
+        """A record by 18-character id, tombstones included."""
+        return self.tables[object_name].get(record_id)
+
+    def live(self, object_name: str, record_id: str) -> Record:
+        """A live record, or the 404 Salesforce gives for a missing or deleted one."""
+        rec = self.tables[object_name].get(record_id)
+        if rec is None:
+            raise not_found()
+        if rec["IsDeleted"]:
+            raise ApiError("ENTITY_IS_DELETED", "entity is deleted", status=404, fields=[])
+        return rec
+
+    def statuses(self, campaign_id: str) -> list[Record]:
+        """A campaign's live member statuses, by SortOrder."""
+        table = self.tables["CampaignMemberStatus"]
+        recs = [table[i] for i in self.statuses_by_campaign.get(campaign_id, {})]
+        return sorted(recs, key=lambda r: (r["SortOrder"] or 0, r["Id"]))
+
+    def purge_horizon(self) -> datetime:
+        """Tombstones older than this are gone, as from Salesforce's recycle bin."""
+        return self.clock.now() - timedelta(days=TOMBSTONE_DAYS)
+
+    def updated_ids(self, object_name: str, start: datetime, end: datetime) -> list[str]:
+        """Ids of live records whose SystemModstamp falls in [start, end)."""
+        with self.lock:
+            return [
+                rid
+                for rid, rec in self.tables[object_name].items()
+                if not rec["IsDeleted"] and start <= rec["SystemModstamp"] < end
+            ]
+
+    def deleted_records(
+        self, object_name: str, start: datetime, end: datetime
+    ) -> list[tuple[str, datetime]]:
+        """(id, deletedDate) of tombstones deleted in [start, end), within the horizon."""
+        horizon = self.purge_horizon()
+        with self.lock:
+            table = self.tables[object_name]
+            out = []
+            for rid in self.tombstones[object_name]:
+                stamp = table[rid]["SystemModstamp"]
+                if start <= stamp < end and stamp >= horizon:
+                    out.append((rid, stamp))
+            return sorted(out)
+
+    def summary(self) -> dict[str, dict[str, int]]:
+        """Live and deleted counts per object, for dashboards and tests."""
+        with self.lock:
+            return {
+                name: {
+                    "live": len(table) - len(self.tombstones[name]),
+                    "deleted": len(self.tombstones[name]),
+                }
+                for name, table in self.tables.items()
+            }
+
+    # ------------------------------------------------------------------ input checks
+    def _coerce(  # noqa: PLR0911
+        self, field: Field, value: Any
+    ) -> Any:
+        if value is None:
+            return None
+        kind = field.type
+        if kind == "boolean":
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.lower() in ("true", "false"):
+                return value.lower() == "true"
+            raise ApiError(
+                "JSON_PARSER_ERROR", f"Cannot deserialize instance of boolean from value {value!r}"
+            )
+        if kind == "int":
+            try:
+                return int(value)
+            except (TypeError, ValueError):
+                raise ApiError(
+                    "JSON_PARSER_ERROR", f"Cannot deserialize instance of int from value {value!r}"
+                ) from None
+        if kind == "date":
+            if isinstance(value, str):
+                try:
+                    return date.fromisoformat(value[:10])
+                except ValueError:
+                    pass
+            raise ApiError(
+                "JSON_PARSER_ERROR",
+                f"Cannot deserialize instance of date from VALUE_STRING value {value}"
+                " or request may be missing a required field",
+            )
+        if isinstance(value, bool | dict | list):
+            raise ApiError(
+                "JSON_PARSER_ERROR",
+                f"Cannot deserialize instance of {kind} from {type(value).__name__}",
+            )
+        text = value if isinstance(value, str) else str(value)
+        if (
+            kind in ("string", "email", "picklist", "textarea")
+            and field.length
+            and len(text) > field.length
+        ):
+            raise ApiError(
+                "STRING_TOO_LONG",
+                f"{field.name}: data value too large: {text} (max length={field.length})",
+                fields=[field.name],
+            )
+        if text == "" and kind != "textarea":
+            return None
+        return text
+
+    def _input(self, so: SObject, values: dict[str, Any], *, creating: bool) -> Record:
+        out: Record = {}
+        for key, value in values.items():
+            if key == "attributes":
+                continue
+            field = so.field(key)
+            if field is None:
+                raise ApiError(
+                    "INVALID_FIELD",
+                    f"No such column '{key}' on sobject of type {so.name}",
+                    fields=[],
+                )
+            allowed = field.createable if creating else field.updateable
+            if not allowed:
+                if not creating and field.name == "Id":
+                    continue
+                raise ApiError(
+                    "INVALID_FIELD_FOR_INSERT_UPDATE",
+                    f"Unable to create/update fields: {field.name}. Please check the security "
+                    "settings of this field and verify that it is read/write for your profile "
+                    "or permission set.",
+                    fields=[field.name],
+                )
+            out[field.name] = self._coerce(field, value)
+        return out
+
+    def _reference(self, field: Field, value: str | None, *, required: bool = True) -> str | None:
+        """Check a lookup value: well-formed id of the right object, naming a live record."""
+        if value is None:
+            return None
+        rid = ids.normalize(value)
+        target = field.reference_to or ""
+        if rid is None or ids.object_of(rid) != target:
+            raise ApiError(
+                "MALFORMED_ID",
+                f"{_id_label(field)}: id value of incorrect type: {value}",
+                fields=[field.name],
+            )
+        rec = self.tables[target].get(rid)
+        if rec is None:
+            raise ApiError(
+                "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", fields=[field.name]
+            )
+        if rec["IsDeleted"]:
+            raise ApiError("ENTITY_IS_DELETED", "entity is deleted", fields=[field.name])
+        return rid
+
+    @staticmethod
+    def _missing(so: SObject, rec: Record) -> None:
+        missing = [f.name for f in so.fields if f.required and rec.get(f.name) is None]
+        if missing:
+            raise ApiError(
+                "REQUIRED_FIELD_MISSING",
+                f"Required fields are missing: [{', '.join(missing)}]",
+                fields=missing,
+            )
+
+    def _blank(self, so: SObject, now: datetime) -> Record:
+        rec: Record = {f.name: (False if f.type == "boolean" else None) for f in so.fields}
+        rec["Id"] = self.ids.new(so.name)
+        rec["CreatedDate"] = rec["LastModifiedDate"] = rec["SystemModstamp"] = now
+        return rec
+
+    # ------------------------------------------------------------------ DML entry points
+    def create(self, tx: Transaction, object_name: str, values: dict[str, Any]) -> str:
+        """Insert one record; raises ApiError exactly where Salesforce would."""
+        so = OBJECTS[object_name]
+        rec = self._blank(so, tx.now)
+        rec.update(self._input(so, values, creating=True))
+        handler = getattr(self, f"_create_{object_name}")
+        handler(tx, so, rec)
+        return str(rec["Id"])
+
+    def update(
+        self, tx: Transaction, object_name: str, record_id: str, values: dict[str, Any]
+    ) -> None:
+        """Update one live record by id."""
+        so = OBJECTS[object_name]
+        current = self.live(object_name, record_id)
+        changes = self._input(so, values, creating=False)
+        rec = {**current, **changes, "LastModifiedDate": tx.now, "SystemModstamp": tx.now}
+        self._missing(so, rec)
+        handler = getattr(self, f"_update_{object_name}")
+        handler(tx, current, rec)
+
+    def delete(self, tx: Transaction, object_name: str, record_id: str) -> None:
+        """Soft-delete one live record (and what Salesforce cascades with it)."""
+        current = self.live(object_name, record_id)
+        handler = getattr(self, f"_delete_{object_name}")
+        handler(tx, current)
+
+    def _tombstone(self, tx: Transaction, object_name: str, rec: Record) -> None:
+        self._put(
+            tx,
+            object_name,
+            rec["Id"],
+            {**rec, "IsDeleted": True, "SystemModstamp": tx.now, "LastModifiedDate": tx.now},
+        )
+
+    # ------------------------------------------------------------------ Campaign
+    def _create_Campaign(self, tx: Transaction, so: SObject, rec: Record) -> None:  # noqa: N802
+        self._missing(so, rec)
+        self._put(tx, "Campaign", rec["Id"], rec)
+        for order, (label, default, responded) in enumerate(
+            (("Sent", True, False), ("Responded", False, True)), start=1
+        ):
+            status = self._blank(OBJECTS["CampaignMemberStatus"], tx.now)
+            status.update(
+                CampaignId=rec["Id"],
+                Label=label,
+                IsDefault=default,
+                HasResponded=responded,
+                SortOrder=order,
+            )
+            self._put(tx, "CampaignMemberStatus", status["Id"], status)
+
+    def _update_Campaign(self, tx: Transaction, current: Record, rec: Record) -> None:  # noqa: N802
+        self._put(tx, "Campaign", rec["Id"], rec)
+
+    def _delete_Campaign(self, tx: Transaction, current: Record) -> None:  # noqa: N802
+        cid = current["Id"]
+        for mid in list(self.members_by_campaign.get(cid, {})):
+            member = self.tables["CampaignMember"][mid]
+            if not member["IsDeleted"]:
+                self._tombstone(tx, "CampaignMember", member)
+        for sid in list(self.statuses_by_campaign.get(cid, {})):
+            self._tombstone(tx, "CampaignMemberStatus", self.tables["CampaignMemberStatus"][sid])
+        self._tombstone(tx, "Campaign", current)
+
+    # ------------------------------------------------------------------ CampaignMemberStatus
+    def _check_label(self, campaign_id: str, label: str, own_id: str) -> None:
+        for status in self.statuses(campaign_id):
+            if status["Id"] != own_id and status["Label"].lower() == label.lower():
+                raise ApiError(
+                    "DUPLICATE_VALUE",
+                    "duplicate value found: Label duplicates value on record with "
+                    f"id: {status['Id']}",
+                    fields=["Label"],
+                )
+
+    def _make_only_default(self, tx: Transaction, campaign_id: str, own_id: str) -> None:
+        for status in self.statuses(campaign_id):
+            if status["Id"] != own_id and status["IsDefault"]:
+                self._put(
+                    tx,
+                    "CampaignMemberStatus",
+                    status["Id"],
+                    {
+                        **status,
+                        "IsDefault": False,
+                        "SystemModstamp": tx.now,
+                        "LastModifiedDate": tx.now,
+                    },
+                )
+
+    def _create_CampaignMemberStatus(  # noqa: N802
+        self, tx: Transaction, so: SObject, rec: Record
+    ) -> None:
+        self._missing(so, rec)
+        rec["CampaignId"] = self._reference(so.by_lower["campaignid"], rec["CampaignId"])
+        cid = rec["CampaignId"]
+        self._check_label(cid, rec["Label"], rec["Id"])
+        existing = self.statuses(cid)
+        if rec["SortOrder"] is None:
+            rec["SortOrder"] = max((s["SortOrder"] or 0 for s in existing), default=0) + 1
+        if rec["IsDefault"]:
+            self._make_only_default(tx, cid, rec["Id"])
+        self._put(tx, "CampaignMemberStatus", rec["Id"], rec)
+
+    def _update_CampaignMemberStatus(  # noqa: N802
+        self, tx: Transaction, current: Record, rec: Record
+    ) -> None:
+        cid = rec["CampaignId"]
+        others = [s for s in self.statuses(cid) if s["Id"] != rec["Id"]]
+        if rec["Label"] != current["Label"]:
+            self._check_label(cid, rec["Label"], rec["Id"])
+        if current["IsDefault"] and not rec["IsDefault"]:
+            raise ApiError(
+                "FIELD_INTEGRITY_EXCEPTION",
+                "A campaign needs a default member status: make another status the "
+                "default instead.",
+                fields=["IsDefault"],
+            )
+        if (
+            current["HasResponded"]
+            and not rec["HasResponded"]
+            and not any(s["HasResponded"] for s in others)
+        ):
+            raise ApiError(
+                "FIELD_INTEGRITY_EXCEPTION",
+                "A campaign needs at least one responded member status.",
+                fields=["HasResponded"],
+            )
+        if rec["IsDefault"] and not current["IsDefault"]:
+            self._make_only_default(tx, cid, rec["Id"])
+        self._put(tx, "CampaignMemberStatus", rec["Id"], rec)
+        if rec["Label"] != current["Label"] or rec["HasResponded"] != current["HasResponded"]:
+            for mid in self.members_by_campaign.get(cid, {}):
+                member = self.tables["CampaignMember"][mid]
+                if member["IsDeleted"] or member["Status"] != current["Label"]:
+                    continue
+                self._put(
+                    tx,
+                    "CampaignMember",
+                    mid,
+                    self._with_status(
+                        tx, {**member, "Status": rec["Label"], "SystemModstamp": tx.now}, rec
+                    ),
+                )
+
+    def _delete_CampaignMemberStatus(self, tx: Transaction, current: Record) -> None:  # noqa: N802
+        cid = current["CampaignId"]
+        if current["IsDefault"]:
+            raise ApiError(
+                "DELETE_FAILED", "Cannot delete the default member status of a campaign.", fields=[]
+            )
+        for mid in self.members_by_campaign.get(cid, {}):
+            member = self.tables["CampaignMember"][mid]
+            if not member["IsDeleted"] and member["Status"] == current["Label"]:
+                raise ApiError(
+                    "DELETE_FAILED",
+                    "Cannot delete a member status that campaign members use.",
+                    fields=[],
+                )
+        others = [s for s in self.statuses(cid) if s["Id"] != current["Id"]]
+        if current["HasResponded"] and not any(s["HasResponded"] for s in others):
+            raise ApiError(
+                "FIELD_INTEGRITY_EXCEPTION",
+                "A campaign needs at least one responded member status.",
+                fields=[],
+            )
+        self._tombstone(tx, "CampaignMemberStatus", current)
+
+    # ------------------------------------------------------------------ CampaignMember
+    def _resolve_status(self, campaign_id: str, value: str | None) -> Record:
+        statuses = self.statuses(campaign_id)
+        if value is not None:
+            for status in statuses:
+                if status["Label"].lower() == value.lower():
+                    return status
+        if value is None or self.unknown_status == "default":
+            for status in statuses:
+                if status["IsDefault"]:
+                    return status
+        raise ApiError(
+            "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+            f"bad value for restricted picklist field: {value}",
+            fields=["Status"],
+        )
+
+    @staticmethod
+    def _with_status(tx: Transaction, member: Record, status: Record) -> Record:
+        member["Status"] = status["Label"]
+        member["HasResponded"] = bool(status["HasResponded"])
+        if member["HasResponded"] and member["FirstRespondedDate"] is None:
+            member["FirstRespondedDate"] = tx.now.date()
+        return member
+
+    @staticmethod
+    def _person_fields(member: Record, person: Record, object_name: str) -> Record:
+        member["Email"] = person["Email"]
+        member["FirstName"] = person["FirstName"]
+        member["LastName"] = person["LastName"]
+        member["CompanyOrAccount"] = (
+            person["Company"] if object_name == "Lead" else person.get("AccountName__c")
+        )
+        return member
+
+    def _create_CampaignMember(self, tx: Transaction, so: SObject, rec: Record) -> None:  # noqa: N802
+        self._missing(so, rec)
+        if rec["LeadId"] is not None and rec["ContactId"] is not None:
+            rec["LeadId"] = None  # Salesforce keeps the contact when both are given
+        if rec["LeadId"] is None and rec["ContactId"] is None:
+            raise ApiError(
+                "REQUIRED_FIELD_MISSING",
+                "Required fields are missing: [LeadId, ContactId]",
+                fields=["LeadId", "ContactId"],
+            )
+        rec["CampaignId"] = self._reference(so.by_lower["campaignid"], rec["CampaignId"])
+        if rec["ContactId"] is not None:
+            person_object = "Contact"
+            person_id = self._reference(so.by_lower["contactid"], rec["ContactId"])
+            rec["ContactId"] = person_id
+        else:
+            person_object = "Lead"
+            person_id = self._reference(so.by_lower["leadid"], rec["LeadId"])
+            rec["LeadId"] = person_id
+        assert person_id is not None
+        if (rec["CampaignId"], person_id) in self.member_by_pair:
+            raise ApiError("DUPLICATE_VALUE", "Already a campaign member.", fields=[])
+        self._with_status(tx, rec, self._resolve_status(rec["CampaignId"], rec["Status"]))
+        self._person_fields(rec, self.tables[person_object][person_id], person_object)
+        self._put(tx, "CampaignMember", rec["Id"], rec)
+
+    def _update_CampaignMember(self, tx: Transaction, current: Record, rec: Record) -> None:  # noqa: N802
+        if rec["Status"] != current["Status"] or rec["Status"] is None:
+            self._with_status(tx, rec, self._resolve_status(rec["CampaignId"], rec["Status"]))
+        self._put(tx, "CampaignMember", rec["Id"], rec)
+
+    def _delete_CampaignMember(self, tx: Transaction, current: Record) -> None:  # noqa: N802
+        self._tombstone(tx, "CampaignMember", current)
+
+    # ------------------------------------------------------------------ Lead / Contact
+    @staticmethod
+    def _name(rec: Record) -> None:
+        rec["Name"] = " ".join(p for p in (rec["FirstName"], rec["LastName"]) if p)
+
+    def _create_person(self, tx: Transaction, so: SObject, rec: Record) -> None:
+        self._missing(so, rec)
+        self._name(rec)
+        self._put(tx, so.name, rec["Id"], rec)
+
+    def _update_person(
+        self, tx: Transaction, object_name: str, current: Record, rec: Record
+    ) -> None:
+        self._name(rec)
+        self._put(tx, object_name, rec["Id"], rec)
+        derived = ("Email", "FirstName", "LastName", "Company", "AccountName__c")
+        if any(current.get(k) != rec.get(k) for k in derived):
+            for mid in list(self.members_by_person.get(rec["Id"], {})):
+                member = self.tables["CampaignMember"][mid]
+                self._put(
+                    tx,
+                    "CampaignMember",
+                    mid,
+                    self._person_fields({**member, "SystemModstamp": tx.now}, rec, object_name),
+                )
+
+    def _delete_person(self, tx: Transaction, object_name: str, current: Record) -> None:
+        for mid in list(self.members_by_person.get(current["Id"], {})):
+            self._tombstone(tx, "CampaignMember", self.tables["CampaignMember"][mid])
+        self._tombstone(tx, object_name, current)
+
+    def _create_Lead(self, tx: Transaction, so: SObject, rec: Record) -> None:  # noqa: N802
+        self._create_person(tx, so, rec)
+
+    def _create_Contact(self, tx: Transaction, so: SObject, rec: Record) -> None:  # noqa: N802
+        self._create_person(tx, so, rec)
+
+    def _update_Lead(self, tx: Transaction, current: Record, rec: Record) -> None:  # noqa: N802
+        self._update_person(tx, "Lead", current, rec)
+
+    def _update_Contact(self, tx: Transaction, current: Record, rec: Record) -> None:  # noqa: N802
+        self._update_person(tx, "Contact", current, rec)
+
+    def _delete_Lead(self, tx: Transaction, current: Record) -> None:  # noqa: N802
+        self._delete_person(tx, "Lead", current)
+
+    def _delete_Contact(self, tx: Transaction, current: Record) -> None:  # noqa: N802
+        self._delete_person(tx, "Contact", current)
