@@ -1,0 +1,489 @@
+"""The operations the sync needs from Salesforce, as plain typed values.
+
+`SalesforceGateway` is the only public face of `convsync.salesforce`: it turns use-case
+questions ("what changed on these campaigns?", "write these 450 members") into as few
+API calls as the API allows (2,000-row pages, 200-record collections, one aggregate
+per 500 campaigns, Bulk API 2.0 for large volumes) and maps every record-level result
+to a `RecordResult`, so a bad row never costs the rest of its chunk.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict, deque
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+from convsync.domain.errors import NotFoundError, SalesforceError, ValidationError
+from convsync.domain.model import MemberStatus, normalize_email
+from convsync.domain.outcomes import RecordResult, WriteOutcome, classify
+from convsync.salesforce.client import SalesforceClient
+from convsync.salesforce.records import (
+    MemberChange,
+    NewLead,
+    NewMember,
+    PersonKind,
+    SalesforceCampaign,
+    SalesforceMember,
+    SalesforcePerson,
+)
+from convsync.salesforce.soql import chunked_in, parse_datetime, select, soql, validate_id
+from convsync.salesforce.streams import (
+    CAMPAIGN,
+    CAMPAIGN_MEMBER,
+    CAMPAIGN_MEMBER_STATUS,
+    PAGE_SIZE,
+)
+
+# sObject Collections take at most 200 records: 200 members ≈ 1 API call.
+COLLECTION_SIZE = 200
+# One aggregate query per 500 campaigns keeps the IN list (18-char ids) ~10 kB.
+CAMPAIGNS_PER_QUERY = 500
+
+Method = Literal["POST", "PATCH", "DELETE"]
+
+
+def _person_name(email: str) -> str:
+    return email.split("@", 1)[0][:80] or email[:80]
+
+
+class SalesforceGateway:
+    """Typed Salesforce operations for the sync; one per worker process."""
+
+    def __init__(self, client: SalesforceClient, *, lead_company_fallback: str) -> None:
+        self.client = client
+        self.lead_company_fallback = lead_company_fallback
+
+    def __repr__(self) -> str:
+        return f"SalesforceGateway({self.client!r})"
+
+    # ---------------------------------------------------------------- campaigns
+
+    def get_campaign(self, campaign_id: str) -> SalesforceCampaign:
+        """The campaign, or NotFoundError (ValidationError when the id is malformed)."""
+        cid = validate_id(campaign_id, "Campaign")
+        query = soql(CAMPAIGN.select() + " WHERE Id = {cid}", cid=cid)
+        for row in self.client.query_records(query, action="read the Campaign"):
+            return SalesforceCampaign(id=row["Id"], name=row.get("Name") or "")
+        raise NotFoundError(f"Salesforce campaign {cid} does not exist (or is not visible)")
+
+    def create_campaign(self, name: str) -> str:
+        """Create an active campaign; returns its id (it starts with Sent / Responded)."""
+        result = self.client.restful(
+            "sobjects/Campaign/",
+            action="create a Campaign",
+            method="POST",
+            json={"Name": name, "IsActive": True},
+        )
+        return str(result["id"])
+
+    def campaign_statuses(self, campaign_id: str) -> list[tuple[str, MemberStatus]]:
+        """The campaign's CampaignMemberStatus rows as (id, MemberStatus), by sort order."""
+        cid = validate_id(campaign_id, "Campaign")
+        query = soql(
+            CAMPAIGN_MEMBER_STATUS.select() + " WHERE CampaignId = {cid} ORDER BY SortOrder, Id",
+            cid=cid,
+        )
+        return [
+            (
+                row["Id"],
+                MemberStatus(
+                    label=row["Label"],
+                    is_default=bool(row.get("IsDefault")),
+                    has_responded=bool(row.get("HasResponded")),
+                    sort_order=int(row.get("SortOrder") or 0),
+                ),
+            )
+            for row in self.client.query_records(query, action="read CampaignMemberStatus")
+        ]
+
+    def create_status(self, campaign_id: str, status: MemberStatus) -> str:
+        cid = validate_id(campaign_id, "Campaign")
+        result = self.client.restful(
+            "sobjects/CampaignMemberStatus/",
+            action=f"create member status {status.label!r}",
+            method="POST",
+            json={"CampaignId": cid, **_status_fields(status)},
+        )
+        return str(result["id"])
+
+    def update_status(self, status_id: str, status: MemberStatus) -> None:
+        sid = validate_id(status_id, "CampaignMemberStatus")
+        self.client.restful(
+            f"sobjects/CampaignMemberStatus/{sid}",
+            action=f"update member status {status.label!r}",
+            method="PATCH",
+            json=_status_fields(status),
+        )
+
+    def delete_status(self, status_id: str) -> None:
+        sid = validate_id(status_id, "CampaignMemberStatus")
+        self.client.restful(
+            f"sobjects/CampaignMemberStatus/{sid}",
+            action="delete a member status",
+            method="DELETE",
+        )
+
+    # ---------------------------------------------------------------- reading members
+
+    def iter_members(
+        self,
+        campaign_id: str,
+        *,
+        since: datetime | None,
+        until: datetime,
+        include_deleted: bool = False,
+    ) -> Iterator[SalesforceMember]:
+        """Members changed in (since, until], oldest first, streamed 2,000 a page.
+
+        `until` is the run's signpost, so a bookmark never passes rows that were still
+        being written; queryAll (include_deleted) also returns removed members.
+        """
+        cid = validate_id(campaign_id, "Campaign")
+        where = " WHERE CampaignId = {cid} AND SystemModstamp <= {until}"
+        if since is not None:
+            where += " AND SystemModstamp > {since}"
+        query = soql(
+            CAMPAIGN_MEMBER.select() + where + " ORDER BY SystemModstamp, Id",
+            cid=cid,
+            since=since,
+            until=until,
+        )
+        for page in self.client.query_pages(
+            query, action="read CampaignMembers", include_deleted=include_deleted,
+            page_size=PAGE_SIZE,
+        ):
+            for row in page:
+                yield _member(row)
+
+    def member_status_counts(self, campaign_id: str) -> dict[str, int]:
+        """How many members hold each status (one aggregate query)."""
+        cid = validate_id(campaign_id, "Campaign")
+        query = soql(
+            "SELECT Status, COUNT(Id) total FROM CampaignMember WHERE CampaignId = {cid} "
+            "GROUP BY Status",
+            cid=cid,
+        )
+        return {
+            str(row.get("Status")): int(_aggregate(row, "total", 1) or 0)
+            for row in self.client.query_records(query, action="count CampaignMembers")
+        }
+
+    def changed_campaigns(
+        self,
+        campaign_ids: Sequence[str],
+        since: Mapping[str, datetime | None] | datetime | None,
+        *,
+        include_status_changes: bool = True,
+    ) -> dict[str, datetime]:
+        """Campaigns with member (or status) changes after their mark → latest stamp.
+
+        One aggregate query per 500 campaigns, on queryAll so removals count; with
+        `include_status_changes`, one more per 500 on CampaignMemberStatus.
+        """
+        ids = [validate_id(c, "Campaign") for c in campaign_ids]
+        marks = _marks(campaign_ids, ids, since)
+        latest: dict[str, datetime] = {}
+        objects = ["CampaignMember"] + (["CampaignMemberStatus"] if include_status_changes else [])
+        for start in range(0, len(ids), CAMPAIGNS_PER_QUERY):
+            chunk = ids[start : start + CAMPAIGNS_PER_QUERY]
+            chunk_marks = [marks[c] for c in chunk]
+            floor = None if any(m is None for m in chunk_marks) else min(
+                m for m in chunk_marks if m is not None
+            )
+            for object_name in objects:
+                for campaign_id, stamp in self._latest_stamps(object_name, chunk, floor):
+                    mark = marks.get(campaign_id)
+                    if mark is not None and stamp <= mark:
+                        continue
+                    if campaign_id not in latest or stamp > latest[campaign_id]:
+                        latest[campaign_id] = stamp
+        return latest
+
+    def _latest_stamps(
+        self, object_name: str, campaign_ids: list[str], floor: datetime | None
+    ) -> Iterator[tuple[str, datetime]]:
+        template = select(("CampaignId", "MAX(SystemModstamp) latest"), object_name)
+        template += " WHERE CampaignId IN {ids}"
+        if floor is not None:
+            template += " AND SystemModstamp > {floor}"
+        query = soql(template + " GROUP BY CampaignId", ids=campaign_ids, floor=floor)
+        for row in self.client.query_records(
+            query, action=f"look for changed {object_name}s", include_deleted=True
+        ):
+            stamp = parse_datetime(_aggregate(row, "latest", 1))
+            if stamp is not None:
+                yield str(row["CampaignId"]), stamp
+
+    # ---------------------------------------------------------------- people
+
+    def find_people_by_email(self, emails: Iterable[str]) -> dict[str, SalesforcePerson]:
+        """Lower-cased email → the Contact (preferred) or Lead with that email.
+
+        Batched `Email IN (...)` queries (≤ 500 emails, well under the 100,000-character
+        SOQL limit), Contacts first, then Leads only for the emails still unknown. When
+        several records share an email, the oldest (lowest id) wins, deterministically.
+        """
+        wanted = sorted({normalize_email(e) for e in emails})
+        found: dict[str, SalesforcePerson] = {}
+        kinds: tuple[PersonKind, ...] = ("Contact", "Lead")
+        for kind in kinds:
+            remaining = [e for e in wanted if e not in found]
+            for chunk in chunked_in(remaining):
+                query = soql(
+                    select(("Id", "Email"), kind) + " WHERE Email IN {emails} ORDER BY Id",
+                    emails=chunk,
+                )
+                for row in self.client.query_records(query, action=f"look up {kind}s by email"):
+                    email = str(row.get("Email") or "").strip().lower()
+                    if email and email not in found:
+                        found[email] = SalesforcePerson(id=row["Id"], kind=kind, email=email)
+        return found
+
+    def create_leads(self, people: Sequence[NewLead]) -> list[RecordResult]:
+        """Create Leads (collections of 200); one RecordResult per person, in order.
+
+        Salesforce requires LastName and Company: the email's local part and the
+        configured fallback company stand in when Conversion does not know them.
+        """
+        records = [
+            {
+                "attributes": {"type": "Lead"},
+                "Email": p.email,
+                "FirstName": p.first_name or None,
+                "LastName": (p.last_name or _person_name(p.email))[:80],
+                "Company": (p.company or self.lead_company_fallback)[:255],
+            }
+            for p in people
+        ]
+        return self._collection("POST", records, action="create Leads")
+
+    # ---------------------------------------------------------------- writing members
+
+    def insert_members(
+        self, rows: Sequence[NewMember], *, use_bulk: bool = False
+    ) -> list[RecordResult]:
+        """Insert CampaignMembers; one RecordResult per row, in input order."""
+        records = [_member_insert(row) for row in rows]
+        if use_bulk:
+            return self._bulk("insert", records, key=_insert_key)
+        return self._collection(
+            "POST",
+            [{"attributes": {"type": "CampaignMember"}, **r} for r in records],
+            action="insert CampaignMembers",
+        )
+
+    def update_members(
+        self, rows: Sequence[MemberChange], *, use_bulk: bool = False
+    ) -> list[RecordResult]:
+        """Change members' statuses; one RecordResult per row, in input order."""
+        records = [
+            {"Id": validate_id(r.id, "CampaignMember"), "Status": r.status} for r in rows
+        ]
+        if use_bulk:
+            return self._bulk("update", records, key=_id_key)
+        return self._collection(
+            "PATCH",
+            [{"attributes": {"type": "CampaignMember"}, **r} for r in records],
+            action="update CampaignMembers",
+        )
+
+    def delete_members(self, ids: Sequence[str], *, use_bulk: bool = False) -> list[RecordResult]:
+        """Remove members; one RecordResult per id, in input order."""
+        valid = [validate_id(i, "CampaignMember") for i in ids]
+        if use_bulk:
+            return self._bulk("delete", [{"Id": i} for i in valid], key=_id_key)
+        results: list[RecordResult] = []
+        for start in range(0, len(valid), COLLECTION_SIZE):
+            chunk = valid[start : start + COLLECTION_SIZE]
+            response = self.client.restful(
+                "composite/sobjects",
+                action="delete CampaignMembers",
+                method="DELETE",
+                params={"ids": ",".join(chunk), "allOrNone": "false"},
+            )
+            results.extend(_collection_results(response, len(chunk)))
+        return results
+
+    def _collection(
+        self, method: Method, records: list[dict[str, Any]], *, action: str
+    ) -> list[RecordResult]:
+        results: list[RecordResult] = []
+        for start in range(0, len(records), COLLECTION_SIZE):
+            chunk = records[start : start + COLLECTION_SIZE]
+            response = self.client.restful(
+                "composite/sobjects",
+                action=action,
+                method=method,
+                json={"allOrNone": False, "records": chunk},
+            )
+            results.extend(_collection_results(response, len(chunk)))
+        return results
+
+    def _bulk(
+        self,
+        operation: Literal["insert", "update", "delete"],
+        records: list[dict[str, str]],
+        *,
+        key: Any,
+    ) -> list[RecordResult]:
+        """Run one Bulk API 2.0 ingest job; map its result files back to input order."""
+        if not records:
+            return []
+        poll = self.client.options.bulk_poll_seconds
+
+        def run(sf: Any) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+            handler = getattr(sf.bulk2.CampaignMember, operation)
+            jobs = handler(records=records, wait=poll)
+            successes: list[dict[str, str]] = []
+            failures: list[dict[str, str]] = []
+            for job in jobs:
+                job_id = job["job_id"]
+                successes += _csv_rows(sf.bulk2.CampaignMember.get_successful_records(job_id))
+                failures += _csv_rows(sf.bulk2.CampaignMember.get_failed_records(job_id))
+            return successes, failures
+
+        successes, failures = self.client.call(f"bulk {operation} CampaignMembers", run)
+        pending: dict[tuple[str, ...], deque[int]] = defaultdict(deque)
+        for index, record in enumerate(records):
+            pending[key(record)].append(index)
+        results: list[RecordResult | None] = [None] * len(records)
+        for row in successes:
+            slot = _take(pending, key(row))
+            if slot is not None:
+                results[slot] = RecordResult(
+                    WriteOutcome.OK, row.get("sf__Id") or records[slot].get("Id"), None, None
+                )
+        for row in failures:
+            slot = _take(pending, key(row))
+            if slot is not None:
+                results[slot] = _bulk_failure(row)
+        return [
+            r if r is not None else RecordResult(
+                WriteOutcome.ERROR, None, "NO_RESULT", "Bulk API returned no result for this row"
+            )
+            for r in results
+        ]
+
+
+# -------------------------------------------------------------------- mapping helpers
+
+
+def _status_fields(status: MemberStatus) -> dict[str, Any]:
+    return {
+        "Label": status.label,
+        "IsDefault": status.is_default,
+        "HasResponded": status.has_responded,
+        "SortOrder": status.sort_order,
+    }
+
+
+def _aggregate(row: Mapping[str, Any], alias: str, position: int) -> Any:
+    """An aggregate column by alias, falling back to Salesforce's `expr0` naming."""
+    if alias in row:
+        return row[alias]
+    return row.get(f"expr{position - 1}")
+
+
+def _marks(
+    given: Sequence[str],
+    ids: list[str],
+    since: Mapping[str, datetime | None] | datetime | None,
+) -> dict[str, datetime | None]:
+    if since is None or isinstance(since, datetime):
+        return dict.fromkeys(ids, since)
+    return {cid: since.get(raw, since.get(cid)) for raw, cid in zip(given, ids, strict=True)}
+
+
+def _related(row: Mapping[str, Any], relation: str, field: str) -> Any:
+    related = row.get(relation)
+    return related.get(field) if isinstance(related, Mapping) else None
+
+
+def _member(row: Mapping[str, Any]) -> SalesforceMember:
+    source = "Contact" if row.get("ContactId") else "Lead"
+    email = _related(row, source, "Email")
+    return SalesforceMember(
+        id=row["Id"],
+        campaign_id=row["CampaignId"],
+        lead_id=row.get("LeadId"),
+        contact_id=row.get("ContactId"),
+        status=row.get("Status") or "",
+        email=str(email).strip().lower() if email else None,
+        first_name=_related(row, source, "FirstName"),
+        last_name=_related(row, source, "LastName"),
+        company=_related(row, "Lead", "Company"),
+        last_modified=parse_datetime(row.get("LastModifiedDate")),
+        system_modstamp=parse_datetime(row.get("SystemModstamp")),
+        is_deleted=bool(row.get("IsDeleted")),
+    )
+
+
+def _member_insert(row: NewMember) -> dict[str, str]:
+    cid = validate_id(row.campaign_id, "Campaign")
+    if row.contact_id:
+        return {"CampaignId": cid, "ContactId": validate_id(row.contact_id, "Contact"),
+                "Status": row.status}
+    if row.lead_id:
+        return {"CampaignId": cid, "LeadId": validate_id(row.lead_id, "Lead"),
+                "Status": row.status}
+    raise ValidationError("a new campaign member needs a Lead or Contact id")
+
+
+def _collection_results(response: Any, expected: int) -> list[RecordResult]:
+    """sObject Collections results (request order) → RecordResults."""
+    items = response if isinstance(response, list) else []
+    if len(items) != expected:
+        raise SalesforceError(
+            f"Salesforce returned {len(items)} results for {expected} records",
+            code="UNEXPECTED_RESPONSE",
+        )
+    results = []
+    for item in items:
+        if item.get("success"):
+            results.append(RecordResult(WriteOutcome.OK, item.get("id"), None, None))
+            continue
+        errors = item.get("errors") or [{}]
+        error = errors[0]
+        code = str(error.get("statusCode") or error.get("errorCode") or "UNKNOWN")
+        message = str(error.get("message") or "")
+        fields = [str(f) for f in error.get("fields") or []]
+        results.append(RecordResult(classify(code, message, fields), item.get("id"), code, message))
+    return results
+
+
+def _csv_rows(text: str) -> list[dict[str, str]]:
+    if not text.strip():
+        return []
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def _insert_key(row: Mapping[str, str]) -> tuple[str, ...]:
+    return (
+        (row.get("CampaignId") or "")[:15],
+        (row.get("LeadId") or "")[:15],
+        (row.get("ContactId") or "")[:15],
+    )
+
+
+def _id_key(row: Mapping[str, str]) -> tuple[str, ...]:
+    return ((row.get("Id") or row.get("sf__Id") or "")[:15],)
+
+
+def _take(pending: dict[tuple[str, ...], deque[int]], key: tuple[str, ...]) -> int | None:
+    queue = pending.get(key)
+    return queue.popleft() if queue else None
+
+
+def _bulk_failure(row: Mapping[str, str]) -> RecordResult:
+    """`DUPLICATE_VALUE:Already a campaign member.:--` → RecordResult."""
+    raw = row.get("sf__Error") or "UNKNOWN:"
+    code, _, rest = raw.partition(":")
+    message, separator, field_text = rest.rpartition(":")
+    if not separator:
+        message, field_text = rest, ""
+    # Fields come as "Status --" or a bare "--" (none).
+    fields = [f.strip() for f in field_text.removesuffix("--").split(",") if f.strip()]
+    return RecordResult(classify(code, message, fields), row.get("sf__Id") or None, code, message)
