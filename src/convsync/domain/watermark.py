@@ -1,0 +1,67 @@
+"""Bookmark arithmetic for incremental reads (the Singer-SDK "replication key" pattern).
+
+A run reads Salesforce rows whose `SystemModstamp` falls in a window, then advances the
+bookmark to the greatest value it saw. Two guards keep this lossless:
+
+- the window starts `overlap` before the bookmark, because a row can commit with a
+  timestamp earlier than rows already read (long transactions); re-reading is harmless
+  since applying a member twice changes nothing;
+- the window ends, and the bookmark stops, at the run's start, so rows still being
+  written while the run reads are picked up whole by the next run.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import overload
+
+
+def _require_aware(name: str, value: datetime) -> None:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware (got {value!r})")
+
+
+def query_window(
+    mark: datetime | None, run_started_at: datetime, overlap: timedelta
+) -> tuple[datetime | None, datetime]:
+    """The `[start, end)` range of timestamps to read; `start=None` means from the beginning.
+
+    `start` never passes `end`, so a bookmark ahead of this run's clock (a clock that
+    stepped back) still yields a valid, if empty, window.
+    """
+    _require_aware("run_started_at", run_started_at)
+    if overlap < timedelta(0):
+        raise ValueError(f"overlap must not be negative (got {overlap})")
+    if mark is None:
+        return None, run_started_at
+    _require_aware("mark", mark)
+    return min(mark - overlap, run_started_at), run_started_at
+
+
+@overload
+def advance(
+    mark: datetime, observed_max: datetime | None, run_started_at: datetime
+) -> datetime: ...
+@overload
+def advance(mark: None, observed_max: datetime, run_started_at: datetime) -> datetime: ...
+@overload
+def advance(
+    mark: datetime | None, observed_max: datetime | None, run_started_at: datetime
+) -> datetime | None: ...
+def advance(
+    mark: datetime | None, observed_max: datetime | None, run_started_at: datetime
+) -> datetime | None:
+    """The new bookmark: the greatest timestamp seen, never past the run's start, never back.
+
+    The observed maximum (Salesforce's clock), not the run's start (ours), is what moves
+    the bookmark, so skew between the two clocks cannot skip rows. With nothing
+    observed the bookmark stays where it was.
+    """
+    _require_aware("run_started_at", run_started_at)
+    if mark is not None:
+        _require_aware("mark", mark)
+    if observed_max is None:
+        return mark
+    _require_aware("observed_max", observed_max)
+    candidate = min(observed_max, run_started_at)
+    return candidate if mark is None else max(mark, candidate)
