@@ -1,0 +1,1 @@
+"""convsync: keeps Conversion and Salesforce campaigns in sync."""

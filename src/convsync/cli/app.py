@@ -1,0 +1,36 @@
+"""The `convsync` command."""
+
+from __future__ import annotations
+
+import sys
+
+from convsync.cli import catalog_commands, service_commands
+from convsync.cli.errors import fail, typer_app
+from convsync.domain.errors import ConvsyncError
+
+app = typer_app("Keep Conversion campaigns and Salesforce campaigns in sync.")
+app.add_typer(service_commands.db_app, name="db")
+app.add_typer(catalog_commands.types_app, name="types")
+app.add_typer(catalog_commands.campaigns_app, name="campaigns")
+app.add_typer(catalog_commands.members_app, name="members")
+app.command()(service_commands.worker)
+app.command()(service_commands.beat)
+app.command()(service_commands.flower)
+app.command()(service_commands.emulator)
+
+
+@app.command()
+def demo() -> None:
+    """Run a real end-to-end sync on the embedded default (or on CONVSYNC_* services)."""
+    from convsync.cli.demo import run_demo
+
+    run_demo()
+
+
+def main() -> None:
+    try:
+        app()
+    except ConvsyncError as error:
+        # Raised before a command ran (e.g. invalid settings while building the app).
+        fail(str(error))
+        sys.exit(1)

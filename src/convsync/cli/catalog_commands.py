@@ -1,0 +1,177 @@
+"""`types`, `campaigns` and `members`: the Conversion side, by hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from convsync.cli.errors import UserError, typer_app
+from convsync.cli.output import JSON_OPTION_HELP, console, emit_json, emit_table
+from convsync.sync import catalog, member_import
+from convsync.workers.root import adapters
+
+types_app = typer_app("Campaign types and their member statuses.")
+campaigns_app = typer_app("Conversion campaigns.")
+members_app = typer_app("Members of a campaign.")
+
+JsonFlag = Annotated[bool, typer.Option("--json", help=JSON_OPTION_HELP)]
+
+
+@types_app.command("create")
+def types_create(
+    name: str,
+    status: Annotated[list[str], typer.Option("--status", "-s", help="A member status (repeat).")],
+    default: Annotated[
+        str | None, typer.Option(help="The default status (else the first).")
+    ] = None,
+    responded: Annotated[
+        list[str] | None, typer.Option(help="A status that counts as responded (repeat).")
+    ] = None,
+) -> None:
+    """Create a campaign type with its member statuses."""
+    created = catalog.create_type(
+        adapters().sessions, name, status, default=default, responded=responded or ()
+    )
+    labels = ", ".join(
+        s.label
+        + (" (default)" if s.is_default else "")
+        + (" (responded)" if s.has_responded else "")
+        for s in created.statuses
+    )
+    console.print(f"created type [bold]{created.name}[/]: {labels}")
+
+
+@types_app.command("list")
+def types_list(as_json: JsonFlag = False) -> None:
+    """List campaign types."""
+    found = catalog.list_types(adapters().sessions)
+    if as_json:
+        emit_json(found)
+        return
+    emit_table(
+        "Campaign types",
+        ["type", "statuses", "default", "responded"],
+        [
+            (
+                t.name,
+                ", ".join(s.label for s in t.statuses),
+                t.default_status.label,
+                ", ".join(s.label for s in t.statuses if s.has_responded),
+            )
+            for t in found
+        ],
+    )
+
+
+@campaigns_app.command("list")
+def campaigns_list(as_json: JsonFlag = False) -> None:
+    """List campaigns with their type, member count and link."""
+    found = catalog.list_campaigns(adapters().sessions)
+    if as_json:
+        emit_json(found)
+        return
+    emit_table(
+        "Campaigns",
+        ["campaign", "type", "members", "Salesforce campaign", "sync"],
+        [
+            (c.name, c.type_name, c.members, c.salesforce_campaign_id, c.link_mode or "none")
+            for c in found
+        ],
+    )
+
+
+@members_app.command("add")
+def members_add(
+    campaign: str,
+    email: str,
+    status: str,
+    first_name: Annotated[str | None, typer.Option()] = None,
+    last_name: Annotated[str | None, typer.Option()] = None,
+    company: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Add a person to a campaign with a status."""
+    catalog.add_member(
+        adapters().sessions,
+        campaign,
+        email,
+        status,
+        must_exist=False,
+        first_name=first_name,
+        last_name=last_name,
+        company=company,
+    )
+    console.print(f"added {email.strip().lower()} to {campaign} as {status.strip()}")
+
+
+@members_app.command("set")
+def members_set(campaign: str, email: str, status: str) -> None:
+    """Change a member's status."""
+    changed = catalog.add_member(adapters().sessions, campaign, email, status, must_exist=True)
+    console.print(
+        f"{email.strip().lower()} in {campaign}: {status.strip()}"
+        + ("" if changed else " (unchanged)")
+    )
+
+
+@members_app.command("remove")
+def members_remove(campaign: str, email: str) -> None:
+    """Remove a member (the removal syncs to Salesforce)."""
+    catalog.remove_member(adapters().sessions, campaign, email)
+    console.print(f"removed {email.strip().lower()} from {campaign}")
+
+
+@members_app.command("import")
+def members_import(
+    campaign: str,
+    file: Annotated[Path, typer.Argument(help="CSV with columns email,status[,first_name,...]")],
+) -> None:
+    """Load members from a CSV, all or nothing."""
+    if not file.is_file():
+        raise UserError(f"no such file: {file}")
+    try:
+        with file.open(newline="", encoding="utf-8-sig") as stream:
+            result = member_import.import_members(adapters().sessions, campaign, stream)
+    except UnicodeDecodeError:
+        raise UserError(f"{file} is not UTF-8 text") from None
+    console.print(
+        f"imported {result.rows} rows into {campaign} ({result.changed} added or changed)"
+    )
+
+
+@members_app.command("list")
+def members_list(
+    campaign: str,
+    as_json: JsonFlag = False,
+    limit: Annotated[int | None, typer.Option(min=1, help="Show at most this many.")] = None,
+) -> None:
+    """List a campaign's members."""
+    found = catalog.list_members(adapters().sessions, campaign, limit)
+    if as_json:
+        emit_json(found)
+        return
+    emit_table(
+        f"Members of {campaign}",
+        ["email", "status", "updated", "name", "company"],
+        [
+            (
+                m.email,
+                m.status,
+                m.updated_at.strftime("%Y-%m-%d %H:%M:%S"),
+                " ".join(filter(None, (m.first_name, m.last_name))),
+                m.company,
+            )
+            for m in found
+        ],
+    )
+
+
+@campaigns_app.command("create")
+def campaigns_create(
+    name: str,
+    type_name: Annotated[str, typer.Option("--type", "-t", help="The campaign type.")],
+) -> None:
+    """Create a campaign of a type."""
+    catalog.create_campaign(adapters().sessions, name, type_name)
+    console.print(f"created campaign [bold]{name.strip()}[/] ({type_name})")

@@ -1,0 +1,142 @@
+"""Long-running processes: worker, beat, Flower, the Salesforce emulator; and `db upgrade`."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from convsync.cli.errors import UserError, typer_app
+from convsync.cli.output import console
+from convsync.config import DATA_DIR, get_settings
+
+db_app = typer_app("The database schema.")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the schema to the latest version."""
+    from convsync.store.migrate import upgrade
+    from convsync.workers.root import adapters
+
+    upgrade(adapters().engine)
+    url = adapters().engine.url.render_as_string(hide_password=True)
+    console.print(f"database schema is up to date ({url})")
+
+
+def _celery(argv: list[str]) -> None:
+    from convsync.workers.app import app
+
+    app.start(argv)
+
+
+def worker(
+    queues: Annotated[
+        str | None, typer.Option("--queues", "-Q", help="Comma-separated queues (default: all).")
+    ] = None,
+    concurrency: Annotated[int | None, typer.Option("--concurrency", "-c", min=1)] = None,
+    pool: Annotated[str, typer.Option(help="prefork, threads or solo.")] = "prefork",
+    loglevel: Annotated[str, typer.Option("--loglevel", "-l")] = "INFO",
+    hostname: Annotated[str | None, typer.Option("--hostname", "-n")] = None,
+) -> None:
+    """Run a Celery worker with the project's settings."""
+    from convsync.celeryconfig import QUEUES
+
+    settings = get_settings()
+    argv = ["worker", f"--loglevel={loglevel}", f"--pool={pool}"]
+    argv.append(f"--queues={queues or ','.join(QUEUES.values())}")
+    workers = concurrency or settings.worker_concurrency
+    if workers:
+        argv.append(f"--concurrency={workers}")
+    if hostname:
+        argv.append(f"--hostname={hostname}")
+    _celery(argv)
+
+
+def beat(loglevel: Annotated[str, typer.Option("--loglevel", "-l")] = "INFO") -> None:
+    """Run Celery beat (exactly one per deployment; see docs/operations.md)."""
+    DATA_DIR.mkdir(exist_ok=True)
+    _celery(
+        ["beat", f"--loglevel={loglevel}", f"--schedule={DATA_DIR / 'beat-schedule'}", "--pidfile="]
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def flower(
+    address: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 5555,
+    insecure_local: Annotated[
+        bool, typer.Option(help="Allow no auth, on a loopback address only.")
+    ] = False,
+) -> None:
+    """Run Flower against convsync's Celery app; basic auth from CONVSYNC_FLOWER_BASIC_AUTH."""
+    basic_auth = os.environ.get("CONVSYNC_FLOWER_BASIC_AUTH", "")
+    if not basic_auth:
+        if not insecure_local:
+            raise UserError(
+                "set CONVSYNC_FLOWER_BASIC_AUTH=user:password "
+                "(or pass --insecure-local on a loopback address)"
+            )
+        if not _is_loopback(address):
+            raise UserError(f"--insecure-local only binds to loopback, not {address}")
+    elif ":" not in basic_auth:
+        raise UserError("CONVSYNC_FLOWER_BASIC_AUTH must look like user:password")
+    DATA_DIR.mkdir(exist_ok=True)
+    argv = [
+        "flower",
+        f"--address={address}",
+        f"--port={port}",
+        "--persistent=True",
+        f"--db={DATA_DIR / 'flower.db'}",
+        "--state_save_interval=60000",
+    ]
+    if basic_auth:
+        # Flower reads FLOWER_BASIC_AUTH itself: the password never shows in `ps`.
+        os.environ["FLOWER_BASIC_AUTH"] = basic_auth
+    _celery(argv)
+
+
+def emulator(
+    host: Annotated[
+        str, typer.Option(help="Interface to bind (loopback by default).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="0 picks a free port.")] = 8443,
+    latency_ms: Annotated[int, typer.Option(min=0)] = 0,
+    fault_rate: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.0,
+    api_limit: Annotated[int, typer.Option(min=1)] = 1_000_000,
+    unknown_status: Annotated[
+        str, typer.Option(help="reject (default) or default: what a bad member Status does.")
+    ] = "reject",
+    credentials: Annotated[
+        Path | None, typer.Option(help="JSON file restricting accepted logins.")
+    ] = None,
+    info_file: Annotated[Path, typer.Option()] = DATA_DIR / "emulator.json",
+) -> None:
+    """Run the local Salesforce REST API emulator (tests, demo, benchmarks)."""
+    from convsync.salesforce_emulator.server import run
+
+    if unknown_status not in ("reject", "default"):
+        raise UserError("--unknown-status must be reject or default")
+    if credentials is not None and not credentials.is_file():
+        raise UserError(f"no such file: {credentials}")
+    run(
+        host=host,
+        port=port,
+        latency_ms=latency_ms,
+        fault_rate=fault_rate,
+        api_limit=api_limit,
+        unknown_status=unknown_status,
+        credentials_file=credentials,
+        info_file=info_file,
+    )

@@ -1,0 +1,164 @@
+"""Settings, read once from the environment (`CONVSYNC_*`) and validated at start-up.
+
+Defaults are the embedded ones, so a fresh machine needs no server: a SQLite database
+and kombu's SQLAlchemy transport on SQLite files under `./.convsync/`. Every real
+deployment points these at PostgreSQL and Redis.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from convsync.domain.errors import ConfigurationError
+
+DATA_DIR = Path(".convsync")
+
+
+def _embedded(name: str, scheme: str) -> str:
+    return f"{scheme}:///{(DATA_DIR / name).resolve()}"
+
+
+class Settings(BaseSettings):
+    """All of convsync's configuration. Secrets are `SecretStr`: `repr()` shows `**********`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CONVSYNC_",
+        env_file=None,
+        extra="ignore",
+        secrets_dir=None,
+        validate_default=True,
+    )
+
+    database_url: str = Field(default_factory=lambda: _embedded("convsync.sqlite", "sqlite"))
+    broker_url: str = Field(default_factory=lambda: _embedded("broker.sqlite", "sqla+sqlite"))
+    result_backend: str = Field(default_factory=lambda: _embedded("results.sqlite", "db+sqlite"))
+    # Redis for the cross-worker Salesforce concurrency cap; defaults to the broker when
+    # that is Redis, and to a per-process cap otherwise (the embedded default).
+    redis_url: str | None = None
+
+    sync_interval_seconds: int = Field(default=60, ge=1, le=86_400)
+    # A run's per-campaign lease: long enough for a chunk, short enough that a killed
+    # worker costs about a minute.
+    lease_seconds: int = Field(default=90, ge=5, le=3_600)
+    # Broker visibility timeout: well above every task time limit and retry delay.
+    visibility_timeout_seconds: int = Field(default=3_600, ge=60)
+    task_time_limit_seconds: int = Field(default=600, ge=10)
+    worker_concurrency: int | None = Field(default=None, ge=1, le=64)
+
+    salesforce_login_url: str = "https://login.salesforce.com"
+    salesforce_ca_bundle: Path | None = None
+    salesforce_api_version: str = "59.0"
+    salesforce_username: str | None = None
+    salesforce_password: SecretStr | None = None
+    salesforce_security_token: SecretStr | None = None
+    salesforce_client_id: str | None = None
+    salesforce_client_secret: SecretStr | None = None
+    salesforce_private_key_file: Path | None = None
+    salesforce_refresh_token: SecretStr | None = None
+    salesforce_instance_url: str | None = None
+    salesforce_session_id: SecretStr | None = None
+    # Slow down once this share of the org's daily API budget is used.
+    salesforce_budget_share: float = Field(default=0.8, gt=0.0, le=1.0)
+    # Salesforce allows 25 concurrent long-running requests per org; stay below it.
+    salesforce_max_concurrency: int = Field(default=10, ge=1, le=25)
+    # Outbound: create a Lead for a person Salesforce does not know yet.
+    create_missing_leads: bool = True
+    lead_company_fallback: str = "[not provided]"
+    # Above this many records in one stage, writes go through Bulk API 2.0.
+    bulk_threshold: int = Field(default=10_000, ge=200)
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["auto", "json", "console"] = "auto"
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_scheme(cls, value: str) -> str:
+        scheme = urlsplit(value).scheme.split("+")[0]
+        if scheme not in {"sqlite", "postgresql", "postgres"}:
+            raise ValueError("must be a postgresql+psycopg:// or sqlite:/// URL")
+        if scheme == "postgres" or value.startswith("postgresql://"):
+            # psycopg 3 is the only PostgreSQL driver we ship.
+            return "postgresql+psycopg://" + value.split("://", 1)[1]
+        return value
+
+    @field_validator("broker_url")
+    @classmethod
+    def _broker_scheme(cls, value: str) -> str:
+        scheme = urlsplit(value).scheme
+        if scheme not in {
+            "redis",
+            "rediss",
+            "amqp",
+            "amqps",
+            "pyamqp",
+            "sqla+sqlite",
+            "sqla+postgresql",
+            "filesystem",
+            "memory",
+        }:
+            raise ValueError("must be a redis://, amqp:// or sqla+sqlite:/// URL")
+        return value
+
+    @field_validator("salesforce_login_url", "salesforce_instance_url")
+    @classmethod
+    def _https(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme != "https" or not parts.netloc:
+            raise ValueError("must be an https:// URL (Salesforce only speaks HTTPS)")
+        return value.rstrip("/")
+
+    @field_validator("salesforce_ca_bundle", "salesforce_private_key_file")
+    @classmethod
+    def _file_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"no such file: {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _session_pair(self) -> Settings:
+        if bool(self.salesforce_instance_url) != bool(self.salesforce_session_id):
+            raise ValueError(
+                "CONVSYNC_SALESFORCE_INSTANCE_URL and CONVSYNC_SALESFORCE_SESSION_ID go together"
+            )
+        return self
+
+    @property
+    def is_embedded(self) -> bool:
+        """True when running on the serverless defaults (SQLite broker and database)."""
+        return self.broker_url.startswith(("sqla+", "filesystem"))
+
+    @property
+    def limiter_redis_url(self) -> str | None:
+        if self.redis_url:
+            return self.redis_url
+        return self.broker_url if self.broker_url.startswith(("redis", "rediss")) else None
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    field = str(first["loc"][0]) if first["loc"] else ""
+    message = str(first["msg"]).removeprefix("Value error, ")
+    variable = f"CONVSYNC_{field.upper()}" if field else "the CONVSYNC_* environment"
+    return f"{variable}: {message}"
+
+
+def load_settings() -> Settings:
+    """Read and validate the environment; a bad value raises one line naming the variable."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise ConfigurationError(_describe(error)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once."""
+    return load_settings()

@@ -1,0 +1,47 @@
+"""Errors the product speaks about. A leaf module: it imports nothing from the package.
+
+Every `ConvsyncError` carries a one-line message that names what the user should fix; the
+CLI prints it and exits 1. Anything else escaping is a bug.
+"""
+
+from __future__ import annotations
+
+
+class ConvsyncError(Exception):
+    """A user-facing problem with a one-line, actionable message."""
+
+
+class NotFoundError(ConvsyncError):
+    """A named thing (campaign, type, member, link, dead letter) does not exist."""
+
+
+class ValidationError(ConvsyncError):
+    """Input is malformed or breaks a rule (bad email, unknown status, duplicate name)."""
+
+
+class ConfigurationError(ConvsyncError):
+    """A setting is missing or invalid."""
+
+
+class LinkError(ConvsyncError):
+    """A campaign cannot be linked or unlinked as asked."""
+
+
+class SalesforceError(ConvsyncError):
+    """Salesforce refused a call in a way the sync cannot work around on its own."""
+
+    def __init__(self, message: str, code: str = "UNKNOWN") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class SalesforceAuthError(SalesforceError):
+    """Login failed or the session cannot be renewed: check the credentials."""
+
+
+class ApiLimitExceededError(SalesforceError):
+    """The org's daily API budget is spent: stop the run, keep state, resume later."""
+
+
+class TransientSalesforceError(SalesforceError):
+    """A failure worth retrying (503, UNABLE_TO_LOCK_ROW, a dropped connection)."""

@@ -1,0 +1,181 @@
+"""The product's nouns: campaign types and their member statuses, members, links.
+
+Plain frozen dataclasses so that the rules in `domain/` can be tested without any I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from convsync.domain.errors import ValidationError
+
+# Salesforce's CampaignMember.Status picklist is 40 characters at most; a longer label
+# could never be pushed, so a type may not declare one.
+MAX_STATUS_LENGTH = 40
+
+# Deliberately permissive (RFC 5322 is wider than any marketing list needs): one "@",
+# something on each side, a dot in the domain, no spaces or control characters.
+_EMAIL = re.compile(r"^[^@\s\x00-\x1f]+@[^@\s\x00-\x1f]+\.[^@\s\x00-\x1f]+$")
+
+
+class Side(StrEnum):
+    """Where a value lives."""
+
+    CONVERSION = "conversion"
+    SALESFORCE = "salesforce"
+
+
+class SyncMode(StrEnum):
+    """The three choices offered when a campaign is created."""
+
+    NONE = "none"
+    EXISTING = "existing"
+    NEW = "new"
+
+
+class LinkState(StrEnum):
+    ACTIVE = "active"
+    UNLINKED = "unlinked"
+
+
+class RunKind(StrEnum):
+    INITIAL = "initial"
+    SCHEDULED = "scheduled"
+    MANUAL = "manual"
+
+
+class Stage(StrEnum):
+    """The two stages of every run, in the order they run."""
+
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class RunState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+    @property
+    def is_open(self) -> bool:
+        return self in (RunState.QUEUED, RunState.RUNNING)
+
+
+@dataclass(frozen=True, slots=True)
+class MemberStatus:
+    """One member status of a campaign type (or of a Salesforce campaign)."""
+
+    label: str
+    is_default: bool = False
+    has_responded: bool = False
+    sort_order: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignType:
+    """A Conversion campaign type: the statuses its campaigns' members may hold."""
+
+    name: str
+    statuses: tuple[MemberStatus, ...]
+
+    @property
+    def labels(self) -> frozenset[str]:
+        return frozenset(s.label for s in self.statuses)
+
+    @property
+    def default_status(self) -> MemberStatus:
+        return next(s for s in self.statuses if s.is_default)
+
+    def allows(self, label: str) -> bool:
+        return label in self.labels
+
+
+def normalize_email(raw: str) -> str:
+    """The form emails are compared and stored in: trimmed and lower-cased."""
+    email = raw.strip().lower()
+    if not _EMAIL.match(email):
+        raise ValidationError(f"{raw!r} is not a valid email address")
+    return email
+
+
+def validate_name(kind: str, raw: str) -> str:
+    name = raw.strip()
+    if not name:
+        raise ValidationError(f"the {kind} name must not be empty")
+    if len(name) > 80:
+        raise ValidationError(f"the {kind} name must be at most 80 characters (got {len(name)})")
+    return name
+
+
+def build_campaign_type(
+    name: str,
+    labels: Sequence[str],
+    *,
+    default: str | None = None,
+    responded: Iterable[str] = (),
+) -> CampaignType:
+    """Validate a type definition: unique non-empty labels, one default, responded ⊆ labels.
+
+    The first status is the default unless `default` names another. When no status is
+    marked responded, the last one is (Salesforce requires at least one responded status
+    on every campaign, so a type without one could not be mirrored there).
+    """
+    type_name = validate_name("campaign type", name)
+    cleaned = [label.strip() for label in labels]
+    if not cleaned:
+        raise ValidationError("a campaign type needs at least one --status")
+    for label in cleaned:
+        if not label:
+            raise ValidationError("a status label must not be empty")
+        if len(label) > MAX_STATUS_LENGTH:
+            raise ValidationError(
+                f"status {label!r} is longer than {MAX_STATUS_LENGTH} characters "
+                "(Salesforce's limit)"
+            )
+    seen: set[str] = set()
+    for label in cleaned:
+        if label.casefold() in seen:
+            raise ValidationError(f"status {label!r} is listed twice")
+        seen.add(label.casefold())
+    default_label = cleaned[0] if default is None else default.strip()
+    if default_label not in cleaned:
+        raise ValidationError(f"--default {default_label!r} is not one of the statuses")
+    responded_set = {r.strip() for r in responded}
+    unknown = responded_set - set(cleaned)
+    if unknown:
+        raise ValidationError(f"--responded {sorted(unknown)[0]!r} is not one of the statuses")
+    if not responded_set:
+        responded_set = {cleaned[-1]}
+    statuses = tuple(
+        MemberStatus(
+            label=label,
+            is_default=label == default_label,
+            has_responded=label in responded_set,
+            sort_order=index + 1,
+        )
+        for index, label in enumerate(cleaned)
+    )
+    return CampaignType(name=type_name, statuses=statuses)
+
+
+@dataclass(frozen=True, slots=True)
+class MemberValue:
+    """One side's view of a member: its status, or `None` when removed/absent, and when.
+
+    `updated_at` is timezone-aware UTC; `None` only for "never existed on this side".
+    """
+
+    status: str | None
+    updated_at: datetime | None = None
+
+    @property
+    def present(self) -> bool:
+        return self.status is not None
+
+
+ABSENT = MemberValue(status=None, updated_at=None)

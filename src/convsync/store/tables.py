@@ -1,0 +1,373 @@
+"""The schema, as SQLAlchemy 2 typed models. Works on PostgreSQL and SQLite.
+
+Constraints, not hope: a member's status must belong to its campaign's type, enforced by
+composite foreign keys (member → (campaign, type) and (type, status label)), so no code
+path can store a status the type does not list.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# BIGINT on PostgreSQL; INTEGER on SQLite so that the column is its rowid alias.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes in and out, on PostgreSQL and SQLite alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class CampaignTypeRow(Base):
+    __tablename__ = "campaign_types"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class TypeStatusRow(Base):
+    __tablename__ = "campaign_type_statuses"
+    __table_args__ = (
+        UniqueConstraint("type_id", "label", name="uq_type_status_label"),
+        # One default per type.
+        Index(
+            "uq_type_one_default",
+            "type_id",
+            unique=True,
+            postgresql_where=text("is_default"),
+            sqlite_where=text("is_default"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    type_id: Mapped[int] = mapped_column(ForeignKey("campaign_types.id", ondelete="CASCADE"))
+    label: Mapped[str] = mapped_column(String(40))
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    has_responded: Mapped[bool] = mapped_column(Boolean, default=False)
+    sort_order: Mapped[int] = mapped_column(Integer)
+
+
+class PersonRow(Base):
+    __tablename__ = "people"
+    __table_args__ = (
+        # Emails are stored normalised, so a plain unique index is case-insensitive.
+        CheckConstraint("email = lower(email)", name="email_lowercase"),
+        Index("ix_people_salesforce_lead_id", "salesforce_lead_id"),
+        Index("ix_people_salesforce_contact_id", "salesforce_contact_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    first_name: Mapped[str | None] = mapped_column(String(80))
+    last_name: Mapped[str | None] = mapped_column(String(80))
+    company: Mapped[str | None] = mapped_column(String(255))
+    salesforce_lead_id: Mapped[str | None] = mapped_column(String(18))
+    salesforce_contact_id: Mapped[str | None] = mapped_column(String(18))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class CampaignRow(Base):
+    __tablename__ = "campaigns"
+    __table_args__ = (
+        # Target of the members' composite foreign key (campaign, type).
+        UniqueConstraint("id", "type_id", name="uq_campaign_id_type"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    type_id: Mapped[int] = mapped_column(ForeignKey("campaign_types.id", ondelete="RESTRICT"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class MemberRow(Base):
+    """A person in a campaign. `status` NULL with `removed_at` set is a removal tombstone."""
+
+    __tablename__ = "campaign_members"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "person_id", name="uq_member_campaign_person"),
+        ForeignKeyConstraint(
+            ["campaign_id", "type_id"],
+            ["campaigns.id", "campaigns.type_id"],
+            name="fk_member_campaign_type",
+            ondelete="CASCADE",
+        ),
+        ForeignKeyConstraint(
+            ["type_id", "status"],
+            ["campaign_type_statuses.type_id", "campaign_type_statuses.label"],
+            name="fk_member_status_in_type",
+            ondelete="RESTRICT",
+        ),
+        CheckConstraint(
+            "(status IS NULL) = (removed_at IS NOT NULL)", name="removed_has_no_status"
+        ),
+        Index("ix_member_campaign_updated", "campaign_id", "updated_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(Id)
+    type_id: Mapped[int] = mapped_column(Id)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="RESTRICT"))
+    status: Mapped[str | None] = mapped_column(String(40))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class LinkRow(Base):
+    """A Conversion campaign ↔ Salesforce campaign link, with its bookmarks."""
+
+    __tablename__ = "salesforce_links"
+    __table_args__ = (
+        # One active link per campaign, and per Salesforce campaign.
+        Index(
+            "uq_link_active_campaign",
+            "campaign_id",
+            unique=True,
+            postgresql_where=text("state = 'active'"),
+            sqlite_where=text("state = 'active'"),
+        ),
+        Index(
+            "uq_link_active_salesforce_campaign",
+            "salesforce_campaign_id",
+            unique=True,
+            postgresql_where=text("state = 'active'"),
+            sqlite_where=text("state = 'active'"),
+        ),
+        CheckConstraint("mode IN ('existing', 'new')", name="mode_known"),
+        CheckConstraint("state IN ('active', 'unlinked')", name="state_known"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    salesforce_campaign_id: Mapped[str] = mapped_column(String(18))
+    mode: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), default="active")
+    # Salesforce SystemModstamp bookmark for CampaignMember reads (capped at run start).
+    inbound_mark: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Local clock bookmark: members updated after it are candidates to push.
+    outbound_mark: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Latest CampaignMemberStatus SystemModstamp seen: a newer one may fix dead letters.
+    status_mark: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    initial_sync_done: Mapped[bool] = mapped_column(Boolean, default=False)
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    unlinked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class MemberSyncStateRow(Base):
+    """The base for conflict resolution: the value both sides held after the last sync."""
+
+    __tablename__ = "member_sync_state"
+    __table_args__ = (
+        UniqueConstraint("link_id", "person_id", name="uq_sync_state_link_person"),
+        Index("ix_sync_state_salesforce_member", "salesforce_member_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    link_id: Mapped[int] = mapped_column(ForeignKey("salesforce_links.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    status: Mapped[str | None] = mapped_column(String(40))
+    salesforce_member_id: Mapped[str | None] = mapped_column(String(18))
+    synced_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class RunRow(Base):
+    """One sync run of one link. At most one open (queued/running) run per link."""
+
+    __tablename__ = "sync_runs"
+    __table_args__ = (
+        Index(
+            "uq_run_one_open_per_link",
+            "link_id",
+            unique=True,
+            postgresql_where=text("state IN ('queued', 'running')"),
+            sqlite_where=text("state IN ('queued', 'running')"),
+        ),
+        CheckConstraint("kind IN ('initial', 'scheduled', 'manual')", name="kind_known"),
+        CheckConstraint(
+            "state IN ('queued', 'running', 'succeeded', 'failed')", name="state_known"
+        ),
+        CheckConstraint("stage IN ('inbound', 'outbound', 'done')", name="stage_known"),
+        Index("ix_run_link_created", "link_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    link_id: Mapped[int] = mapped_column(ForeignKey("salesforce_links.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    stage: Mapped[str] = mapped_column(String(16), default="inbound")
+    # Rows are read up to this instant; bookmarks never move past it.
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # All chunks of the current stage have been planned (the barrier may close).
+    stage_planned: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The Salesforce campaign's statuses as read at the start of the outbound stage.
+    salesforce_statuses: Mapped[list[str] | None] = mapped_column(JSON)
+    inbound_max_stamp: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ChunkRow(Base):
+    """The PostgreSQL-held barrier: one row per chunk, marked done with its writes."""
+
+    __tablename__ = "sync_chunks"
+    __table_args__ = (
+        UniqueConstraint("run_id", "stage", "number", name="uq_chunk_run_stage_number"),
+        CheckConstraint("state IN ('pending', 'done')", name="state_known"),
+        Index("ix_chunk_pending_lease", "state", "lease_until"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("sync_runs.id", ondelete="CASCADE"))
+    stage: Mapped[str] = mapped_column(String(16))
+    number: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    # Outbound chunks cover a range of member ids (lo, hi].
+    member_id_lo: Mapped[int | None] = mapped_column(Id)
+    member_id_hi: Mapped[int | None] = mapped_column(Id)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class StagedMemberRow(Base):
+    """A Salesforce CampaignMember read by an inbound stage, waiting for its chunk task.
+
+    Staging keeps task arguments to ids (no payload blobs in the broker) and makes a
+    re-delivered chunk see exactly the rows it saw the first time.
+    """
+
+    __tablename__ = "staged_salesforce_members"
+    __table_args__ = (
+        UniqueConstraint("chunk_id", "salesforce_member_id", name="uq_staged_chunk_member"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    chunk_id: Mapped[int] = mapped_column(ForeignKey("sync_chunks.id", ondelete="CASCADE"))
+    salesforce_member_id: Mapped[str] = mapped_column(String(18))
+    lead_id: Mapped[str | None] = mapped_column(String(18))
+    contact_id: Mapped[str | None] = mapped_column(String(18))
+    email: Mapped[str | None] = mapped_column(String(254))
+    first_name: Mapped[str | None] = mapped_column(String(80))
+    last_name: Mapped[str | None] = mapped_column(String(80))
+    company: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[str | None] = mapped_column(String(40))
+    is_deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_modified: Mapped[datetime] = mapped_column(UTCDateTime())
+    system_modstamp: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SkippedMemberRow(Base):
+    """An inbound member not imported (its status is not in the type), visible to users."""
+
+    __tablename__ = "skipped_members"
+    __table_args__ = (
+        UniqueConstraint("link_id", "salesforce_member_id", name="uq_skipped_link_member"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    link_id: Mapped[int] = mapped_column(ForeignKey("salesforce_links.id", ondelete="CASCADE"))
+    salesforce_member_id: Mapped[str] = mapped_column(String(18))
+    email: Mapped[str | None] = mapped_column(String(254))
+    status: Mapped[str | None] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(Text)
+    run_id: Mapped[int | None] = mapped_column(Id)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class SyncErrorRow(Base):
+    """A dead letter: a member (or a task) the sync could not move, until replayed."""
+
+    __tablename__ = "sync_errors"
+    __table_args__ = (
+        # One open dead letter per member and direction; a repeat bumps `attempts`.
+        Index(
+            "uq_error_open_member",
+            "link_id",
+            "person_id",
+            "direction",
+            unique=True,
+            postgresql_where=text("resolved_at IS NULL AND person_id IS NOT NULL"),
+            sqlite_where=text("resolved_at IS NULL AND person_id IS NOT NULL"),
+        ),
+        CheckConstraint("direction IN ('inbound', 'outbound', 'task')", name="direction_known"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    link_id: Mapped[int | None] = mapped_column(
+        ForeignKey("salesforce_links.id", ondelete="CASCADE")
+    )
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    run_id: Mapped[int | None] = mapped_column(Id)
+    direction: Mapped[str] = mapped_column(String(16))
+    code: Mapped[str] = mapped_column(String(64))
+    message: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class HeartbeatRow(Base):
+    """Written by `convsync.system.ping`: proof that a worker consumes and writes."""
+
+    __tablename__ = "worker_heartbeats"
+
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    hostname: Mapped[str] = mapped_column(String(255))
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

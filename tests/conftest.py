@@ -1,0 +1,100 @@
+"""Shared fixtures: real PostgreSQL, real Redis, real worker processes.
+
+Everything here is lazy: a unit test that asks for none of it starts nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+
+from convsync.config import get_settings
+from convsync.store.tables import Base
+from convsync.workers import root
+from tests.support.services import dedicated_redis_database, fresh_postgres_database
+from tests.support.workers import WorkerProcess
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    with fresh_postgres_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    with dedicated_redis_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def service_env(
+    pg_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, str]]:
+    """CONVSYNC_* pointing at this run's database and Redis, for this process and children."""
+    env = {
+        "CONVSYNC_DATABASE_URL": pg_url,
+        "CONVSYNC_BROKER_URL": redis_url,
+        "CONVSYNC_RESULT_BACKEND": redis_url,
+        "CONVSYNC_LOG_FORMAT": "json",
+    }
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    get_settings.cache_clear()
+    from convsync.store.migrate import upgrade
+
+    adapters = root.build()
+    upgrade(adapters.engine)
+    root.reset(adapters)
+    yield env
+    root.reset(None)
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def sessions(service_env: dict[str, str]) -> Iterator[sessionmaker[Session]]:
+    """A session factory on an empty (truncated) schema."""
+    adapters = root.adapters()
+    tables = ", ".join(t.name for t in reversed(Base.metadata.sorted_tables))
+    with adapters.engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    return adapters.sessions
+
+
+@pytest.fixture
+def start_worker(
+    service_env: dict[str, str], tmp_path: Path
+) -> Iterator[Callable[..., WorkerProcess]]:
+    """Start real `convsync worker` processes; all are stopped at the end of the test."""
+    started: list[WorkerProcess] = []
+
+    def start(
+        name: str = "w1",
+        concurrency: int = 2,
+        queues: str | None = None,
+        extra_env: dict[str, str] | None = None,
+    ) -> WorkerProcess:
+        worker = WorkerProcess(
+            {**service_env, **(extra_env or {})},
+            tmp_path,
+            name=name,
+            concurrency=concurrency,
+            queues=queues,
+        )
+        started.append(worker)
+        worker.wait_ready()
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()

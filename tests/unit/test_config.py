@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import pytest
+
+from convsync.config import Settings, load_settings
+from convsync.domain.errors import ConfigurationError
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for key in list(__import__("os").environ):
+        if key.startswith("CONVSYNC_"):
+            monkeypatch.delenv(key)
+    return monkeypatch
+
+
+def test_defaults_are_embedded_and_serverless(clean_env: pytest.MonkeyPatch) -> None:
+    settings = load_settings()
+    assert settings.database_url.startswith("sqlite:///")
+    assert settings.broker_url.startswith("sqla+sqlite:///")
+    assert settings.result_backend.startswith("db+sqlite:///")
+    assert settings.is_embedded
+    assert settings.sync_interval_seconds == 60
+
+
+def test_a_bad_variable_is_named_in_one_line(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("CONVSYNC_SYNC_INTERVAL_SECONDS", "soon")
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert message.startswith("CONVSYNC_SYNC_INTERVAL_SECONDS:")
+    assert "\n" not in message
+
+
+def test_login_url_must_be_https(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("CONVSYNC_SALESFORCE_LOGIN_URL", "http://login.example.com")
+    with pytest.raises(ConfigurationError, match="CONVSYNC_SALESFORCE_LOGIN_URL"):
+        load_settings()
+
+
+def test_postgres_urls_use_psycopg3(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("CONVSYNC_DATABASE_URL", "postgresql://u@h/db")
+    assert load_settings().database_url == "postgresql+psycopg://u@h/db"
+
+
+def test_session_id_needs_an_instance_url(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("CONVSYNC_SALESFORCE_SESSION_ID", "00Dxx!token")
+    with pytest.raises(ConfigurationError, match="INSTANCE_URL"):
+        load_settings()
+
+
+def test_repr_never_shows_secrets(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("CONVSYNC_SALESFORCE_PASSWORD", "hunter2-very-secret")
+    clean_env.setenv("CONVSYNC_SALESFORCE_CLIENT_SECRET", "client-secret-value")
+    settings = Settings()
+    shown = repr(settings) + str(settings) + str(settings.model_dump())
+    assert "hunter2-very-secret" not in shown
+    assert "client-secret-value" not in shown
+
+
+def test_redis_broker_doubles_as_limiter_store(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("CONVSYNC_BROKER_URL", "redis://127.0.0.1:6379/3")
+    assert load_settings().limiter_redis_url == "redis://127.0.0.1:6379/3"
