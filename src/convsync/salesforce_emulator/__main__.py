@@ -1,0 +1,38 @@
+"""`python -m convsync.salesforce_emulator`: run the emulator standalone."""
+
+from __future__ import annotations
+
+import argparse
+
+from .controls import DEFAULT_API_LIMIT
+from .server import run
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m convsync.salesforce_emulator",
+        description="A local Salesforce REST API emulator.",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--latency-ms", type=int, default=0)
+    parser.add_argument("--fault-rate", type=float, default=0.0)
+    parser.add_argument("--api-limit", type=int, default=DEFAULT_API_LIMIT)
+    parser.add_argument("--unknown-status", choices=("reject", "default"), default="reject")
+    parser.add_argument("--credentials", default=None, help="JSON file restricting OAuth logins")
+    parser.add_argument("--info-file", default=".convsync/emulator.json")
+    args = parser.parse_args(argv)
+    run(
+        host=args.host,
+        port=args.port,
+        latency_ms=args.latency_ms,
+        fault_rate=args.fault_rate,
+        api_limit=args.api_limit,
+        unknown_status=args.unknown_status,
+        credentials_file=args.credentials,
+        info_file=args.info_file or None,
+    )
+
+
+if __name__ == "__main__":
+    main()

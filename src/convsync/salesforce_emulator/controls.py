@@ -1,0 +1,100 @@
+"""Test and benchmark knobs: API-call budget and counters, injected faults, latency.
+
+They live apart from the org state so `reset` of records and `reset` of counters are
+separate decisions, and so the HTTP layer can apply them uniformly to every API call.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+FAULT_KINDS = ("503", "UNABLE_TO_LOCK_ROW", "REQUEST_LIMIT_EXCEEDED", "INVALID_SESSION_ID", "drop")
+DEFAULT_API_LIMIT = 1_000_000
+
+
+@dataclass
+class Controls:
+    """API usage, per-endpoint counters, fault plan and latency; thread-safe."""
+
+    api_limit: int = DEFAULT_API_LIMIT
+    latency_ms: int = 0
+    fault_rate: float = 0.0
+    fault_kinds: tuple[str, ...] = FAULT_KINDS
+    api_used: int = 0
+    counters: Counter[str] = field(default_factory=Counter)
+    _queued: list[str] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _random: random.Random = field(default_factory=random.Random)
+
+    def charge(self, key: str) -> bool:
+        """Count one API call; False when the daily limit is already used up."""
+        with self._lock:
+            if self.api_used >= self.api_limit:
+                return False
+            self.api_used += 1
+            self.counters[key] += 1
+            self.counters["total"] += 1
+            return True
+
+    def limit_info(self) -> str:
+        """The `Sforce-Limit-Info` header value."""
+        return f"api-usage={self.api_used}/{self.api_limit}"
+
+    def next_fault(self) -> str | None:
+        """The fault to inject into this call, if any (queued ones first)."""
+        with self._lock:
+            if self._queued:
+                return self._queued.pop(0)
+            if self.fault_rate > 0 and self._random.random() < self.fault_rate:
+                return self._random.choice(self.fault_kinds)
+            return None
+
+    def set_faults(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """Apply `{"rate", "kinds"}` and/or `{"next", "kind"}`; `{"clear": true}` clears."""
+        kinds = spec.get("kinds")
+        kind = spec.get("kind")
+        for k in [*(kinds or []), *([kind] if kind else [])]:
+            if k not in FAULT_KINDS:
+                raise ValueError(f"unknown fault kind {k!r}; known: {', '.join(FAULT_KINDS)}")
+        with self._lock:
+            if spec.get("clear"):
+                self._queued.clear()
+                self.fault_rate = 0.0
+            if "rate" in spec:
+                self.fault_rate = float(spec["rate"])
+                self.fault_kinds = tuple(kinds or FAULT_KINDS)
+            if "next" in spec:
+                self._queued.extend([kind or "503"] * int(spec["next"]))
+            if "seed" in spec:
+                self._random.seed(spec["seed"])
+            return {
+                "rate": self.fault_rate,
+                "kinds": list(self.fault_kinds),
+                "queued": list(self._queued),
+            }
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            by_endpoint = {k: v for k, v in self.counters.items() if k != "total"}
+            return {
+                "total": self.counters["total"],
+                "by_endpoint": by_endpoint,
+                "api_usage": {"used": self.api_used, "max": self.api_limit},
+            }
+
+    def reset_counters(self) -> None:
+        with self._lock:
+            self.counters.clear()
+
+    def reset(self) -> None:
+        """Counters, usage, faults and latency back to their start values."""
+        with self._lock:
+            self.counters.clear()
+            self.api_used = 0
+            self._queued.clear()
+            self.fault_rate = 0.0
+            self.latency_ms = 0

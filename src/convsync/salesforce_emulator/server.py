@@ -1,0 +1,80 @@
+"""Run the emulator as an HTTPS server (uvicorn), standalone or in a background thread."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from .app import Emulator
+from .controls import DEFAULT_API_LIMIT
+from .tls import TlsFiles, make_tls_files
+
+
+def _config(app: Emulator, host: str, port: int, tls: TlsFiles) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        ssl_certfile=tls.cert_file,
+        ssl_keyfile=tls.key_file,
+        http="h11",
+        lifespan="off",
+        log_level="warning",
+        access_log=False,
+        timeout_keep_alive=30,
+    )
+
+
+def bound_port(server: uvicorn.Server) -> int:
+    """The real port of a started server (port 0 asks the OS for a free one)."""
+    for listener in server.servers:
+        for sock in listener.sockets:
+            return int(sock.getsockname()[1])
+    raise RuntimeError("server has no listening socket")
+
+
+def run(  # noqa: PLR0917 - the CLI calls run() with this exact signature
+    host: str = "127.0.0.1",
+    port: int = 0,
+    latency_ms: int = 0,
+    fault_rate: float = 0.0,
+    api_limit: int = DEFAULT_API_LIMIT,
+    unknown_status: str = "reject",
+    credentials_file: str | None = None,
+    info_file: str | None = ".convsync/emulator.json",
+) -> None:
+    """Serve until interrupted; print the URL and CA path and write them to `info_file`."""
+    app = Emulator(
+        api_limit=api_limit,
+        latency_ms=latency_ms,
+        fault_rate=fault_rate,
+        unknown_status=unknown_status,
+        credentials_file=credentials_file,
+    )
+    tls_dir = Path(info_file).parent / "emulator-tls" if info_file else None
+    tls = make_tls_files(tls_dir)
+    server = uvicorn.Server(_config(app, host, port, tls))
+
+    def announce() -> None:
+        while not server.started:
+            if server.should_exit:
+                return
+            time.sleep(0.02)
+        shown_host = f"[{host}]" if ":" in host else host
+        url = f"https://{shown_host}:{bound_port(server)}"
+        info: dict[str, Any] = {"url": url, "ca_file": tls.ca_file, "pid": os.getpid()}
+        if info_file:
+            Path(info_file).parent.mkdir(parents=True, exist_ok=True)
+            Path(info_file).write_text(json.dumps(info, indent=2) + "\n")
+        sys.stdout.write(f"Salesforce emulator at {url}\nCA certificate: {tls.ca_file}\n")
+        sys.stdout.flush()
+
+    threading.Thread(target=announce, daemon=True).start()
+    server.run()
