@@ -178,6 +178,7 @@ def running_emulator(**options: Any) -> Iterator[EmulatorHandle]:
         yield handle
     finally:
         server.should_exit = True
+        server.force_exit = True  # do not wait for clients' idle keep-alive TLS connections
         thread.join(timeout=10)
         admin_session.close()
 
