@@ -163,7 +163,7 @@ class SalesforceClient:
             stop=stop_after_attempt(options.max_attempts)
             | stop_after_delay(options.max_retry_seconds),
             wait=wait_exponential_jitter(
-                initial=options.backoff_initial,
+                multiplier=options.backoff_initial,
                 max=options.backoff_max,
                 jitter=options.backoff_jitter,
             ),
