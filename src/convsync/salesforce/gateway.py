@@ -59,6 +59,16 @@ class SalesforceGateway:
     def __repr__(self) -> str:
         return f"SalesforceGateway({self.client!r})"
 
+    # ---------------------------------------------------------------- budget
+
+    def api_usage(self) -> tuple[int, int] | None:
+        """(used, max) of the org's daily API budget, as of the last response."""
+        return self.client.api_usage()
+
+    def limits(self) -> dict[str, Any]:
+        """The org's limits resource (`DailyApiRequests`, ...); costs one API call."""
+        return self.client.limits()
+
     # ---------------------------------------------------------------- campaigns
 
     def get_campaign(self, campaign_id: str) -> SalesforceCampaign:
@@ -139,7 +149,10 @@ class SalesforceGateway:
         """Members changed in (since, until], oldest first, streamed 2,000 a page.
 
         `until` is the run's signpost, so a bookmark never passes rows that were still
-        being written; queryAll (include_deleted) also returns removed members.
+        being written; queryAll (include_deleted) also returns removed members. SOQL
+        datetime literals have whole seconds, so both bounds are rounded down: rows in
+        the bookmark's own second are read again (an overlap; de-duplicate by id), and
+        rows in the signpost's last fraction of a second come with the next window.
         """
         cid = validate_id(campaign_id, "Campaign")
         where = " WHERE CampaignId = {cid} AND SystemModstamp <= {until}"
