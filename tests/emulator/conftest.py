@@ -87,3 +87,8 @@ def soql(template: str, **values: Any) -> str:
         k: "'" + str(v).replace("\\", "\\\\").replace("'", "\\'") + "'" for k, v in values.items()
     }
     return template.format(**quoted)
+
+
+def fill(template: str, **values: Any) -> str:
+    """Fill `{name}` placeholders verbatim (field lists, datetime literals)."""
+    return template.format(**values)
