@@ -238,8 +238,9 @@ class SalesforceGateway:
         Batched `Email IN (...)` queries (≤ 500 emails, well under the 100,000-character
         SOQL limit), Contacts first, then Leads only for the emails still unknown. When
         several records share an email, the oldest (lowest id) wins, deterministically.
+        Malformed emails are left out of the queries (they cannot match).
         """
-        wanted = sorted({normalize_email(e) for e in emails})
+        wanted = sorted(_valid_emails(emails))
         found: dict[str, SalesforcePerson] = {}
         kinds: tuple[PersonKind, ...] = ("Contact", "Lead")
         for kind in kinds:
@@ -382,6 +383,17 @@ class SalesforceGateway:
 
 
 # -------------------------------------------------------------------- mapping helpers
+
+
+def _valid_emails(emails: Iterable[str]) -> set[str]:
+    """Normalised emails; malformed ones cannot match anybody and are left out."""
+    valid = set()
+    for email in emails:
+        try:
+            valid.add(normalize_email(email))
+        except ValidationError:
+            continue
+    return valid
 
 
 def _status_fields(status: MemberStatus) -> dict[str, Any]:

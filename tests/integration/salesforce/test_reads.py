@@ -180,3 +180,11 @@ def test_find_people_survives_hostile_emails(
                "zoë@exämple.com"]
     seed_leads(org, hostile)
     assert set(gateway.find_people_by_email(hostile)) == set(hostile)
+
+
+def test_find_people_leaves_malformed_emails_out(
+    org: EmulatorHandle, gateway: SalesforceGateway
+) -> None:
+    seed_leads(org, ["ok@example.com"])
+    people = gateway.find_people_by_email(["ok@example.com", "not an email", ""])
+    assert list(people) == ["ok@example.com"]

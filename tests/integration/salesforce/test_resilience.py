@@ -146,3 +146,16 @@ def test_no_slow_down_below_the_budget_share(org: EmulatorHandle) -> None:
     gateway.get_campaign(campaign["id"])
     gateway.get_campaign(campaign["id"])
     assert pauses == []
+
+
+def test_salesforce_errors_carry_neither_token_nor_url(
+    org: EmulatorHandle, gateway: SalesforceGateway
+) -> None:
+    gateway.get_campaign(seed_campaign(org)["id"])
+    with pytest.raises(SalesforceError) as caught:
+        list(gateway.client.query_records("SELECT Id FROM Nowhere", action="query Nowhere"))
+    message = str(caught.value)
+    assert gateway.client.sf.session_id not in message
+    assert org.url not in message
+    assert "\n" not in message
+    assert caught.value.__suppress_context__

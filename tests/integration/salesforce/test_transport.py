@@ -6,10 +6,12 @@ import ssl
 from pathlib import Path
 
 import pytest
+import redis
 import requests
 from sf_helpers import make_gateway, seed_campaign
 
 from convsync.salesforce.http import SalesforceSession
+from convsync.salesforce.limiter import LocalLimiter, RedisLimiter
 from convsync.salesforce_emulator.testing import EmulatorHandle
 
 SYSTEM_BUNDLE = ssl.get_default_verify_paths().cafile or "/etc/ssl/certs/ca-certificates.crt"
@@ -49,3 +51,27 @@ def test_environment_proxies_still_apply(monkeypatch: pytest.MonkeyPatch, tmp_pa
     )
     assert settings["verify"] == str(bundle)
     assert settings["proxies"]["https"] == "http://proxy.example.test:3128"
+
+
+def test_embedded_mode_caps_concurrency_per_process(org: EmulatorHandle) -> None:
+    gateway = make_gateway(org, salesforce_max_concurrency=3)
+    limiter = gateway.client.session.limiter
+    assert isinstance(limiter, LocalLimiter)
+    assert limiter.limit == 3
+
+
+def test_a_redis_url_caps_concurrency_across_workers(org: EmulatorHandle) -> None:
+    url = "redis://127.0.0.1:6379/15"
+    try:
+        redis.Redis.from_url(url).ping()
+    except redis.ConnectionError:
+        pytest.skip("no Redis at 127.0.0.1:6379")
+    gateway = make_gateway(org, redis_url=url)
+    limiter = gateway.client.session.limiter
+    assert isinstance(limiter, RedisLimiter)
+    try:
+        campaign = seed_campaign(org)
+        assert gateway.get_campaign(campaign["id"]).id == campaign["id"]
+        assert limiter.in_flight() == 0
+    finally:
+        limiter.client.delete(limiter.key)
