@@ -171,6 +171,29 @@ class SalesforceGateway:
             for row in page:
                 yield _member(row)
 
+    def find_members(
+        self, campaign_id: str, person_ids: Sequence[str]
+    ) -> list[SalesforceMember]:
+        """The campaign's live members for these Leads/Contacts (≤ 500 ids a query).
+
+        Used after a DUPLICATE insert to find the member to update instead.
+        """
+        cid = validate_id(campaign_id, "Campaign")
+        leads = sorted({validate_id(p, "Lead") for p in person_ids if p[:3] == "00Q"})
+        contacts = sorted({validate_id(p, "Contact") for p in person_ids if p[:3] != "00Q"})
+        found: list[SalesforceMember] = []
+        for column, ids in (("LeadId", leads), ("ContactId", contacts)):
+            for chunk in chunked_in(ids):
+                query = soql(
+                    CAMPAIGN_MEMBER.select() + " WHERE CampaignId = {cid} AND "
+                    + column + " IN {ids} ORDER BY Id",
+                    cid=cid,
+                    ids=chunk,
+                )
+                rows = self.client.query_records(query, action="find CampaignMembers")
+                found.extend(_member(row) for row in rows)
+        return found
+
     def member_status_counts(self, campaign_id: str) -> dict[str, int]:
         """How many members hold each status (one aggregate query)."""
         cid = validate_id(campaign_id, "Campaign")

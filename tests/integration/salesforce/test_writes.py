@@ -137,3 +137,19 @@ def test_bulk_update_and_delete_keep_input_order(
     deleted = gateway.delete_members(ids[:2], use_bulk=True)
     assert [r.outcome for r in deleted] == [WriteOutcome.OK] * 2
     assert _members(gateway, campaign["id"]) == ids[2:]
+
+
+def test_find_members_after_a_duplicate_insert(
+    org: EmulatorHandle, gateway: SalesforceGateway
+) -> None:
+    campaign = seed_campaign(org)
+    lead, other = seed_leads(org, ["dup@example.com", "other@example.com"])
+    contact = org.admin.seed(contacts=[{"LastName": "C", "Email": "c@example.com"}])["contacts"][0]
+    inserted = gateway.insert_members(
+        [NewMember(campaign["id"], "Sent", lead_id=lead),
+         NewMember(campaign["id"], "Sent", contact_id=contact)]
+    )
+    found = gateway.find_members(campaign["id"], [lead, other, contact])
+    assert {(m.id, m.person_id) for m in found} == {
+        (inserted[0].salesforce_id, lead), (inserted[1].salesforce_id, contact),
+    }
