@@ -30,6 +30,9 @@ class Controls:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _random: random.Random = field(default_factory=random.Random)
 
+    def __post_init__(self) -> None:
+        self._initial = (self.api_limit, self.latency_ms, self.fault_rate)
+
     def charge(self, key: str) -> bool:
         """Count one API call; False when the daily limit is already used up."""
         with self._lock:
@@ -91,10 +94,10 @@ class Controls:
             self.counters.clear()
 
     def reset(self) -> None:
-        """Counters, usage, faults and latency back to their start values."""
+        """Counters, usage, limit, faults and latency back to their configured start values."""
         with self._lock:
             self.counters.clear()
             self.api_used = 0
             self._queued.clear()
-            self.fault_rate = 0.0
-            self.latency_ms = 0
+            self.api_limit, self.latency_ms, self.fault_rate = self._initial
+            self.fault_kinds = FAULT_KINDS
