@@ -58,7 +58,7 @@ def run(  # noqa: PLR0917 - the CLI calls run() with this exact signature
         unknown_status=unknown_status,
         credentials_file=credentials_file,
     )
-    tls_dir = Path(info_file).parent / "emulator-tls" if info_file else None
+    tls_dir = Path(info_file).resolve().parent / "emulator-tls" if info_file else None
     tls = make_tls_files(tls_dir)
     server = uvicorn.Server(_config(app, host, port, tls))
 
