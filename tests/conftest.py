@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from convsync.config import get_settings
+from convsync.salesforce_emulator.testing import EmulatorHandle, running_emulator
 from convsync.store.tables import Base
 from convsync.workers import root
 from tests.support.services import dedicated_redis_database, fresh_postgres_database
@@ -98,3 +99,45 @@ def start_worker(
     yield start
     for worker in started:
         worker.stop()
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[EmulatorHandle]:
+    """The Salesforce emulator, over HTTPS on loopback, for the whole run."""
+    with running_emulator() as handle:
+        yield handle
+
+
+@pytest.fixture(scope="session")
+def salesforce_env(
+    service_env: dict[str, str], emulator: EmulatorHandle
+) -> Iterator[dict[str, str]]:
+    """service_env plus the emulator's URL, CA and a login, for this process and workers."""
+    env = {
+        **service_env,
+        "CONVSYNC_SALESFORCE_LOGIN_URL": emulator.url,
+        "CONVSYNC_SALESFORCE_CA_BUNDLE": emulator.ca_file,
+        "CONVSYNC_SALESFORCE_CLIENT_ID": "convsync-tests",
+        "CONVSYNC_SALESFORCE_CLIENT_SECRET": "client-secret-for-tests",
+        "CONVSYNC_SALESFORCE_USERNAME": "integration@example.com",
+        "CONVSYNC_SALESFORCE_PASSWORD": "password-for-tests",
+        "CONVSYNC_SALESFORCE_SECURITY_TOKEN": "token-for-tests",
+    }
+    added = {k: v for k, v in env.items() if k not in service_env}
+    os.environ.update(added)
+    get_settings.cache_clear()
+    root.reset(root.build())
+    yield env
+    for key in added:
+        os.environ.pop(key, None)
+    get_settings.cache_clear()
+    root.reset(root.build())
+
+
+@pytest.fixture
+def org(
+    salesforce_env: dict[str, str], emulator: EmulatorHandle, sessions: sessionmaker[Session]
+) -> EmulatorHandle:
+    """A reset emulator and an empty database: a clean org and a clean Conversion."""
+    emulator.admin.reset()
+    return emulator

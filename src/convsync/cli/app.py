@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from convsync.cli import catalog_commands, service_commands
+from convsync.cli import catalog_commands, service_commands, sync_commands
 from convsync.cli.errors import fail, typer_app
 from convsync.domain.errors import ConvsyncError
 
@@ -17,6 +17,13 @@ app.command()(service_commands.worker)
 app.command()(service_commands.beat)
 app.command()(service_commands.flower)
 app.command()(service_commands.emulator)
+app.command("check-statuses")(sync_commands.check_statuses)
+app.command()(sync_commands.link)
+app.command()(sync_commands.unlink)
+app.command()(sync_commands.sync)
+app.command()(sync_commands.status)
+app.add_typer(sync_commands.dlq_app, name="dlq")
+catalog_commands.campaigns_app.command("create")(sync_commands.create_campaign)
 
 
 @app.command()

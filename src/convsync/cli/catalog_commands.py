@@ -145,8 +145,14 @@ def members_list(
     campaign: str,
     as_json: JsonFlag = False,
     limit: Annotated[int | None, typer.Option(min=1, help="Show at most this many.")] = None,
+    skipped: Annotated[
+        bool, typer.Option("--skipped", help="Salesforce members not imported, and why.")
+    ] = False,
 ) -> None:
-    """List a campaign's members."""
+    """List a campaign's members (or, with --skipped, the ones the sync skipped)."""
+    if skipped:
+        _list_skipped(campaign, as_json)
+        return
     found = catalog.list_members(adapters().sessions, campaign, limit)
     if as_json:
         emit_json(found)
@@ -167,11 +173,19 @@ def members_list(
     )
 
 
-@campaigns_app.command("create")
-def campaigns_create(
-    name: str,
-    type_name: Annotated[str, typer.Option("--type", "-t", help="The campaign type.")],
-) -> None:
-    """Create a campaign of a type."""
-    catalog.create_campaign(adapters().sessions, name, type_name)
-    console.print(f"created campaign [bold]{name.strip()}[/] ({type_name})")
+def _list_skipped(campaign: str, as_json: bool) -> None:
+    from convsync.sync.reporting import skipped_members
+    from convsync.tasks.dispatch import sync_context
+
+    found = skipped_members(sync_context(), campaign)
+    if as_json:
+        emit_json(
+            [
+                {"email": e, "status": s, "reason": r, "salesforce_member_id": i}
+                for e, s, r, i in found
+            ]
+        )
+        return
+    emit_table(
+        f"Skipped members of {campaign}", ["email", "status", "reason", "Salesforce id"], found
+    )

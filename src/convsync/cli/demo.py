@@ -36,4 +36,6 @@ def run_demo() -> None:
         if seen is None:
             raise SystemExit("the worker did not answer the ping within 60 s")
         elapsed = time.monotonic() - started
-        console.print(f"[green]✓[/] worker consumed a task and wrote to the store ({elapsed:.1f} s)")
+        console.print(
+            f"[green]✓[/] worker consumed a task and wrote to the store ({elapsed:.1f} s)"
+        )

@@ -137,6 +137,6 @@ def emulator(
         fault_rate=fault_rate,
         api_limit=api_limit,
         unknown_status=unknown_status,
-        credentials_file=credentials,
-        info_file=info_file,
+        credentials_file=str(credentials) if credentials else None,
+        info_file=str(info_file),
     )

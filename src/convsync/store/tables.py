@@ -215,6 +215,8 @@ class MemberSyncStateRow(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     link_id: Mapped[int] = mapped_column(ForeignKey("salesforce_links.id", ondelete="CASCADE"))
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    # False while only the Salesforce member id is known (no agreed value yet).
+    synced: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str | None] = mapped_column(String(40))
     salesforce_member_id: Mapped[str | None] = mapped_column(String(18))
     synced_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -251,6 +253,8 @@ class RunRow(Base):
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # All chunks of the current stage have been planned (the barrier may close).
     stage_planned: Mapped[bool] = mapped_column(Boolean, default=False)
+    # How often the current stage's planning task was started (bounded by the reconciler).
+    stage_attempts: Mapped[int] = mapped_column(Integer, default=0)
     # The Salesforce campaign's statuses as read at the start of the outbound stage.
     salesforce_statuses: Mapped[list[str] | None] = mapped_column(JSON)
     inbound_max_stamp: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -278,6 +282,9 @@ class ChunkRow(Base):
     # Outbound chunks cover a range of member ids (lo, hi].
     member_id_lo: Mapped[int | None] = mapped_column(Id)
     member_id_hi: Mapped[int | None] = mapped_column(Id)
+    # Claim protocol: a task claims a chunk (token + lease) and commits only if it still
+    # holds the claim; an expired lease may be taken over by a redelivered task.
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)

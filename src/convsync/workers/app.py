@@ -15,7 +15,7 @@ from convsync.config import get_settings
 from convsync.workers.schedule import beat_schedule
 
 # Imported by each worker at start (never by the app module itself: no import cycle).
-TASK_MODULES = ["convsync.tasks.system"]
+TASK_MODULES = ["convsync.tasks.system", "convsync.tasks.sync", "convsync.tasks.schedule"]
 
 
 def _configuration() -> dict[str, Any]:

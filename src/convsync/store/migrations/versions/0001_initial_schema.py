@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 00:12:46.162997
+Create Date: 2026-11-27 00:22:47.583066
 """
 
 from __future__ import annotations
@@ -192,6 +192,7 @@ def upgrade() -> None:
         sa.Column(
             "person_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
+        sa.Column("synced", sa.Boolean(), nullable=False),
         sa.Column("status", sa.String(length=40), nullable=True),
         sa.Column("salesforce_member_id", sa.String(length=18), nullable=True),
         sa.Column("synced_at", convsync.store.tables.UTCDateTime(timezone=True), nullable=False),
@@ -288,6 +289,7 @@ def upgrade() -> None:
         sa.Column("finished_at", convsync.store.tables.UTCDateTime(timezone=True), nullable=True),
         sa.Column("lease_until", convsync.store.tables.UTCDateTime(timezone=True), nullable=True),
         sa.Column("stage_planned", sa.Boolean(), nullable=False),
+        sa.Column("stage_attempts", sa.Integer(), nullable=False),
         sa.Column("salesforce_statuses", sa.JSON(), nullable=True),
         sa.Column(
             "inbound_max_stamp", convsync.store.tables.UTCDateTime(timezone=True), nullable=True
@@ -337,6 +339,7 @@ def upgrade() -> None:
         sa.Column(
             "member_id_hi", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
+        sa.Column("claimed_by", sa.String(length=64), nullable=True),
         sa.Column("lease_until", convsync.store.tables.UTCDateTime(timezone=True), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("counts", sa.JSON(), nullable=False),

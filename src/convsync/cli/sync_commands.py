@@ -1,0 +1,276 @@
+"""link, unlink, check-statuses, sync, status, dlq: the sync, by hand."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from convsync.cli.errors import UserError, typer_app
+from convsync.cli.output import JSON_OPTION_HELP, console, emit_json, emit_table
+from convsync.domain.model import SyncMode
+from convsync.domain.statuses import Preflight
+from convsync.sync import dead_letters, linking, reporting
+from convsync.sync.reporting import RunSummary
+from convsync.tasks.dispatch import replay_dead_letters, sync_context
+
+dlq_app = typer_app("The dead-letter queue: members the sync could not push.")
+JsonFlag = Annotated[bool, typer.Option("--json", help=JSON_OPTION_HELP)]
+SalesforceCampaign = Annotated[
+    str | None, typer.Option("--salesforce-campaign", help="Salesforce Campaign id (701…).")
+]
+
+
+def print_preflight(check: Preflight) -> None:
+    gap = check.gap
+    if gap.is_compatible:
+        console.print("[green]✓[/] statuses match on both sides")
+        return
+    for label in gap.missing_in_conversion:
+        n = check.skipped_inbound.get(label, 0)
+        console.print(
+            f"[yellow]![/] Salesforce status {label!r} is not in the type: "
+            f"{n} Salesforce member(s) would be skipped"
+        )
+    for label in gap.missing_in_salesforce:
+        n = check.dead_letter_outbound.get(label, 0)
+        console.print(
+            f"[yellow]![/] status {label!r} is not on the Salesforce campaign: "
+            f"{n} Conversion member(s) would be dead-lettered"
+        )
+
+
+def check_statuses(
+    campaign: str,
+    salesforce_campaign: Annotated[str, typer.Option("--salesforce-campaign")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Show which statuses each side lacks, and what each gap would skip or dead-letter."""
+    check = linking.check_campaign_statuses(sync_context(), campaign, salesforce_campaign)
+    if as_json:
+        emit_json(check)
+    else:
+        print_preflight(check)
+
+
+def create_campaign(
+    name: str,
+    type_name: Annotated[str, typer.Option("--type", "-t", help="The campaign type.")],
+    sync: Annotated[SyncMode, typer.Option(help="none, existing or new.")] = SyncMode.NONE,
+    salesforce_campaign: SalesforceCampaign = None,
+    force: Annotated[
+        bool,
+        typer.Option(help="Link even if Salesforce statuses in use are missing from the type."),
+    ] = False,
+) -> None:
+    """Create a campaign: no sync, synced to an existing Salesforce campaign, or a new one."""
+    result = linking.create_synced_campaign(
+        sync_context(), name, type_name, sync, salesforce_campaign, force=force
+    )
+    console.print(f"created campaign [bold]{name.strip()}[/] ({type_name})")
+    if result is not None:
+        _linked(result)
+
+
+def _linked(result: linking.LinkResult) -> None:
+    if result.check is not None:
+        print_preflight(result.check)
+    how = "created in Salesforce as" if result.mode is SyncMode.NEW else "linked to"
+    console.print(
+        f"{result.campaign} {how} {result.salesforce_campaign_id}; "
+        f"initial sync queued (run {result.run_id})"
+    )
+
+
+def link(
+    campaign: str,
+    salesforce_campaign: SalesforceCampaign = None,
+    create_new: Annotated[
+        bool, typer.Option("--create-new", help="Create the Salesforce campaign.")
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(help="Link even if Salesforce statuses in use are missing from the type."),
+    ] = False,
+) -> None:
+    """Link an existing campaign; starts the two-way initial sync (Salesforce lands first)."""
+    if bool(salesforce_campaign) == create_new:
+        raise UserError("give exactly one of --salesforce-campaign ID or --create-new")
+    ctx = sync_context()
+    if create_new:
+        _linked(linking.link_new(ctx, campaign))
+    else:
+        assert salesforce_campaign is not None
+        _linked(linking.link_existing(ctx, campaign, salesforce_campaign, force=force))
+
+
+def unlink(campaign: str) -> None:
+    """Stop syncing; both sides keep their members as they are."""
+    salesforce_id = linking.unlink(sync_context(), campaign)
+    console.print(f"{campaign} is no longer synced with {salesforce_id} (data kept on both sides)")
+
+
+def _describe(run: RunSummary) -> str:
+    c = run.counts
+    return (
+        f"run {run.id} {run.state}: imported {c.get('imported', 0)}, "
+        f"pushed {c.get('pushed', 0)}, removed {c.get('removed_in_conversion', 0)} here / "
+        f"{c.get('removed_in_salesforce', 0)} in Salesforce, skipped {c.get('skipped', 0)}, "
+        f"dead-lettered {c.get('dead_lettered', 0)}, conflicts won by Salesforce "
+        f"{c.get('conflicts_won_by_salesforce', 0)} / Conversion "
+        f"{c.get('conflicts_won_by_conversion', 0)}"
+    )
+
+
+def wait_for_run(run_id: int, timeout: float) -> RunSummary:
+    ctx = sync_context()
+    deadline = time.monotonic() + timeout
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as progress:
+        bars = {
+            stage: progress.add_task(f"{stage:>8}", total=None) for stage in ("inbound", "outbound")
+        }
+        while True:
+            run = reporting.run_summary(ctx, run_id)
+            assert run is not None
+            for stage, (done, total) in run.progress.items():
+                if stage in bars:
+                    progress.update(bars[stage], completed=done, total=max(total, 1))
+            if run.state in ("succeeded", "failed"):
+                for stage, bar in bars.items():
+                    if stage not in run.progress:
+                        progress.update(bar, completed=1, total=1)
+                return run
+            if time.monotonic() > deadline:
+                raise UserError(
+                    f"run {run_id} is still {run.state} after {timeout:.0f}s "
+                    "(see `convsync status`)"
+                )
+            time.sleep(0.3)
+
+
+def sync(
+    campaign: str,
+    wait: Annotated[bool, typer.Option("--wait", help="Show progress until the run ends.")] = False,
+    timeout: Annotated[
+        float, typer.Option(help="With --wait: give up after this many seconds.")
+    ] = 600.0,
+) -> None:
+    """Sync a linked campaign now."""
+    run_id, started = linking.request_sync(sync_context(), campaign)
+    console.print(f"{'started' if started else 'joined the running'} run {run_id} for {campaign}")
+    if wait:
+        run = wait_for_run(run_id, timeout)
+        console.print(_describe(run))
+        if run.state != "succeeded":
+            raise UserError(f"run {run_id} failed: {run.error}")
+
+
+def status(
+    campaign: Annotated[str | None, typer.Argument()] = None, as_json: JsonFlag = False
+) -> None:
+    """Every linked campaign: state, last run, lag, members, skipped, dead letters, errors."""
+    found = reporting.link_statuses(sync_context(), campaign)
+    if as_json:
+        emit_json(found)
+        return
+    if not found:
+        console.print("no linked campaigns (see `convsync link`)")
+        return
+    emit_table(
+        "Linked campaigns",
+        [
+            "campaign",
+            "Salesforce",
+            "state",
+            "last run",
+            "lag",
+            "members",
+            "synced",
+            "skipped",
+            "dead letters",
+            "last error",
+        ],
+        [
+            (
+                s.campaign,
+                s.salesforce_campaign_id,
+                s.state,
+                f"{s.last_run.state} {s.last_run.finished_at or s.last_run.started_at:%H:%M:%S}"
+                if s.last_run
+                else "—",
+                f"{s.lag_seconds:.0f}s" if s.lag_seconds is not None else "—",
+                s.members_in_conversion,
+                s.members_synced,
+                s.skipped,
+                s.dead_letters,
+                (s.last_error or "")[:60],
+            )
+            for s in found
+        ],
+    )
+
+
+@dlq_app.command("list")
+def dlq_list(
+    campaign: Annotated[str | None, typer.Option("--campaign")] = None,
+    include_resolved: Annotated[bool, typer.Option("--all", help="Include resolved.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """List dead letters (open ones, unless --all)."""
+    found = dead_letters.list_dead_letters(
+        sync_context(), campaign, include_resolved=include_resolved
+    )
+    if as_json:
+        emit_json(found)
+        return
+    emit_table(
+        "Dead letters",
+        ["id", "campaign", "member", "code", "message", "attempts", "resolved"],
+        [
+            (
+                d.id,
+                d.campaign,
+                d.email,
+                d.code,
+                d.message[:80],
+                d.attempts,
+                d.resolved_at.strftime("%Y-%m-%d %H:%M") if d.resolved_at else "",
+            )
+            for d in found
+        ],
+    )
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    ids: Annotated[list[int] | None, typer.Argument(help="Dead letter ids (default: all).")] = None,
+    campaign: Annotated[str | None, typer.Option("--campaign")] = None,
+) -> None:
+    """Replay dead letters: their campaigns' outbound stage retries them now."""
+    link_ids = dead_letters.links_to_replay(sync_context(), ids or (), campaign)
+    for link_id in link_ids:
+        replay_dead_letters(link_id)
+    console.print(f"replay queued for {len(link_ids)} campaign(s)")
+
+
+@dlq_app.command("purge")
+def dlq_purge(
+    campaign: Annotated[str | None, typer.Option("--campaign")] = None,
+    include_open: Annotated[
+        bool,
+        typer.Option(
+            "--include-open", help="Also delete open letters (they come back if still failing)."
+        ),
+    ] = False,
+) -> None:
+    """Delete resolved dead letters (and open ones with --include-open)."""
+    n = dead_letters.purge(sync_context(), campaign, resolved_only=not include_open)
+    console.print(f"purged {n} dead letter(s)")

@@ -1,0 +1,503 @@
+"""Set-based reads and writes of members, their bases and staged Salesforce rows.
+
+Everything a chunk task needs, in a handful of statements per chunk (never one per
+member): rows are locked in primary-key order so concurrent chunks cannot deadlock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from convsync.store.catalog import _insert
+from convsync.store.tables import (
+    MemberRow,
+    MemberSyncStateRow,
+    PersonRow,
+    SkippedMemberRow,
+    StagedMemberRow,
+    SyncErrorRow,
+    utcnow,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StagedMember:
+    salesforce_member_id: str
+    lead_id: str | None
+    contact_id: str | None
+    email: str | None
+    first_name: str | None
+    last_name: str | None
+    company: str | None
+    status: str | None
+    is_deleted: bool
+    last_modified: datetime
+    system_modstamp: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LocalMember:
+    member_id: int | None
+    person_id: int
+    status: str | None
+    updated_at: datetime | None
+    removed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Base:
+    synced: bool
+    status: str | None
+    salesforce_member_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PushCandidate:
+    member_id: int
+    person_id: int
+    email: str
+    first_name: str | None
+    last_name: str | None
+    company: str | None
+    lead_id: str | None
+    contact_id: str | None
+    status: str | None
+    updated_at: datetime
+    salesforce_member_id: str | None
+
+
+# ---------------------------------------------------------------- inbound staging
+
+
+def stage(session: Session, chunk_id: int, rows: Sequence[StagedMember]) -> None:
+    if not rows:
+        return
+    session.execute(
+        _insert(session, StagedMemberRow)
+        .values([{"chunk_id": chunk_id, **_fields(row)} for row in rows])
+        .on_conflict_do_nothing()
+    )
+
+
+def _fields(row: StagedMember) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in StagedMember.__slots__}
+
+
+def staged(session: Session, chunk_id: int) -> list[StagedMember]:
+    rows = session.scalars(
+        select(StagedMemberRow)
+        .where(StagedMemberRow.chunk_id == chunk_id)
+        .order_by(StagedMemberRow.system_modstamp, StagedMemberRow.salesforce_member_id)
+    )
+    return [StagedMember(**{n: getattr(r, n) for n in StagedMember.__slots__}) for r in rows]
+
+
+def staged_since(session: Session, chunk_ids: Sequence[int], stamp: datetime) -> set[str]:
+    """Salesforce member ids already staged at or after `stamp` (to de-duplicate a resume)."""
+    if not chunk_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(StagedMemberRow.salesforce_member_id).where(
+                StagedMemberRow.chunk_id.in_(chunk_ids), StagedMemberRow.system_modstamp >= stamp
+            )
+        )
+    )
+
+
+def drop_staged(session: Session, chunk_ids: Sequence[int]) -> None:
+    if chunk_ids:
+        session.execute(delete(StagedMemberRow).where(StagedMemberRow.chunk_id.in_(chunk_ids)))
+
+
+# ---------------------------------------------------------------- people
+
+
+def people_by_salesforce_id(session: Session, ids: Iterable[str]) -> dict[str, int]:
+    wanted = sorted(set(ids))
+    found: dict[str, int] = {}
+    for start in range(0, len(wanted), 1_000):
+        batch = wanted[start : start + 1_000]
+        for pid, lead, contact in session.execute(
+            select(
+                PersonRow.id, PersonRow.salesforce_lead_id, PersonRow.salesforce_contact_id
+            ).where(
+                or_(
+                    PersonRow.salesforce_lead_id.in_(batch),
+                    PersonRow.salesforce_contact_id.in_(batch),
+                )
+            )
+        ):
+            for sf_id in (lead, contact):
+                if sf_id in batch:
+                    found.setdefault(sf_id, pid)
+    return found
+
+
+def people_by_email(session: Session, emails: Iterable[str]) -> dict[str, int]:
+    wanted = sorted(set(emails))
+    found: dict[str, int] = {}
+    for start in range(0, len(wanted), 1_000):
+        batch = wanted[start : start + 1_000]
+        found.update(
+            {
+                e: pid
+                for pid, e in session.execute(
+                    select(PersonRow.id, PersonRow.email).where(PersonRow.email.in_(batch))
+                )
+            }
+        )
+    return found
+
+
+def remember_salesforce_people(session: Session, links: Iterable[tuple[int, str, str]]) -> None:
+    """(person id, 'Lead'|'Contact', Salesforce id): fill in ids the person lacks."""
+    for person_id, kind, sf_id in sorted(links):
+        column = (
+            PersonRow.salesforce_contact_id if kind == "Contact" else PersonRow.salesforce_lead_id
+        )
+        session.execute(
+            update(PersonRow)
+            .where(PersonRow.id == person_id, column.is_(None))
+            .values({column: sf_id})
+        )
+
+
+# ---------------------------------------------------------------- members and bases
+
+
+def lock_members(
+    session: Session, campaign_id: int, person_ids: Iterable[int]
+) -> dict[int, LocalMember]:
+    """The campaign's rows for these people, locked in id order (no deadlocks)."""
+    wanted = sorted(set(person_ids))
+    found: dict[int, LocalMember] = {}
+    for start in range(0, len(wanted), 1_000):
+        rows = session.execute(
+            select(
+                MemberRow.id,
+                MemberRow.person_id,
+                MemberRow.status,
+                MemberRow.updated_at,
+                MemberRow.removed_at,
+            )
+            .where(
+                MemberRow.campaign_id == campaign_id,
+                MemberRow.person_id.in_(wanted[start : start + 1_000]),
+            )
+            .order_by(MemberRow.id)
+            .with_for_update()
+        )
+        for r in rows:
+            found[r.person_id] = LocalMember(
+                r.id, r.person_id, r.status, r.updated_at, r.removed_at is not None
+            )
+    return found
+
+
+def bases(session: Session, link_id: int, person_ids: Iterable[int]) -> dict[int, Base]:
+    wanted = sorted(set(person_ids))
+    found: dict[int, Base] = {}
+    for start in range(0, len(wanted), 1_000):
+        rows = session.execute(
+            select(
+                MemberSyncStateRow.person_id,
+                MemberSyncStateRow.synced,
+                MemberSyncStateRow.status,
+                MemberSyncStateRow.salesforce_member_id,
+            ).where(
+                MemberSyncStateRow.link_id == link_id,
+                MemberSyncStateRow.person_id.in_(wanted[start : start + 1_000]),
+            )
+        )
+        found.update({r.person_id: Base(r.synced, r.status, r.salesforce_member_id) for r in rows})
+    return found
+
+
+def write_members(
+    session: Session,
+    campaign_id: int,
+    type_id: int,
+    values: Sequence[tuple[int, str | None, datetime]],
+) -> None:
+    """Set (person, status or None = removed, updated_at) rows, inserting as needed."""
+    if not values:
+        return
+    rows = [
+        {
+            "campaign_id": campaign_id,
+            "type_id": type_id,
+            "person_id": pid,
+            "status": status,
+            "updated_at": at,
+            "removed_at": None if status is not None else at,
+        }
+        for pid, status, at in sorted(values)
+    ]
+    stmt = _insert(session, MemberRow).values(rows)
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[MemberRow.campaign_id, MemberRow.person_id],
+            set_={
+                "status": stmt.excluded.status,
+                "updated_at": stmt.excluded.updated_at,
+                "removed_at": stmt.excluded.removed_at,
+            },
+        )
+    )
+
+
+def write_bases(
+    session: Session, link_id: int, values: Sequence[tuple[int, bool, str | None, str | None]]
+) -> None:
+    """(person, synced, status, Salesforce member id) per member: the new bases."""
+    if not values:
+        return
+    now = utcnow()
+    rows = [
+        {
+            "link_id": link_id,
+            "person_id": pid,
+            "synced": synced,
+            "status": status,
+            "salesforce_member_id": sf_id,
+            "synced_at": now,
+        }
+        for pid, synced, status, sf_id in sorted(values, key=lambda v: v[0])
+    ]
+    stmt = _insert(session, MemberSyncStateRow).values(rows)
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[MemberSyncStateRow.link_id, MemberSyncStateRow.person_id],
+            set_={
+                "synced": stmt.excluded.synced,
+                "status": stmt.excluded.status,
+                "salesforce_member_id": stmt.excluded.salesforce_member_id,
+                "synced_at": stmt.excluded.synced_at,
+            },
+        )
+    )
+
+
+def _differs_from_base() -> Any:
+    state = MemberSyncStateRow
+    return or_(
+        and_(state.id.is_(None), MemberRow.status.is_not(None)),
+        and_(state.id.is_not(None), state.synced.is_(False), MemberRow.status.is_not(None)),
+        and_(state.synced.is_(True), MemberRow.status.is_distinct_from(state.status)),
+    )
+
+
+def push_candidate_ids(session: Session, link_id: int, campaign_id: int) -> list[int]:
+    """Ids of members whose Conversion value differs from the base: what outbound pushes."""
+    query = (
+        select(MemberRow.id)
+        .outerjoin(
+            MemberSyncStateRow,
+            and_(
+                MemberSyncStateRow.link_id == link_id,
+                MemberSyncStateRow.person_id == MemberRow.person_id,
+            ),
+        )
+        .where(MemberRow.campaign_id == campaign_id, _differs_from_base())
+        .order_by(MemberRow.id)
+    )
+    return list(session.scalars(query))
+
+
+def push_candidates(
+    session: Session, link_id: int, campaign_id: int, lo: int, hi: int
+) -> list[PushCandidate]:
+    """The members in id range [lo, hi] that still differ from their base."""
+    rows = session.execute(
+        select(
+            MemberRow.id,
+            MemberRow.person_id,
+            PersonRow.email,
+            PersonRow.first_name,
+            PersonRow.last_name,
+            PersonRow.company,
+            PersonRow.salesforce_lead_id,
+            PersonRow.salesforce_contact_id,
+            MemberRow.status,
+            MemberRow.updated_at,
+            MemberSyncStateRow.salesforce_member_id,
+        )
+        .join(PersonRow, PersonRow.id == MemberRow.person_id)
+        .outerjoin(
+            MemberSyncStateRow,
+            and_(
+                MemberSyncStateRow.link_id == link_id,
+                MemberSyncStateRow.person_id == MemberRow.person_id,
+            ),
+        )
+        .where(
+            MemberRow.campaign_id == campaign_id, MemberRow.id.between(lo, hi), _differs_from_base()
+        )
+        .order_by(MemberRow.id)
+    )
+    return [PushCandidate(*r) for r in rows]
+
+
+def member_counts(session: Session, link_id: int, campaign_id: int) -> dict[str, int]:
+    present = (
+        session.scalar(
+            select(func.count())
+            .select_from(MemberRow)
+            .where(MemberRow.campaign_id == campaign_id, MemberRow.status.is_not(None))
+        )
+        or 0
+    )
+    in_salesforce = (
+        session.scalar(
+            select(func.count())
+            .select_from(MemberSyncStateRow)
+            .where(
+                MemberSyncStateRow.link_id == link_id,
+                MemberSyncStateRow.synced.is_(True),
+                MemberSyncStateRow.status.is_not(None),
+            )
+        )
+        or 0
+    )
+    return {"conversion": int(present), "synced": int(in_salesforce)}
+
+
+# ---------------------------------------------------------------- skips
+
+
+def record_skips(
+    session: Session,
+    link_id: int,
+    run_id: int,
+    skips: Sequence[tuple[str, str | None, str | None, str]],
+) -> None:
+    """(Salesforce member id, email, status, reason): one row per member, latest wins."""
+    if not skips:
+        return
+    rows = [
+        {
+            "link_id": link_id,
+            "salesforce_member_id": sf_id,
+            "email": email,
+            "status": status,
+            "reason": reason,
+            "run_id": run_id,
+            "recorded_at": utcnow(),
+        }
+        for sf_id, email, status, reason in sorted(skips, key=lambda s: s[0])
+    ]
+    stmt = _insert(session, SkippedMemberRow).values(rows)
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[SkippedMemberRow.link_id, SkippedMemberRow.salesforce_member_id],
+            set_={
+                "email": stmt.excluded.email,
+                "status": stmt.excluded.status,
+                "reason": stmt.excluded.reason,
+                "run_id": stmt.excluded.run_id,
+                "recorded_at": stmt.excluded.recorded_at,
+            },
+        )
+    )
+
+
+def clear_skips(session: Session, link_id: int, salesforce_member_ids: Iterable[str]) -> None:
+    ids = sorted(set(salesforce_member_ids))
+    for start in range(0, len(ids), 1_000):
+        session.execute(
+            delete(SkippedMemberRow).where(
+                SkippedMemberRow.link_id == link_id,
+                SkippedMemberRow.salesforce_member_id.in_(ids[start : start + 1_000]),
+            )
+        )
+
+
+def skipped(session: Session, link_id: int) -> list[SkippedMemberRow]:
+    return list(
+        session.scalars(
+            select(SkippedMemberRow)
+            .where(SkippedMemberRow.link_id == link_id)
+            .order_by(SkippedMemberRow.email)
+        )
+    )
+
+
+def count_skipped(session: Session, link_id: int) -> int:
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(SkippedMemberRow)
+            .where(SkippedMemberRow.link_id == link_id)
+        )
+        or 0
+    )
+
+
+# ---------------------------------------------------------------- dead letters
+
+
+def record_dead_letters(
+    session: Session,
+    link_id: int,
+    run_id: int,
+    letters: Sequence[tuple[int, str, str, dict[str, Any]]],
+) -> None:
+    """(person, code, message, payload): one open letter per member; a repeat in a later
+    run bumps `attempts`, a repeat in the same run (a redelivered chunk) changes nothing."""
+    if not letters:
+        return
+    now = utcnow()
+    rows = [
+        {
+            "link_id": link_id,
+            "person_id": pid,
+            "run_id": run_id,
+            "direction": "outbound",
+            "code": code,
+            "message": message[:2_000],
+            "payload": payload,
+            "attempts": 1,
+            "created_at": now,
+            "last_attempt_at": now,
+        }
+        for pid, code, message, payload in sorted(letters, key=lambda x: x[0])
+    ]
+    stmt = _insert(session, SyncErrorRow).values(rows)
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[SyncErrorRow.link_id, SyncErrorRow.person_id, SyncErrorRow.direction],
+            index_where=and_(
+                SyncErrorRow.resolved_at.is_(None), SyncErrorRow.person_id.is_not(None)
+            ),
+            set_={
+                "attempts": SyncErrorRow.attempts + 1,
+                "run_id": stmt.excluded.run_id,
+                "code": stmt.excluded.code,
+                "message": stmt.excluded.message,
+                "payload": stmt.excluded.payload,
+                "last_attempt_at": stmt.excluded.last_attempt_at,
+            },
+            where=SyncErrorRow.run_id.is_distinct_from(stmt.excluded.run_id),
+        )
+    )
+
+
+def resolve_dead_letters(session: Session, link_id: int, person_ids: Iterable[int]) -> None:
+    ids = sorted(set(person_ids))
+    for start in range(0, len(ids), 1_000):
+        session.execute(
+            update(SyncErrorRow)
+            .where(
+                SyncErrorRow.link_id == link_id,
+                SyncErrorRow.resolved_at.is_(None),
+                SyncErrorRow.person_id.in_(ids[start : start + 1_000]),
+            )
+            .values(resolved_at=utcnow())
+        )

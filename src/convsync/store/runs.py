@@ -1,0 +1,290 @@
+"""Repository for sync runs and their chunks: the per-campaign lock and the stage barrier.
+
+The lock is a partial unique index (one queued/running run per link). The barrier is a
+row per chunk, marked done in the same transaction as the chunk's writes; the task that
+finds no pending chunk left moves the run to its next stage with one guarded UPDATE.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from convsync.store.tables import ChunkRow, LinkRow, RunRow, utcnow
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkClaim:
+    chunk_id: int
+    number: int
+    token: str
+    member_id_lo: int | None
+    member_id_hi: int | None
+
+
+def open_run(session: Session, link_id: int, kind: str, lease: timedelta) -> int | None:
+    """Start a run unless one is already open for this link (then None)."""
+    now = utcnow()
+    run = RunRow(
+        link_id=link_id,
+        kind=kind,
+        state="queued",
+        stage="inbound",
+        started_at=now,
+        lease_until=now + lease,
+        counts={},
+        created_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(run)
+            session.flush()
+    except IntegrityError:
+        return None
+    return run.id
+
+
+def open_run_for(session: Session, link_id: int) -> RunRow | None:
+    return session.scalar(
+        select(RunRow).where(RunRow.link_id == link_id, RunRow.state.in_(("queued", "running")))
+    )
+
+
+def get_run(session: Session, run_id: int, *, lock: bool = False) -> RunRow | None:
+    query = select(RunRow).where(RunRow.id == run_id)
+    if lock:
+        query = query.with_for_update()
+    return session.scalar(query)
+
+
+def extend_lease(session: Session, run_id: int, lease: timedelta) -> None:
+    session.execute(
+        update(RunRow)
+        .where(RunRow.id == run_id, RunRow.state.in_(("queued", "running")))
+        .values(lease_until=utcnow() + lease, state="running")
+    )
+
+
+def add_chunk(
+    session: Session,
+    run_id: int,
+    stage: str,
+    number: int,
+    *,
+    size: int,
+    lease: timedelta,
+    lo: int | None = None,
+    hi: int | None = None,
+) -> int:
+    chunk = ChunkRow(
+        run_id=run_id,
+        stage=stage,
+        number=number,
+        state="pending",
+        size=size,
+        member_id_lo=lo,
+        member_id_hi=hi,
+        lease_until=utcnow() + lease,
+        attempts=0,
+        counts={},
+    )
+    session.add(chunk)
+    session.flush()
+    return chunk.id
+
+
+def chunk_numbers(session: Session, run_id: int, stage: str, *, pending_only: bool) -> list[int]:
+    query = select(ChunkRow.number).where(ChunkRow.run_id == run_id, ChunkRow.stage == stage)
+    if pending_only:
+        query = query.where(ChunkRow.state == "pending")
+    return list(session.scalars(query.order_by(ChunkRow.number)))
+
+
+def claim_chunk(
+    session: Session, run_id: int, stage: str, number: int, *, token: str, lease: timedelta
+) -> ChunkClaim | None:
+    """Take a pending chunk whose lease is free (never claimed, or expired). None: not ours."""
+    now = utcnow()
+    row = session.execute(
+        update(ChunkRow)
+        .where(
+            ChunkRow.run_id == run_id,
+            ChunkRow.stage == stage,
+            ChunkRow.number == number,
+            ChunkRow.state == "pending",
+            # Free, ours (a retry of the same task keeps its id), or abandoned.
+            or_(
+                ChunkRow.claimed_by.is_(None),
+                ChunkRow.claimed_by == token,
+                ChunkRow.lease_until < now,
+            ),
+        )
+        .values(claimed_by=token, lease_until=now + lease, attempts=ChunkRow.attempts + 1)
+        .returning(ChunkRow.id, ChunkRow.number, ChunkRow.member_id_lo, ChunkRow.member_id_hi)
+    ).first()
+    if row is None:
+        return None
+    return ChunkClaim(row.id, row.number, token, row.member_id_lo, row.member_id_hi)
+
+
+def complete_chunk(session: Session, claim: ChunkClaim, counts: dict[str, int]) -> bool:
+    """Mark the chunk done, if this task still holds its claim (else the caller rolls back)."""
+    done = session.execute(
+        update(ChunkRow)
+        .where(
+            ChunkRow.id == claim.chunk_id,
+            ChunkRow.claimed_by == claim.token,
+            ChunkRow.state == "pending",
+        )
+        .values(state="done", done_at=utcnow(), counts=counts, lease_until=None)
+        .returning(ChunkRow.id)
+    ).first()
+    return done is not None
+
+
+def close_stage(session: Session, run_id: int, stage: str, next_stage: str) -> RunRow | None:
+    """The barrier: move the run on when its stage is planned and no chunk is pending.
+
+    Exactly one caller wins (the UPDATE re-checks `stage` under the row lock).
+    """
+    pending = exists().where(
+        ChunkRow.run_id == run_id, ChunkRow.stage == stage, ChunkRow.state == "pending"
+    )
+    moved = session.execute(
+        update(RunRow)
+        .where(
+            RunRow.id == run_id,
+            RunRow.stage == stage,
+            RunRow.stage_planned.is_(True),
+            RunRow.state.in_(("queued", "running")),
+            ~pending,
+        )
+        .values(stage=next_stage, stage_planned=False, stage_attempts=0)
+        .returning(RunRow.id)
+    ).first()
+    if moved is None:
+        return None
+    return get_run(session, run_id)
+
+
+def stage_counts(session: Session, run_id: int) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for counts in session.scalars(select(ChunkRow.counts).where(ChunkRow.run_id == run_id)):
+        for key, value in (counts or {}).items():
+            totals[key] = totals.get(key, 0) + int(value)
+    return totals
+
+
+def finish_run(session: Session, run_id: int, state: str, error: str | None = None) -> None:
+    values: dict[str, Any] = {
+        "state": state,
+        "finished_at": utcnow(),
+        "lease_until": None,
+        "counts": stage_counts(session, run_id),
+    }
+    if state == "succeeded":
+        values["stage"] = "done"
+    if error is not None:
+        values["error"] = error[:2_000]
+    session.execute(
+        update(RunRow)
+        .where(RunRow.id == run_id, RunRow.state.in_(("queued", "running")))
+        .values(**values)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Stalled:
+    run_id: int
+    stage: str
+    stage_planned: bool
+    stage_attempts: int
+    expired_chunks: list[tuple[int, int]]  # (number, attempts)
+
+
+def stalled_runs(session: Session) -> list[Stalled]:
+    """Open runs whose lease expired (their worker died or their message was lost)."""
+    now = utcnow()
+    runs = session.execute(
+        select(RunRow.id, RunRow.stage, RunRow.stage_planned, RunRow.stage_attempts)
+        .where(RunRow.state.in_(("queued", "running")), RunRow.lease_until < now)
+        .order_by(RunRow.id)
+    ).all()
+    stalled = []
+    for run in runs:
+        chunks = session.execute(
+            select(ChunkRow.number, ChunkRow.attempts).where(
+                ChunkRow.run_id == run.id,
+                ChunkRow.stage == run.stage,
+                ChunkRow.state == "pending",
+                or_(ChunkRow.lease_until.is_(None), ChunkRow.lease_until < now),
+            )
+        ).all()
+        stalled.append(
+            Stalled(
+                run.id,
+                run.stage,
+                run.stage_planned,
+                run.stage_attempts,
+                [(c.number, c.attempts) for c in chunks],
+            )
+        )
+    return stalled
+
+
+def release_chunk_leases(
+    session: Session, run_id: int, stage: str, numbers: list[int], lease: timedelta
+) -> None:
+    """Re-dispatched chunks get a fresh queued lease, so the reconciler waits for them."""
+    session.execute(
+        update(ChunkRow)
+        .where(
+            ChunkRow.run_id == run_id,
+            ChunkRow.stage == stage,
+            ChunkRow.number.in_(numbers),
+            ChunkRow.state == "pending",
+        )
+        .values(claimed_by=None, lease_until=utcnow() + lease)
+    )
+
+
+def last_runs(session: Session, link_ids: list[int]) -> dict[int, RunRow]:
+    latest = (
+        select(RunRow.link_id, func.max(RunRow.id).label("id"))
+        .where(RunRow.link_id.in_(link_ids))
+        .group_by(RunRow.link_id)
+        .subquery()
+    )
+    rows = session.scalars(select(RunRow).join(latest, and_(RunRow.id == latest.c.id)))
+    return {r.link_id: r for r in rows}
+
+
+def pending_chunk_progress(session: Session, run_id: int) -> dict[str, tuple[int, int]]:
+    """Per stage: (chunks done, chunks planned): drives the progress bars."""
+    rows = session.execute(
+        select(ChunkRow.stage, ChunkRow.state, func.count())
+        .where(ChunkRow.run_id == run_id)
+        .group_by(ChunkRow.stage, ChunkRow.state)
+    )
+    progress: dict[str, list[int]] = {}
+    for stage, state, n in rows:
+        entry = progress.setdefault(stage, [0, 0])
+        entry[1] += n
+        if state == "done":
+            entry[0] += n
+    return {k: (v[0], v[1]) for k, v in progress.items()}
+
+
+def link_ids_with_open_runs(session: Session) -> set[int]:
+    return set(
+        session.scalars(select(RunRow.link_id).where(RunRow.state.in_(("queued", "running"))))
+    )
+
+
+def mark_links(session: Session, link_id: int, **marks: datetime | bool | None) -> None:
+    session.execute(update(LinkRow).where(LinkRow.id == link_id).values(**marks))

@@ -1,0 +1,45 @@
+"""Everything a use case needs, wired once by the composition root."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from convsync.sync.ports import Dispatcher, SalesforcePort
+
+# Members per inbound chunk task: one Salesforce query page (2,000 ≈ 1 API call read).
+INBOUND_CHUNK = 2_000
+# Members per outbound chunk task: 1,000 ≈ 5 collection calls of 200 (+ lookups).
+OUTBOUND_CHUNK = 1_000
+# Re-read this much before the bookmark: Salesforce stamps a row when its transaction
+# starts, so rows can appear slightly behind rows already read.
+OVERLAP = timedelta(seconds=60)
+# A chunk or stage task started this many times without finishing fails its run.
+MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    lease: timedelta = timedelta(seconds=90)
+    create_missing_leads: bool = True
+    bulk_threshold: int = 10_000
+    inbound_chunk: int = INBOUND_CHUNK
+    outbound_chunk: int = OUTBOUND_CHUNK
+    overlap: timedelta = OVERLAP
+    max_attempts: int = MAX_ATTEMPTS
+
+
+@dataclass(frozen=True)
+class SyncContext:
+    sessions: sessionmaker[Session]
+    # A factory, so that use cases that never touch Salesforce never log in.
+    salesforce_factory: Callable[[], SalesforcePort]
+    dispatch: Dispatcher
+    options: SyncOptions = SyncOptions()
+
+    @property
+    def salesforce(self) -> SalesforcePort:
+        return self.salesforce_factory()

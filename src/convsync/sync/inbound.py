@@ -1,0 +1,277 @@
+"""The inbound stage: Salesforce → Conversion.
+
+The stage task pages the Salesforce campaign's members changed since the bookmark
+(capped at the run's start), stages each page as a chunk in PostgreSQL and enqueues a
+chunk task for it. A chunk task applies the conflict rule to each member and writes the
+verdicts, the new bases and the chunk's done-marker in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from convsync.domain.conflict import Action, resolve
+from convsync.domain.errors import ValidationError
+from convsync.domain.model import ABSENT, MemberValue, Stage, normalize_email
+from convsync.domain.watermark import query_window
+from convsync.salesforce.records import SalesforceMember
+from convsync.store import catalog, links, member_sync, runs
+from convsync.store.catalog import PersonInput
+from convsync.store.db import transaction
+from convsync.store.member_sync import Base, LocalMember, StagedMember
+from convsync.store.tables import ChunkRow, RunRow
+from convsync.sync import stages
+from convsync.sync.context import SyncContext
+
+_RESUME_SLACK = timedelta(milliseconds=1)
+
+
+def _staged(member: SalesforceMember) -> StagedMember:
+    stamp = member.system_modstamp or member.last_modified
+    assert stamp is not None  # Salesforce always returns SystemModstamp
+    return StagedMember(
+        salesforce_member_id=member.id,
+        lead_id=member.lead_id,
+        contact_id=member.contact_id,
+        email=member.email,
+        first_name=member.first_name,
+        last_name=member.last_name,
+        company=member.company,
+        status=member.status,
+        is_deleted=member.is_deleted,
+        last_modified=member.last_modified or stamp,
+        system_modstamp=stamp,
+    )
+
+
+def _pages(
+    rows: Iterator[SalesforceMember], size: int, skip: set[str]
+) -> Iterator[list[StagedMember]]:
+    page: list[StagedMember] = []
+    for row in rows:
+        if row.id in skip:
+            continue
+        page.append(_staged(row))
+        if len(page) >= size:
+            yield page
+            page = []
+    if page:
+        yield page
+
+
+def plan_inbound(ctx: SyncContext, run_id: int) -> None:
+    """Stage the changed Salesforce members chunk by chunk; resume where a crash left off."""
+    with transaction(ctx.sessions) as session:
+        view = stages.load_open_run(session, run_id, Stage.INBOUND)
+        if view is None:
+            return
+        run = runs.get_run(session, run_id)
+        assert run is not None
+        run.stage_attempts += 1
+        runs.extend_lease(session, run_id, ctx.options.lease)
+        link = links.get_link(session, view.link_id)
+        first_sync = not link.initial_sync_done
+        since, until = query_window(link.inbound_mark, run.started_at, ctx.options.overlap)
+        existing = session.execute(
+            select(ChunkRow.id, ChunkRow.number).where(
+                ChunkRow.run_id == run_id, ChunkRow.stage == Stage.INBOUND.value
+            )
+        ).all()
+        pending = runs.chunk_numbers(session, run_id, Stage.INBOUND.value, pending_only=True)
+        planned = view.stage_planned
+        skip: set[str] = set()
+        if existing and run.inbound_max_stamp is not None:
+            # Resume after the last staged row; rows sharing its stamp are de-duplicated.
+            since = run.inbound_max_stamp - _RESUME_SLACK
+            skip = member_sync.staged_since(session, [c.id for c in existing], since)
+        next_number = max((c.number for c in existing), default=-1) + 1
+    if planned:
+        for number in pending:
+            ctx.dispatch.inbound_chunk(run_id, number)
+        stages.close_inbound(ctx, run_id)
+        return
+    for number in pending:  # staged before a crash but maybe never enqueued
+        ctx.dispatch.inbound_chunk(run_id, number)
+    rows = ctx.salesforce.iter_members(
+        view.salesforce_campaign_id, since=since, until=until, include_deleted=not first_sync
+    )
+    for page in _pages(rows, ctx.options.inbound_chunk, skip):
+        with transaction(ctx.sessions) as session:
+            chunk_id = runs.add_chunk(
+                session,
+                run_id,
+                Stage.INBOUND.value,
+                next_number,
+                size=len(page),
+                lease=ctx.options.lease * 5,
+            )
+            member_sync.stage(session, chunk_id, page)
+            top = max(r.system_modstamp for r in page)
+            run_row = session.get(RunRow, run_id)
+            assert run_row is not None
+            if run_row.inbound_max_stamp is None or top > run_row.inbound_max_stamp:
+                run_row.inbound_max_stamp = top
+            runs.extend_lease(session, run_id, ctx.options.lease)
+        ctx.dispatch.inbound_chunk(run_id, next_number)
+        next_number += 1
+    with transaction(ctx.sessions) as session:
+        run_row = session.get(RunRow, run_id)
+        if run_row is not None:
+            run_row.stage_planned = True
+    stages.close_inbound(ctx, run_id)
+
+
+def _salesforce_value(row: StagedMember) -> MemberValue:
+    if row.is_deleted:
+        return MemberValue(None, row.system_modstamp)
+    return MemberValue(row.status, row.last_modified)
+
+
+def _conversion_value(local: LocalMember | None, base: Base | None) -> MemberValue:
+    if local is None:
+        return ABSENT
+    if local.removed and base is None:
+        # Removed before the campaign was ever linked: not "on this side" for a first sync.
+        return ABSENT
+    return MemberValue(local.status, local.updated_at)
+
+
+def _base_value(base: Base | None) -> MemberValue | None:
+    if base is None or not base.synced:
+        return None
+    return MemberValue(base.status)
+
+
+def _resolve_people(
+    session: Session, rows: Sequence[StagedMember]
+) -> tuple[dict[str, int], list[StagedMember]]:
+    """Salesforce member id → person id: by Lead/Contact id, then email, else a new person.
+
+    Rows without a usable email are returned separately (they are skipped).
+    """
+    by_sf = member_sync.people_by_salesforce_id(
+        session, [i for r in rows for i in (r.lead_id, r.contact_id) if i]
+    )
+    resolved: dict[str, int] = {}
+    need_email: list[tuple[StagedMember, str]] = []
+    unusable: list[StagedMember] = []
+    for row in rows:
+        person = by_sf.get(row.contact_id or "") or by_sf.get(row.lead_id or "")
+        if person is not None:
+            resolved[row.salesforce_member_id] = person
+            continue
+        try:
+            need_email.append((row, normalize_email(row.email or "")))
+        except ValidationError:
+            unusable.append(row)
+    if need_email:
+        people = {
+            email: PersonInput(email, row.first_name, row.last_name, row.company)
+            for row, email in need_email
+        }
+        ids = catalog.upsert_people(session, list(people.values()))
+        for row, email in need_email:
+            resolved[row.salesforce_member_id] = ids[email]
+        member_sync.remember_salesforce_people(
+            session,
+            [
+                (ids[email], "Contact" if row.contact_id else "Lead", sf_id)
+                for row, email in need_email
+                if (sf_id := row.contact_id or row.lead_id)
+            ],
+        )
+    return resolved, unusable
+
+
+@dataclass
+class _Chunk:
+    """The decisions for one staged page, gathered per person, written in one commit."""
+
+    allowed: frozenset[str]
+    local: dict[int, LocalMember]
+    known: dict[int, Base]
+    writes: dict[int, tuple[int, str | None, datetime]] = field(default_factory=dict)
+    bases: dict[int, tuple[int, bool, str | None, str | None]] = field(default_factory=dict)
+    skips: list[tuple[str, str | None, str | None, str]] = field(default_factory=list)
+    imported_ids: list[str] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def skip(self, row: StagedMember, reason: str) -> None:
+        self.skips.append((row.salesforce_member_id, row.email, row.status, reason))
+        self.counts["skipped"] += 1
+
+    def _base(self, person: int) -> Base | None:
+        pending = self.bases.get(person)
+        return Base(pending[1], pending[2], pending[3]) if pending else self.known.get(person)
+
+    def decide(self, row: StagedMember, person: int) -> None:
+        if not row.is_deleted and row.status not in self.allowed:
+            self.skip(row, f"status {row.status!r} is not in the campaign type")
+            return
+        self.imported_ids.append(row.salesforce_member_id)
+        base = self._base(person)
+        salesforce = _salesforce_value(row)
+        verdict = resolve(
+            _conversion_value(self.local.get(person), base), salesforce, _base_value(base)
+        )
+        if verdict.conflict and verdict.winner is not None:
+            self.counts[f"conflicts_won_by_{verdict.winner.value}"] += 1
+        sf_member = None if row.is_deleted else row.salesforce_member_id
+        agreed = verdict.value
+        if verdict.action is Action.WRITE_CONVERSION:
+            at = agreed.updated_at or row.last_modified
+            self.counts["imported" if salesforce.present else "removed_in_conversion"] += 1
+            self.writes[person] = (person, agreed.status, at)
+            self.local[person] = LocalMember(None, person, agreed.status, at, agreed.status is None)
+            self.bases[person] = (person, True, agreed.status, sf_member)
+        elif verdict.action is Action.RECORD_BASE:
+            self.bases[person] = (person, True, agreed.status, sf_member)
+        elif base is None or base.salesforce_member_id != sf_member:
+            # Nothing to import (or Conversion wins and the outbound stage pushes it):
+            # remember where the member lives in Salesforce, keep the agreed value.
+            synced = base.synced if base else False
+            self.bases[person] = (person, synced, base.status if base else None, sf_member)
+
+
+def apply_inbound_chunk(
+    ctx: SyncContext, run_id: int, number: int, token: str | None = None
+) -> None:
+    """Apply one staged page: verdicts, bases, skips and the done-marker in one commit."""
+    claim = stages.claim(ctx, run_id, Stage.INBOUND, number, token)
+    if claim is None:
+        return
+    with transaction(ctx.sessions) as session:
+        view = stages.load_open_run(session, run_id, Stage.INBOUND)
+        if view is None:
+            return
+        campaign = links.campaign_of(session, links.get_link(session, view.link_id))
+        rows = member_sync.staged(session, claim.chunk_id)
+        persons, unusable = _resolve_people(session, rows)
+        chunk = _Chunk(
+            allowed=catalog.type_of_campaign(session, campaign.id).labels,
+            local=member_sync.lock_members(session, campaign.id, persons.values()),
+            known=member_sync.bases(session, view.link_id, persons.values()),
+        )
+        for row in unusable:
+            if not row.is_deleted:
+                chunk.skip(row, "the Lead/Contact has no valid email")
+        for row in rows:
+            person = persons.get(row.salesforce_member_id)
+            if person is not None:
+                chunk.decide(row, person)
+        member_sync.write_members(
+            session, campaign.id, campaign.type_id, list(chunk.writes.values())
+        )
+        member_sync.write_bases(session, view.link_id, list(chunk.bases.values()))
+        member_sync.clear_skips(session, view.link_id, chunk.imported_ids)
+        member_sync.record_skips(session, view.link_id, run_id, chunk.skips)
+        chunk.counts["read"] = len(rows)
+        stages.complete(session, claim, dict(chunk.counts))
+        member_sync.drop_staged(session, [claim.chunk_id])
+    stages.close_inbound(ctx, run_id)

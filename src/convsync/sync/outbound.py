@@ -1,0 +1,326 @@
+"""The outbound stage: Conversion → Salesforce.
+
+The stage task reads the Salesforce campaign's statuses once, then splits the members
+whose Conversion value differs from the base into id-range chunks. A chunk task checks
+every status *before* writing (a status the campaign lacks is dead-lettered, costing no
+API call), resolves people to Contacts or Leads in batches, and writes members with
+collection calls of 200 (Bulk API 2.0 past the configured threshold).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from convsync.domain.errors import TransientSalesforceError
+from convsync.domain.model import Stage
+from convsync.domain.outcomes import RecordResult, WriteOutcome
+from convsync.salesforce.records import (
+    MemberChange,
+    NewLead,
+    NewMember,
+    PersonKind,
+    SalesforcePerson,
+)
+from convsync.store import member_sync, runs
+from convsync.store.db import transaction
+from convsync.store.member_sync import PushCandidate
+from convsync.store.tables import RunRow, utcnow
+from convsync.sync import stages
+from convsync.sync.context import SyncContext
+from convsync.sync.ports import SalesforcePort
+
+STATUS_NOT_ON_CAMPAIGN = "STATUS_NOT_ON_CAMPAIGN"
+NO_SALESFORCE_PERSON = "NO_SALESFORCE_PERSON"
+
+
+def plan_outbound(ctx: SyncContext, run_id: int) -> None:
+    with transaction(ctx.sessions) as session:
+        view = stages.load_open_run(session, run_id, Stage.OUTBOUND)
+        if view is None:
+            return
+        run = session.get(RunRow, run_id)
+        assert run is not None
+        run.stage_attempts += 1
+        runs.extend_lease(session, run_id, ctx.options.lease)
+        pending = runs.chunk_numbers(session, run_id, Stage.OUTBOUND.value, pending_only=True)
+    if view.stage_planned:
+        for number in pending:
+            ctx.dispatch.outbound_chunk(run_id, number)
+        stages.close_outbound(ctx, run_id)
+        return
+    # One API call: the statuses every member of this stage is checked against.
+    labels = sorted(
+        s.label for _, s in ctx.salesforce.campaign_statuses(view.salesforce_campaign_id)
+    )
+    with transaction(ctx.sessions) as session:
+        run = session.get(RunRow, run_id)
+        assert run is not None
+        ids = member_sync.push_candidate_ids(session, view.link_id, view.campaign_id)
+        size = ctx.options.outbound_chunk
+        numbers = []
+        for number, start in enumerate(range(0, len(ids), size)):
+            piece = ids[start : start + size]
+            runs.add_chunk(
+                session,
+                run_id,
+                Stage.OUTBOUND.value,
+                number,
+                size=len(piece),
+                lease=ctx.options.lease * 5,
+                lo=piece[0],
+                hi=piece[-1],
+            )
+            numbers.append(number)
+        run.salesforce_statuses = labels
+        run.stage_planned = True
+        runs.mark_links(session, view.link_id, status_mark=utcnow())
+    for number in numbers:
+        ctx.dispatch.outbound_chunk(run_id, number)
+    stages.close_outbound(ctx, run_id)
+
+
+@dataclass
+class _Outcome:
+    """What one chunk did, gathered across its Salesforce calls, written in one commit."""
+
+    bases: dict[int, tuple[int, bool, str | None, str | None]] = field(default_factory=dict)
+    letters: dict[int, tuple[int, str, str, dict[str, Any]]] = field(default_factory=dict)
+    people: list[tuple[int, PersonKind, str]] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)
+    transient: int = 0
+
+    def synced(self, member: PushCandidate, salesforce_member_id: str | None) -> None:
+        self.bases[member.person_id] = (member.person_id, True, member.status, salesforce_member_id)
+
+    def dead_letter(self, member: PushCandidate, code: str, message: str) -> None:
+        self.letters[member.person_id] = (
+            member.person_id,
+            code,
+            message,
+            {"email": member.email, "status": member.status, "member_id": member.member_id},
+        )
+        self.counts["dead_lettered"] += 1
+
+    def failed(self, member: PushCandidate, result: RecordResult) -> None:
+        if result.outcome is WriteOutcome.TRANSIENT:
+            self.transient += 1
+        elif result.outcome is WriteOutcome.STATUS_NOT_ON_CAMPAIGN:
+            self.dead_letter(
+                member,
+                STATUS_NOT_ON_CAMPAIGN,
+                result.message or f"status {member.status!r} is not on the campaign",
+            )
+        else:
+            self.dead_letter(
+                member,
+                result.code or result.outcome.value.upper(),
+                result.message or "Salesforce refused the record",
+            )
+
+
+def _person(member: PushCandidate) -> SalesforcePerson | None:
+    if member.contact_id:
+        return SalesforcePerson(member.contact_id, "Contact", member.email)
+    if member.lead_id:
+        return SalesforcePerson(member.lead_id, "Lead", member.email)
+    return None
+
+
+def _known_people(
+    sf: SalesforcePort, members: Sequence[PushCandidate], out: _Outcome
+) -> tuple[dict[int, SalesforcePerson], list[PushCandidate]]:
+    """Person → Contact/Lead from ids already known, then one batched email lookup."""
+    people = {m.person_id: p for m in members if (p := _person(m)) is not None}
+    unknown = [m for m in members if m.person_id not in people]
+    found = sf.find_people_by_email([m.email for m in unknown]) if unknown else {}
+    missing: list[PushCandidate] = []
+    for member in unknown:
+        match = found.get(member.email)
+        if match is None:
+            missing.append(member)
+            continue
+        people[member.person_id] = match
+        out.people.append((member.person_id, match.kind, match.id))
+    return people, missing
+
+
+def _resolve_people(
+    ctx: SyncContext, sf: SalesforcePort, members: Sequence[PushCandidate], out: _Outcome
+) -> dict[int, SalesforcePerson]:
+    """Person → Contact/Lead; people Salesforce does not know become Leads (configurable)."""
+    people, missing = _known_people(sf, members, out)
+    if not missing:
+        return people
+    if not ctx.options.create_missing_leads:
+        for member in missing:
+            out.dead_letter(
+                member,
+                NO_SALESFORCE_PERSON,
+                f"no Contact or Lead with email {member.email} in Salesforce",
+            )
+        return people
+    leads = [NewLead(m.email, m.first_name, m.last_name, m.company) for m in missing]
+    for member, result in zip(missing, sf.create_leads(leads), strict=True):
+        if result.ok and result.salesforce_id:
+            people[member.person_id] = SalesforcePerson(result.salesforce_id, "Lead", member.email)
+            out.people.append((member.person_id, "Lead", result.salesforce_id))
+            out.counts["leads_created"] += 1
+        else:
+            out.failed(member, result)
+    return people
+
+
+def _insert(
+    ctx: SyncContext,
+    sf: SalesforcePort,
+    campaign: str,
+    members: Sequence[PushCandidate],
+    out: _Outcome,
+) -> list[tuple[PushCandidate, str]]:
+    """Insert new members; returns duplicates found already there (member, person id)."""
+    people = _resolve_people(ctx, sf, members, out)
+    ready = [m for m in members if m.person_id in people]
+    rows = [NewMember.for_person(campaign, people[m.person_id], m.status or "") for m in ready]
+    duplicates: list[tuple[PushCandidate, str]] = []
+    use_bulk = len(rows) >= ctx.options.bulk_threshold
+    for member, result in zip(ready, sf.insert_members(rows, use_bulk=use_bulk), strict=True):
+        if result.ok:
+            out.synced(member, result.salesforce_id)
+            out.counts["pushed"] += 1
+        elif result.outcome is WriteOutcome.DUPLICATE:
+            duplicates.append((member, people[member.person_id].id))
+        else:
+            out.failed(member, result)
+    return duplicates
+
+
+def _reconcile_duplicates(
+    sf: SalesforcePort,
+    campaign: str,
+    duplicates: Sequence[tuple[PushCandidate, str]],
+    out: _Outcome,
+) -> list[tuple[PushCandidate, str]]:
+    """ "Already a campaign member": find it, and update its status if it differs."""
+    if not duplicates:
+        return []
+    existing = {m.person_id: m for m in sf.find_members(campaign, [p for _, p in duplicates])}
+    updates: list[tuple[PushCandidate, str]] = []
+    for member, person_id in duplicates:
+        found = existing.get(person_id)
+        if found is None:
+            out.transient += 1  # deleted again meanwhile: the retry will insert it
+        elif found.status == member.status:
+            out.synced(member, found.id)
+            out.counts["pushed"] += 1
+        else:
+            updates.append((member, found.id))
+    return updates
+
+
+def _update(
+    ctx: SyncContext, sf: SalesforcePort, pairs: Sequence[tuple[PushCandidate, str]], out: _Outcome
+) -> None:
+    if not pairs:
+        return
+    changes = [MemberChange(sf_id, m.status or "") for m, sf_id in pairs]
+    use_bulk = len(changes) >= ctx.options.bulk_threshold
+    for (member, sf_id), result in zip(
+        pairs, sf.update_members(changes, use_bulk=use_bulk), strict=True
+    ):
+        if result.ok:
+            out.synced(member, sf_id)
+            out.counts["pushed"] += 1
+        elif result.outcome is WriteOutcome.NOT_FOUND:
+            # Deleted in Salesforce since we last read it: the next inbound stage sees the
+            # deletion and the conflict rule decides; forget the stale id meanwhile.
+            out.bases[member.person_id] = (member.person_id, False, None, None)
+            out.counts["deferred"] += 1
+        else:
+            out.failed(member, result)
+
+
+def _delete(sf: SalesforcePort, members: Sequence[PushCandidate], out: _Outcome) -> None:
+    if not members:
+        return
+    ids = [m.salesforce_member_id or "" for m in members]
+    for member, result in zip(members, sf.delete_members(ids), strict=True):
+        if result.ok or result.outcome is WriteOutcome.NOT_FOUND:
+            out.synced(member, None)
+            out.counts["removed_in_salesforce"] += 1
+        else:
+            out.failed(member, result)
+
+
+def push_outbound_chunk(
+    ctx: SyncContext, run_id: int, number: int, token: str | None = None
+) -> None:
+    claim = stages.claim(ctx, run_id, Stage.OUTBOUND, number, token)
+    if claim is None:
+        return
+    with transaction(ctx.sessions) as session:
+        view = stages.load_open_run(session, run_id, Stage.OUTBOUND)
+        if view is None:
+            return
+        run = session.get(RunRow, run_id)
+        assert run is not None
+        assert claim.member_id_lo is not None
+        on_campaign = set(run.salesforce_statuses or [])
+        members = member_sync.push_candidates(
+            session, view.link_id, view.campaign_id, claim.member_id_lo, claim.member_id_hi or 0
+        )
+    out = _Outcome()
+    inserts: list[PushCandidate] = []
+    updates: list[tuple[PushCandidate, str]] = []
+    deletes: list[PushCandidate] = []
+    for member in members:
+        if member.status is None:
+            if member.salesforce_member_id:
+                deletes.append(member)
+            else:
+                out.synced(member, None)  # never reached Salesforce: nothing to remove
+        elif member.status not in on_campaign:
+            out.dead_letter(
+                member,
+                STATUS_NOT_ON_CAMPAIGN,
+                f"status {member.status!r} does not exist on Salesforce campaign "
+                f"{view.salesforce_campaign_id}; add it there, then replay",
+            )
+        elif member.salesforce_member_id:
+            updates.append((member, member.salesforce_member_id))
+        else:
+            inserts.append(member)
+    if inserts or updates or deletes:
+        sf = ctx.salesforce
+        campaign = view.salesforce_campaign_id
+        try:
+            duplicates = _insert(ctx, sf, campaign, inserts, out)
+            updates.extend(_reconcile_duplicates(sf, campaign, duplicates, out))
+            _update(ctx, sf, updates, out)
+            _delete(sf, deletes, out)
+        except Exception:
+            # Keep what landed: the retry then pushes only the members still different.
+            _record(ctx, view.link_id, run_id, out, claim=None)
+            raise
+    _record(ctx, view.link_id, run_id, out, claim=claim if out.transient == 0 else None)
+    if out.transient:
+        raise TransientSalesforceError(
+            f"{out.transient} member(s) hit a transient Salesforce error; retrying the chunk",
+            code="TRANSIENT_RECORDS",
+        )
+    stages.close_outbound(ctx, run_id)
+
+
+def _record(
+    ctx: SyncContext, link_id: int, run_id: int, out: _Outcome, claim: runs.ChunkClaim | None
+) -> None:
+    """Write bases, people's Salesforce ids and dead letters; with `claim`, the done-marker."""
+    with transaction(ctx.sessions) as session:
+        member_sync.remember_salesforce_people(session, out.people)
+        member_sync.write_bases(session, link_id, list(out.bases.values()))
+        member_sync.resolve_dead_letters(session, link_id, out.bases.keys())
+        member_sync.record_dead_letters(session, link_id, run_id, list(out.letters.values()))
+        if claim is not None:
+            stages.complete(session, claim, dict(out.counts))

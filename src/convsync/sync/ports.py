@@ -1,0 +1,87 @@
+"""What the use cases need from the outside world, as Protocols (ports).
+
+The Salesforce gateway (`convsync.salesforce.SalesforceGateway`) and the Celery
+dispatcher (`convsync.tasks.dispatch`) implement them; tests may use fakes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from convsync.domain.model import MemberStatus
+from convsync.domain.outcomes import RecordResult
+from convsync.salesforce.records import (
+    MemberChange,
+    NewLead,
+    NewMember,
+    SalesforceCampaign,
+    SalesforceMember,
+    SalesforcePerson,
+)
+
+
+class SalesforcePort(Protocol):
+    def get_campaign(self, campaign_id: str) -> SalesforceCampaign: ...
+
+    def create_campaign(self, name: str) -> str: ...
+
+    def campaign_statuses(self, campaign_id: str) -> list[tuple[str, MemberStatus]]: ...
+
+    def create_status(self, campaign_id: str, status: MemberStatus) -> str: ...
+
+    def update_status(self, status_id: str, status: MemberStatus) -> None: ...
+
+    def delete_status(self, status_id: str) -> None: ...
+
+    def iter_members(
+        self,
+        campaign_id: str,
+        *,
+        since: datetime | None,
+        until: datetime,
+        include_deleted: bool = False,
+    ) -> Iterator[SalesforceMember]: ...
+
+    def member_status_counts(self, campaign_id: str) -> dict[str, int]: ...
+
+    def changed_campaigns(
+        self,
+        campaign_ids: Sequence[str],
+        since: Mapping[str, datetime | None] | datetime | None,
+        *,
+        include_status_changes: bool = True,
+    ) -> dict[str, datetime]: ...
+
+    def find_people_by_email(self, emails: Iterable[str]) -> dict[str, SalesforcePerson]: ...
+
+    def find_members(
+        self, campaign_id: str, person_ids: Sequence[str]
+    ) -> list[SalesforceMember]: ...
+
+    def create_leads(self, people: Sequence[NewLead]) -> list[RecordResult]: ...
+
+    def insert_members(
+        self, rows: Sequence[NewMember], *, use_bulk: bool = False
+    ) -> list[RecordResult]: ...
+
+    def update_members(
+        self, rows: Sequence[MemberChange], *, use_bulk: bool = False
+    ) -> list[RecordResult]: ...
+
+    def delete_members(
+        self, ids: Sequence[str], *, use_bulk: bool = False
+    ) -> list[RecordResult]: ...
+
+
+class Dispatcher(Protocol):
+    """Enqueues the next piece of work. Called only after the justifying commit."""
+
+    def inbound_stage(self, run_id: int) -> None: ...
+
+    def inbound_chunk(self, run_id: int, chunk: int) -> None: ...
+
+    def outbound_stage(self, run_id: int) -> None: ...
+
+    def outbound_chunk(self, run_id: int, chunk: int) -> None: ...

@@ -1,0 +1,113 @@
+"""Run and stage bookkeeping shared by the inbound and outbound stages.
+
+A run is `inbound → outbound → done`. Each stage is planned by one task (which writes a
+chunk row per piece of work) and carried out by chunk tasks; the task that finds the
+last chunk done closes the barrier and enqueues what comes next, after its commit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from convsync.domain.model import Stage
+from convsync.store import links, runs
+from convsync.store.db import transaction
+from convsync.store.runs import ChunkClaim
+from convsync.store.tables import LinkRow, RunRow, utcnow
+from convsync.sync.context import SyncContext
+
+
+class LostClaimError(Exception):
+    """Another task took this chunk over (our lease expired): our work is discarded."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunView:
+    """A run and its link, read at the start of a task."""
+
+    run_id: int
+    link_id: int
+    campaign_id: int
+    salesforce_campaign_id: str
+    stage: str
+    stage_planned: bool
+
+
+def load_open_run(session: Session, run_id: int, stage: Stage) -> RunView | None:
+    """The run, if it is still open and at `stage` (a late or duplicate task sees None)."""
+    run = runs.get_run(session, run_id)
+    if run is None or run.state not in ("queued", "running") or run.stage != stage.value:
+        return None
+    link = links.get_link(session, run.link_id)
+    return RunView(
+        run.id, link.id, link.campaign_id, link.salesforce_campaign_id, run.stage, run.stage_planned
+    )
+
+
+def claim(
+    ctx: SyncContext, run_id: int, stage: Stage, number: int, token: str | None
+) -> ChunkClaim | None:
+    """Claim a chunk and extend the run's lease, in one short transaction."""
+    with transaction(ctx.sessions) as session:
+        if load_open_run(session, run_id, stage) is None:
+            return None
+        claimed = runs.claim_chunk(
+            session,
+            run_id,
+            stage.value,
+            number,
+            token=token or uuid.uuid4().hex,
+            lease=ctx.options.lease,
+        )
+        if claimed is not None:
+            runs.extend_lease(session, run_id, ctx.options.lease)
+        return claimed
+
+
+def complete(session: Session, chunk: ChunkClaim, counts: dict[str, int]) -> None:
+    if not runs.complete_chunk(session, chunk, counts):
+        raise LostClaimError(f"chunk {chunk.number} was taken over by another task")
+
+
+def _advance_inbound_mark(session: Session, run: RunRow) -> None:
+    from convsync.domain.watermark import advance
+
+    link: LinkRow = links.get_link(session, run.link_id)
+    mark = advance(link.inbound_mark, run.inbound_max_stamp, run.started_at)
+    if mark != link.inbound_mark:
+        link.inbound_mark = mark
+
+
+def close_inbound(ctx: SyncContext, run_id: int) -> None:
+    """If the inbound stage fully landed: advance the bookmark, then start outbound."""
+    with transaction(ctx.sessions) as session:
+        moved = runs.close_stage(session, run_id, Stage.INBOUND.value, Stage.OUTBOUND.value)
+        if moved is None:
+            return
+        _advance_inbound_mark(session, moved)
+        runs.extend_lease(session, run_id, ctx.options.lease)
+    ctx.dispatch.outbound_stage(run_id)
+
+
+def close_outbound(ctx: SyncContext, run_id: int) -> None:
+    """If the outbound stage fully landed: the run succeeded; move the outbound bookmark."""
+    with transaction(ctx.sessions) as session:
+        moved = runs.close_stage(session, run_id, Stage.OUTBOUND.value, "done")
+        if moved is None:
+            return
+        link = links.get_link(session, moved.link_id)
+        link.outbound_mark = moved.started_at
+        link.initial_sync_done = True
+        runs.finish_run(session, run_id, "succeeded")
+
+
+def fail_run(ctx: SyncContext, run_id: int, error: str) -> None:
+    with transaction(ctx.sessions) as session:
+        runs.finish_run(session, run_id, "failed", error)
+
+
+def now_iso() -> str:
+    return utcnow().isoformat()

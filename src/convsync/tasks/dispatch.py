@@ -1,0 +1,44 @@
+"""Enqueuing tasks by name (the Dispatcher port), and the context tasks run use cases in."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from convsync.sync.context import SyncContext, SyncOptions
+from convsync.workers.app import app
+from convsync.workers.root import adapters
+
+
+class CeleryDispatcher:
+    """Sends tasks with ids only; routes come from configuration (celeryconfig.ROUTES)."""
+
+    def inbound_stage(self, run_id: int) -> None:
+        app.send_task("convsync.sync.import_inbound", kwargs={"run_id": run_id})
+
+    def inbound_chunk(self, run_id: int, chunk: int) -> None:
+        app.send_task(
+            "convsync.sync.apply_inbound_chunk", kwargs={"run_id": run_id, "chunk": chunk}
+        )
+
+    def outbound_stage(self, run_id: int) -> None:
+        app.send_task("convsync.sync.push_outbound", kwargs={"run_id": run_id})
+
+    def outbound_chunk(self, run_id: int, chunk: int) -> None:
+        app.send_task(
+            "convsync.sync.push_outbound_chunk", kwargs={"run_id": run_id, "chunk": chunk}
+        )
+
+
+def replay_dead_letters(link_id: int) -> None:
+    app.send_task("convsync.dlq.replay", kwargs={"link_id": link_id})
+
+
+def sync_context() -> SyncContext:
+    built = adapters()
+    settings = built.settings
+    options = SyncOptions(
+        lease=timedelta(seconds=settings.lease_seconds),
+        create_missing_leads=settings.create_missing_leads,
+        bulk_threshold=settings.bulk_threshold,
+    )
+    return SyncContext(built.sessions, lambda: built.salesforce, CeleryDispatcher(), options)
