@@ -40,13 +40,15 @@ def connect(
         ca_bundle=settings.salesforce_ca_bundle,
         pool_size=settings.salesforce_max_concurrency,
         timeout=options.timeout,
-        limiter=limiter or build_limiter(
-            settings.limiter_redis_url, settings.salesforce_max_concurrency
-        ),
+        limiter=limiter
+        or build_limiter(settings.limiter_redis_url, settings.salesforce_max_concurrency),
         observer=budget.observe,
     )
     client = SalesforceClient(
-        credentials, session, budget, api_version=settings.salesforce_api_version,
+        credentials,
+        session,
+        budget,
+        api_version=settings.salesforce_api_version,
         options=options,
     )
     return SalesforceGateway(client, lead_company_fallback=settings.lead_company_fallback)

@@ -119,7 +119,10 @@ def credentials_from(settings: Settings) -> Credentials:
                 "CONVSYNC_SALESFORCE_CLIENT_ID (JWT bearer login)"
             )
         login = Credentials(
-            Flow.JWT_BEARER, login_url, username=username, client_id=client_id,
+            Flow.JWT_BEARER,
+            login_url,
+            username=username,
+            client_id=client_id,
             private_key_file=key_file,
         )
     elif refresh_token is not None:
@@ -128,7 +131,10 @@ def credentials_from(settings: Settings) -> Credentials:
                 "CONVSYNC_SALESFORCE_REFRESH_TOKEN needs CONVSYNC_SALESFORCE_CLIENT_ID"
             )
         login = Credentials(
-            Flow.REFRESH_TOKEN, login_url, client_id=client_id, client_secret=client_secret,
+            Flow.REFRESH_TOKEN,
+            login_url,
+            client_id=client_id,
+            client_secret=client_secret,
             refresh_token=refresh_token,
         )
     elif username or password:
@@ -139,8 +145,12 @@ def credentials_from(settings: Settings) -> Credentials:
                 "(+ _CLIENT_SECRET, _SECURITY_TOKEN)"
             )
         login = Credentials(
-            Flow.PASSWORD, login_url, username=username, password=password + token,
-            client_id=client_id, client_secret=client_secret,
+            Flow.PASSWORD,
+            login_url,
+            username=username,
+            password=password + token,
+            client_id=client_id,
+            client_secret=client_secret,
         )
     elif client_id and client_secret:
         login = Credentials(
@@ -150,8 +160,11 @@ def credentials_from(settings: Settings) -> Credentials:
     session_id = _secret(settings.salesforce_session_id)
     if settings.salesforce_instance_url and session_id:
         return Credentials(
-            Flow.SESSION, login_url, instance_url=settings.salesforce_instance_url,
-            session_id=session_id, relogin=login,
+            Flow.SESSION,
+            login_url,
+            instance_url=settings.salesforce_instance_url,
+            session_id=session_id,
+            relogin=login,
         )
     if login is None:
         raise ConfigurationError(
@@ -215,8 +228,7 @@ def authenticate(credentials: Credentials, session: requests.Session) -> Token:
         raise translate(failure, "log in at CONVSYNC_SALESFORCE_LOGIN_URL") from None
     if response.status_code >= 500:
         raise TransientSalesforceError(
-            f"the Salesforce login endpoint answered HTTP {response.status_code}; "
-            "retry later",
+            f"the Salesforce login endpoint answered HTTP {response.status_code}; retry later",
             code="SERVER_UNAVAILABLE",
         )
     try:
@@ -235,8 +247,7 @@ def authenticate(credentials: Credentials, session: requests.Session) -> Token:
     instance_url = str(body.get("instance_url") or "").rstrip("/")
     if not instance_url.startswith("https://"):
         raise SalesforceAuthError(
-            "Salesforce login returned no https instance URL: check "
-            "CONVSYNC_SALESFORCE_LOGIN_URL",
+            "Salesforce login returned no https instance URL: check CONVSYNC_SALESFORCE_LOGIN_URL",
             code="NO_INSTANCE_URL",
         )
     return Token(instance_url, str(body["access_token"]))

@@ -103,9 +103,7 @@ class SalesforceClient:
         return self.credentials.secrets + current
 
     def _login(self, credentials: Credentials) -> Token:
-        return self._retrying(
-            "log in", lambda: authenticate(credentials, self.session)
-        )
+        return self._retrying("log in", lambda: authenticate(credentials, self.session))
 
     def _build(self, token: Token) -> Salesforce:
         return Salesforce(
@@ -233,4 +231,3 @@ def _log_retry(action: str) -> Callable[[RetryCallState], None]:
         )
 
     return before_sleep
-

@@ -77,8 +77,7 @@ def translate(  # noqa: PLR0911 - one return per failure kind reads best
         requests.ConnectionError | requests.exceptions.ChunkedEncodingError | requests.Timeout,
     ):
         return TransientSalesforceError(
-            f"connection to Salesforce failed while trying to {action} "
-            f"({type(error).__name__})",
+            f"connection to Salesforce failed while trying to {action} ({type(error).__name__})",
             code="CONNECTION_ERROR",
         )
     if isinstance(error, SimpleSalesforceError):

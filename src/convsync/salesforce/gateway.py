@@ -165,15 +165,15 @@ class SalesforceGateway:
             until=until,
         )
         for page in self.client.query_pages(
-            query, action="read CampaignMembers", include_deleted=include_deleted,
+            query,
+            action="read CampaignMembers",
+            include_deleted=include_deleted,
             page_size=PAGE_SIZE,
         ):
             for row in page:
                 yield _member(row)
 
-    def find_members(
-        self, campaign_id: str, person_ids: Sequence[str]
-    ) -> list[SalesforceMember]:
+    def find_members(self, campaign_id: str, person_ids: Sequence[str]) -> list[SalesforceMember]:
         """The campaign's live members for these Leads/Contacts (≤ 500 ids a query).
 
         Used after a DUPLICATE insert to find the member to update instead.
@@ -185,8 +185,10 @@ class SalesforceGateway:
         for column, ids in (("LeadId", leads), ("ContactId", contacts)):
             for chunk in chunked_in(ids):
                 query = soql(
-                    CAMPAIGN_MEMBER.select() + " WHERE CampaignId = {cid} AND "
-                    + column + " IN {ids} ORDER BY Id",
+                    CAMPAIGN_MEMBER.select()
+                    + " WHERE CampaignId = {cid} AND "
+                    + column
+                    + " IN {ids} ORDER BY Id",
                     cid=cid,
                     ids=chunk,
                 )
@@ -226,8 +228,10 @@ class SalesforceGateway:
         for start in range(0, len(ids), CAMPAIGNS_PER_QUERY):
             chunk = ids[start : start + CAMPAIGNS_PER_QUERY]
             chunk_marks = [marks[c] for c in chunk]
-            floor = None if any(m is None for m in chunk_marks) else min(
-                m for m in chunk_marks if m is not None
+            floor = (
+                None
+                if any(m is None for m in chunk_marks)
+                else min(m for m in chunk_marks if m is not None)
             )
             for object_name in objects:
                 for campaign_id, stamp in self._latest_stamps(object_name, chunk, floor):
@@ -316,9 +320,7 @@ class SalesforceGateway:
         self, rows: Sequence[MemberChange], *, use_bulk: bool = False
     ) -> list[RecordResult]:
         """Change members' statuses; one RecordResult per row, in input order."""
-        records = [
-            {"Id": validate_id(r.id, "CampaignMember"), "Status": r.status} for r in rows
-        ]
+        records = [{"Id": validate_id(r.id, "CampaignMember"), "Status": r.status} for r in rows]
         if use_bulk:
             return self._bulk("update", records, key=_id_key)
         return self._collection(
@@ -398,7 +400,9 @@ class SalesforceGateway:
             if slot is not None:
                 results[slot] = _bulk_failure(row)
         return [
-            r if r is not None else RecordResult(
+            r
+            if r is not None
+            else RecordResult(
                 WriteOutcome.ERROR, None, "NO_RESULT", "Bulk API returned no result for this row"
             )
             for r in results
@@ -472,11 +476,13 @@ def _member(row: Mapping[str, Any]) -> SalesforceMember:
 def _member_insert(row: NewMember) -> dict[str, str]:
     cid = validate_id(row.campaign_id, "Campaign")
     if row.contact_id:
-        return {"CampaignId": cid, "ContactId": validate_id(row.contact_id, "Contact"),
-                "Status": row.status}
+        return {
+            "CampaignId": cid,
+            "ContactId": validate_id(row.contact_id, "Contact"),
+            "Status": row.status,
+        }
     if row.lead_id:
-        return {"CampaignId": cid, "LeadId": validate_id(row.lead_id, "Lead"),
-                "Status": row.status}
+        return {"CampaignId": cid, "LeadId": validate_id(row.lead_id, "Lead"), "Status": row.status}
     raise ValidationError("a new campaign member needs a Lead or Contact id")
 
 

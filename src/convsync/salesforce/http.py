@@ -59,9 +59,7 @@ class SalesforceSession(requests.Session):
         cert: Any,
     ) -> Any:
         """Merge as requests does (proxies included), then put our CA bundle back."""
-        settings = super().merge_environment_settings(
-            url, proxies, stream, verify, cert
-        )
+        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
         if self.ca_bundle is not None and (verify is None or verify is True):
             settings["verify"] = str(self.ca_bundle)
         return settings

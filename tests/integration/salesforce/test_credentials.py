@@ -101,4 +101,3 @@ def test_jwt_assertion_is_rs256_signed_for_the_login_url(tmp_path: Path) -> None
         audience="https://login.example.test",
     )
     assert (claims["iss"], claims["sub"]) == ("cid", "u@x.io")
-

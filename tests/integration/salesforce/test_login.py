@@ -20,8 +20,11 @@ from sf_helpers import (
 from convsync.domain.errors import SalesforceAuthError
 from convsync.salesforce_emulator.testing import EmulatorHandle
 
-NO_PASSWORD = {"salesforce_username": None, "salesforce_password": None,
-               "salesforce_security_token": None}
+NO_PASSWORD = {
+    "salesforce_username": None,
+    "salesforce_password": None,
+    "salesforce_security_token": None,
+}
 
 
 def _can_read(gateway: object, campaign_id: str) -> bool:
@@ -41,7 +44,9 @@ def test_client_credentials_login_reads_the_org(org: EmulatorHandle) -> None:
 def test_refresh_token_login_reads_the_org(org: EmulatorHandle) -> None:
     campaign = seed_campaign(org)
     refresh_token = org.token(
-        client_id=CLIENT_ID, client_secret=CLIENT_SECRET, username=USERNAME,
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        username=USERNAME,
         password=PASSWORD + SECURITY_TOKEN,
     )["refresh_token"]
     gateway = make_gateway(org, salesforce_refresh_token=refresh_token, **NO_PASSWORD)
@@ -59,8 +64,10 @@ def test_jwt_bearer_login_reads_the_org(org: EmulatorHandle, tmp_path: Path) -> 
         )
     )
     gateway = make_gateway(
-        org, salesforce_private_key_file=key_file,
-        salesforce_password=None, salesforce_security_token=None,
+        org,
+        salesforce_private_key_file=key_file,
+        salesforce_password=None,
+        salesforce_security_token=None,
     )
     assert _can_read(gateway, campaign["id"])
 
@@ -68,7 +75,9 @@ def test_jwt_bearer_login_reads_the_org(org: EmulatorHandle, tmp_path: Path) -> 
 def test_session_id_login_reads_the_org(org: EmulatorHandle) -> None:
     campaign = seed_campaign(org)
     token = org.token(
-        client_id=CLIENT_ID, client_secret=CLIENT_SECRET, username=USERNAME,
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        username=USERNAME,
         password=PASSWORD + SECURITY_TOKEN,
     )
     gateway = make_gateway(

@@ -20,9 +20,7 @@ def _later() -> datetime:
     return datetime.now(UTC) + timedelta(hours=1)
 
 
-def test_get_campaign_returns_id_and_name(
-    org: EmulatorHandle, gateway: SalesforceGateway
-) -> None:
+def test_get_campaign_returns_id_and_name(org: EmulatorHandle, gateway: SalesforceGateway) -> None:
     campaign = seed_campaign(org, name="Autumn webinar")
     found = gateway.get_campaign(campaign["id"])
     assert (found.id, found.name) == (campaign["id"], "Autumn webinar")
@@ -41,9 +39,7 @@ def test_malformed_campaign_id_costs_no_api_call(
     assert org.admin.counters()["total"] == 0
 
 
-def test_campaign_statuses_in_sort_order(
-    org: EmulatorHandle, gateway: SalesforceGateway
-) -> None:
+def test_campaign_statuses_in_sort_order(org: EmulatorHandle, gateway: SalesforceGateway) -> None:
     campaign = seed_campaign(org, statuses=("Invited", "Registered", "Attended"))
     statuses = gateway.campaign_statuses(campaign["id"])
     assert [s.label for _, s in statuses] == ["Invited", "Registered", "Attended"]
@@ -69,9 +65,7 @@ def test_members_stream_lazily(org: EmulatorHandle, gateway: SalesforceGateway) 
     assert calls(org, "query") == 1
 
 
-def test_members_carry_the_persons_fields(
-    org: EmulatorHandle, gateway: SalesforceGateway
-) -> None:
+def test_members_carry_the_persons_fields(org: EmulatorHandle, gateway: SalesforceGateway) -> None:
     campaign = seed_campaign(org, members=1)
     member = next(gateway.iter_members(campaign["id"], since=None, until=_later()))
     assert member.campaign_id == campaign["id"]
@@ -176,8 +170,12 @@ def test_find_people_prefers_contacts_and_batches_queries(
 def test_find_people_survives_hostile_emails(
     org: EmulatorHandle, gateway: SalesforceGateway
 ) -> None:
-    hostile = ["o'brien@example.com", "x'or'1'='1@example.com", "b\\s@example.com",
-               "zoë@exämple.com"]
+    hostile = [
+        "o'brien@example.com",
+        "x'or'1'='1@example.com",
+        "b\\s@example.com",
+        "zoë@exämple.com",
+    ]
     seed_leads(org, hostile)
     assert set(gateway.find_people_by_email(hostile)) == set(hostile)
 

@@ -53,15 +53,20 @@ def test_relogin_after_an_invalid_session_fault(
 def test_expired_bare_session_is_an_auth_error(org: EmulatorHandle) -> None:
     campaign = seed_campaign(org)
     token = org.token(
-        client_id=CLIENT_ID, client_secret=CLIENT_SECRET, username=USERNAME,
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        username=USERNAME,
         password=PASSWORD + SECURITY_TOKEN,
     )
     gateway = make_gateway(
         org,
         salesforce_instance_url=token["instance_url"],
         salesforce_session_id=token["access_token"],
-        salesforce_username=None, salesforce_password=None, salesforce_security_token=None,
-        salesforce_client_id=None, salesforce_client_secret=None,
+        salesforce_username=None,
+        salesforce_password=None,
+        salesforce_security_token=None,
+        salesforce_client_id=None,
+        salesforce_client_secret=None,
     )
     org.admin.expire_sessions()
     with pytest.raises(SalesforceAuthError, match="CONVSYNC_SALESFORCE_SESSION_ID") as caught:
@@ -126,7 +131,8 @@ def test_exhausted_daily_limit_stops_the_run(
 def test_slows_down_past_the_budget_share(org: EmulatorHandle) -> None:
     pauses: list[float] = []
     gateway = make_gateway(
-        org, replace(FAST, budget_max_pause=10.0, sleep=pauses.append),
+        org,
+        replace(FAST, budget_max_pause=10.0, sleep=pauses.append),
         salesforce_budget_share=0.5,
     )
     campaign = seed_campaign(org)

@@ -99,15 +99,20 @@ def test_create_leads_fills_the_required_fields(
     org: EmulatorHandle, gateway: SalesforceGateway
 ) -> None:
     results = gateway.create_leads(
-        [NewLead("jane.doe@example.com"), NewLead("bob@example.com", last_name="Smith",
-                                                  company="Initech")]
+        [
+            NewLead("jane.doe@example.com"),
+            NewLead("bob@example.com", last_name="Smith", company="Initech"),
+        ]
     )
     assert all(r.ok for r in results)
-    rows = list(gateway.client.query_records(
-        "SELECT Email, LastName, Company FROM Lead ORDER BY Email", action="read leads"
-    ))
+    rows = list(
+        gateway.client.query_records(
+            "SELECT Email, LastName, Company FROM Lead ORDER BY Email", action="read leads"
+        )
+    )
     assert [(r["LastName"], r["Company"]) for r in rows] == [
-        ("Smith", "Initech"), ("jane.doe", "[not provided]"),
+        ("Smith", "Initech"),
+        ("jane.doe", "[not provided]"),
     ]
 
 
@@ -119,7 +124,11 @@ def test_bulk_insert_maps_a_duplicate_back_to_its_row(
     gateway.insert_members(_new_members(campaign["id"], [leads[3]]))
     results = gateway.insert_members(_new_members(campaign["id"], leads), use_bulk=True)
     assert [r.outcome for r in results] == [
-        WriteOutcome.OK, WriteOutcome.OK, WriteOutcome.OK, WriteOutcome.DUPLICATE, WriteOutcome.OK,
+        WriteOutcome.OK,
+        WriteOutcome.OK,
+        WriteOutcome.OK,
+        WriteOutcome.DUPLICATE,
+        WriteOutcome.OK,
     ]
     assert {r.salesforce_id for r in results if r.ok} <= set(_members(gateway, campaign["id"]))
 
@@ -146,10 +155,13 @@ def test_find_members_after_a_duplicate_insert(
     lead, other = seed_leads(org, ["dup@example.com", "other@example.com"])
     contact = org.admin.seed(contacts=[{"LastName": "C", "Email": "c@example.com"}])["contacts"][0]
     inserted = gateway.insert_members(
-        [NewMember(campaign["id"], "Sent", lead_id=lead),
-         NewMember(campaign["id"], "Sent", contact_id=contact)]
+        [
+            NewMember(campaign["id"], "Sent", lead_id=lead),
+            NewMember(campaign["id"], "Sent", contact_id=contact),
+        ]
     )
     found = gateway.find_members(campaign["id"], [lead, other, contact])
     assert {(m.id, m.person_id) for m in found} == {
-        (inserted[0].salesforce_id, lead), (inserted[1].salesforce_id, contact),
+        (inserted[0].salesforce_id, lead),
+        (inserted[1].salesforce_id, contact),
     }
