@@ -52,3 +52,13 @@ def dedicated_redis_database() -> Iterator[str]:
         if control.get(f"convsync:test-claim:{number}") == token.encode():
             control.delete(f"convsync:test-claim:{number}")
         control.close()
+
+
+def without_convsync_environment(monkeypatch: object) -> None:
+    """Drop CONVSYNC_* variables (session fixtures set them) for tests building Settings."""
+    import pytest
+
+    assert isinstance(monkeypatch, pytest.MonkeyPatch)
+    for key in list(os.environ):
+        if key.startswith("CONVSYNC_"):
+            monkeypatch.delenv(key)

@@ -4,13 +4,12 @@ import pytest
 
 from convsync.config import Settings, load_settings
 from convsync.domain.errors import ConfigurationError
+from tests.support.services import without_convsync_environment
 
 
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    for key in list(__import__("os").environ):
-        if key.startswith("CONVSYNC_"):
-            monkeypatch.delenv(key)
+    without_convsync_environment(monkeypatch)
     return monkeypatch
 
 

@@ -8,12 +8,18 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from tests.support.services import without_convsync_environment
 
 from convsync.config import Settings
 from convsync.domain.errors import ConfigurationError
 from convsync.salesforce.auth import Flow, Token, credentials_from, jwt_assertion
 
 SECRET = "pa55-W0RD-very-secret"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    without_convsync_environment(monkeypatch)
 
 
 def _settings(**values: object) -> Settings:
