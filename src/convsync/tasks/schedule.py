@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import structlog
 
+from convsync.domain.errors import ApiLimitExceededError
 from convsync.sync import dead_letters, schedule
 from convsync.tasks.base import SyncTask
 from convsync.tasks.dispatch import sync_context
@@ -14,7 +15,13 @@ log = structlog.get_logger(__name__)
 
 @app.task(base=SyncTask, name="convsync.schedule.dispatch_due_syncs", max_retries=0)
 def dispatch_due_syncs() -> None:
-    report = schedule.dispatch_due_syncs(sync_context())
+    try:
+        report = schedule.dispatch_due_syncs(sync_context())
+    except ApiLimitExceededError as error:
+        # Over budget: every tick would fail the same way; wait for the budget to recover
+        # rather than filling the dead-letter table once per interval.
+        log.warning("tick skipped: Salesforce API limit reached", error=str(error))
+        return
     log.info("tick", linked=report.linked, due=report.due, started=report.started, busy=report.busy)
 
 
