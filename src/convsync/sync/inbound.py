@@ -32,6 +32,19 @@ from convsync.sync.context import SyncContext
 _RESUME_SLACK = timedelta(milliseconds=1)
 
 
+def _read_bound(signpost: datetime) -> datetime:
+    """The signpost rounded *up* to a whole second, for the query's upper bound.
+
+    SOQL datetime literals have whole seconds and the gateway rounds down, which would
+    leave a change made in the second before the run started out of this run: a member
+    added just before `link`, or worse, a Salesforce change that the outbound stage then
+    overwrites with an older Conversion value. Rows read past the signpost are harmless:
+    the bookmark still stops at the run's start, and reading a row twice changes nothing.
+    """
+    whole = signpost.replace(microsecond=0)
+    return whole if whole == signpost else whole + timedelta(seconds=1)
+
+
 def _staged(member: SalesforceMember) -> StagedMember:
     stamp = member.system_modstamp or member.last_modified
     assert stamp is not None  # Salesforce always returns SystemModstamp
@@ -77,7 +90,8 @@ def plan_inbound(ctx: SyncContext, run_id: int) -> None:
         runs.extend_lease(session, run_id, ctx.options.lease)
         link = links.get_link(session, view.link_id)
         first_sync = not link.initial_sync_done
-        since, until = query_window(link.inbound_mark, run.started_at, ctx.options.overlap)
+        since, signpost = query_window(link.inbound_mark, run.started_at, ctx.options.overlap)
+        until = _read_bound(signpost)
         existing = session.execute(
             select(ChunkRow.id, ChunkRow.number).where(
                 ChunkRow.run_id == run_id, ChunkRow.stage == Stage.INBOUND.value
