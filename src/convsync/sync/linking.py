@@ -106,7 +106,7 @@ def link_existing(
     check = check_campaign_statuses(ctx, campaign_name, salesforce_campaign_id)
     refusal = link_refusal(check)
     if refusal and not force:
-        raise LinkError(f"{refusal} (add them to the type, or link with --force to skip them)")
+        raise LinkError(refusal)  # already says how to go ahead
     run_id = _record_link(ctx, campaign_name, salesforce_campaign_id, SyncMode.EXISTING)
     ctx.dispatch.inbound_stage(run_id)
     return LinkResult(campaign_name, salesforce_campaign_id, SyncMode.EXISTING, run_id, check)
