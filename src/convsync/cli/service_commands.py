@@ -73,36 +73,75 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+# What the tasks page shows: tasks take ids only, so their kwargs are readable as they
+# are, and the routing key is the queue's name (celeryconfig routes one key per queue).
+FLOWER_TASK_COLUMNS = "name,state,kwargs,routing_key,worker,received,runtime,retries,uuid"
+
+
+def _check_basic_auth(value: str) -> None:
+    """Flower splits the value on commas: each piece must be a non-empty user:password.
+
+    The message never repeats the value: it holds a password.
+    """
+    for entry in value.split(","):
+        user, colon, password = entry.partition(":")
+        if not (user.strip() and colon and password):
+            raise UserError(
+                "CONVSYNC_FLOWER_BASIC_AUTH must look like user:password "
+                "(several: user1:pass1,user2:pass2; no commas in passwords)"
+            )
+
+
 def flower(
     address: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535)] = 5555,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="0 picks a free port.")] = 5555,
+    db: Annotated[
+        Path | None,
+        typer.Option(help="Flower's state file (default: .convsync/flower.db)."),
+    ] = None,
     insecure_local: Annotated[
         bool, typer.Option(help="Allow no auth, on a loopback address only.")
     ] = False,
 ) -> None:
-    """Run Flower against convsync's Celery app; basic auth from CONVSYNC_FLOWER_BASIC_AUTH."""
+    """Run Flower against convsync's Celery app; basic auth from CONVSYNC_FLOWER_BASIC_AUTH.
+
+    Flower's /metrics and /healthcheck answer without auth (Prometheus and probes need
+    them): bind it to an internal interface only, see docs/operations.md.
+    """
     basic_auth = os.environ.get("CONVSYNC_FLOWER_BASIC_AUTH", "")
-    if not basic_auth:
-        if not insecure_local:
-            raise UserError(
-                "set CONVSYNC_FLOWER_BASIC_AUTH=user:password "
-                "(or pass --insecure-local on a loopback address)"
-            )
-        if not _is_loopback(address):
-            raise UserError(f"--insecure-local only binds to loopback, not {address}")
-    elif ":" not in basic_auth:
-        raise UserError("CONVSYNC_FLOWER_BASIC_AUTH must look like user:password")
-    DATA_DIR.mkdir(exist_ok=True)
+    if basic_auth:
+        _check_basic_auth(basic_auth)
+    elif not insecure_local:
+        raise UserError(
+            "set CONVSYNC_FLOWER_BASIC_AUTH=user:password "
+            "(or pass --insecure-local on a loopback address)"
+        )
+    elif not _is_loopback(address):
+        raise UserError(f"--insecure-local only binds to loopback, not {address}")
+    if get_settings().is_embedded:
+        raise UserError(
+            "Flower needs a Redis or RabbitMQ broker: set CONVSYNC_BROKER_URL "
+            "(the embedded transport carries no worker events)"
+        )
+    if db is None:
+        DATA_DIR.mkdir(exist_ok=True)
+        db = DATA_DIR / "flower.db"
+    elif not db.parent.is_dir():
+        raise UserError(f"--db: no such directory: {db.parent}")
     argv = [
         "flower",
         f"--address={address}",
         f"--port={port}",
+        # Task history survives a restart: saved every minute and on shutdown.
         "--persistent=True",
-        f"--db={DATA_DIR / 'flower.db'}",
+        f"--db={db}",
         "--state_save_interval=60000",
+        f"--tasks_columns={FLOWER_TASK_COLUMNS}",
     ]
+    # Flower reads FLOWER_BASIC_AUTH itself, so the password never shows in `ps`; an
+    # inherited value must not switch auth on (or off) behind the check above.
+    os.environ.pop("FLOWER_BASIC_AUTH", None)
     if basic_auth:
-        # Flower reads FLOWER_BASIC_AUTH itself: the password never shows in `ps`.
         os.environ["FLOWER_BASIC_AUTH"] = basic_auth
     _celery(argv)
 

@@ -203,6 +203,20 @@ def _resolve_people(
     return resolved, unusable
 
 
+def _superseded(row: StagedMember, base: Base | None) -> bool:
+    """A deleted CampaignMember that is no longer the person's member in Salesforce.
+
+    When the sync re-inserts a member deleted in Salesforce (or a user adds the person
+    again), the base moves to the new member's id; the old deletion, read again by the
+    next run's overlap, is old news about a record that was replaced, not a removal.
+    """
+    return (
+        base is not None
+        and base.salesforce_member_id is not None
+        and base.salesforce_member_id != row.salesforce_member_id
+    )
+
+
 @dataclass
 class _Chunk:
     """The decisions for one staged page, gathered per person, written in one commit."""
@@ -230,6 +244,8 @@ class _Chunk:
             return
         self.imported_ids.append(row.salesforce_member_id)
         base = self._base(person)
+        if row.is_deleted and _superseded(row, base):
+            return
         salesforce = _salesforce_value(row)
         verdict = resolve(
             _conversion_value(self.local.get(person), base), salesforce, _base_value(base)
