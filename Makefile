@@ -30,6 +30,20 @@ lint: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit
 
+## flower-check: headless Chromium logs in to Flower during a real sync and saves screenshots
+flower-check: $(STAMP)
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "flower-check: installing chromium and chromium-driver with apt-get"; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; } \
+	      || echo "flower-check: could not install chromium: the browser check will be SKIPPED"; \
+	  else \
+	    echo "flower-check: chromium is not installed (apt-get install -y chromium chromium-driver): the browser check will be SKIPPED"; \
+	  fi
+	rm -rf .convsync/flower-check
+	CONVSYNC_BROWSER_CHECK=1 $(BIN)/pytest tests/e2e/test_flower.py -k browser -rs -p no:cacheprovider
+	@ls .convsync/flower-check/*.png 2>/dev/null | sed 's/^/flower-check: screenshot /' || true
+
 audit: $(STAMP)
 	$(BIN)/pip-audit --skip-editable
 
