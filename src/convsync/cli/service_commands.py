@@ -56,12 +56,24 @@ def worker(
     _celery(argv)
 
 
-def beat(loglevel: Annotated[str, typer.Option("--loglevel", "-l")] = "INFO") -> None:
+def beat(
+    loglevel: Annotated[str, typer.Option("--loglevel", "-l")] = "INFO",
+    schedule: Annotated[
+        Path | None,
+        typer.Option(
+            "--schedule",
+            "-s",
+            help="Beat's state file (default: .convsync/beat-schedule in the current directory).",
+        ),
+    ] = None,
+) -> None:
     """Run Celery beat (exactly one per deployment; see docs/operations.md)."""
-    DATA_DIR.mkdir(exist_ok=True)
-    _celery(
-        ["beat", f"--loglevel={loglevel}", f"--schedule={DATA_DIR / 'beat-schedule'}", "--pidfile="]
-    )
+    if schedule is None:
+        DATA_DIR.mkdir(exist_ok=True)
+        schedule = DATA_DIR / "beat-schedule"
+    elif not schedule.parent.is_dir():
+        raise UserError(f"--schedule: no such directory: {schedule.parent}")
+    _celery(["beat", f"--loglevel={loglevel}", f"--schedule={schedule}", "--pidfile="])
 
 
 def _is_loopback(host: str) -> bool:
