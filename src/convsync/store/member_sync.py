@@ -501,3 +501,34 @@ def resolve_dead_letters(session: Session, link_id: int, person_ids: Iterable[in
             )
             .values(resolved_at=utcnow())
         )
+
+
+def resolve_settled_dead_letters(session: Session, link_id: int, campaign_id: int) -> None:
+    """Resolve open outbound letters whose member no longer needs pushing.
+
+    A letter otherwise resolves only when its member lands in Salesforce; a member
+    removed in Conversion meanwhile, or whose value Salesforce now agrees with, never
+    lands and would stay in the queue (and keep the scheduler polling) for good.
+    """
+    still_different = (
+        select(MemberRow.person_id)
+        .outerjoin(
+            MemberSyncStateRow,
+            and_(
+                MemberSyncStateRow.link_id == link_id,
+                MemberSyncStateRow.person_id == MemberRow.person_id,
+            ),
+        )
+        .where(MemberRow.campaign_id == campaign_id, _differs_from_base())
+    )
+    session.execute(
+        update(SyncErrorRow)
+        .where(
+            SyncErrorRow.link_id == link_id,
+            SyncErrorRow.direction == "outbound",
+            SyncErrorRow.resolved_at.is_(None),
+            SyncErrorRow.person_id.is_not(None),
+            SyncErrorRow.person_id.not_in(still_different),
+        )
+        .values(resolved_at=utcnow())
+    )

@@ -59,6 +59,7 @@ def plan_outbound(ctx: SyncContext, run_id: int) -> None:
         run = session.get(RunRow, run_id)
         assert run is not None
         ids = member_sync.push_candidate_ids(session, view.link_id, view.campaign_id)
+        member_sync.resolve_settled_dead_letters(session, view.link_id, view.campaign_id)
         size = ctx.options.outbound_chunk
         numbers = []
         for number, start in enumerate(range(0, len(ids), size)):
