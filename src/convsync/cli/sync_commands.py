@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Annotated
 
 import typer
@@ -173,6 +174,61 @@ def sync(
             raise UserError(f"run {run_id} failed: {run.error}")
 
 
+def _ago(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    seconds = max(seconds, 0.0)
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    if seconds < 7_200:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds / 3_600:.1f}h"
+
+
+def _last_run(run: RunSummary | None) -> str:
+    if run is None:
+        return "—"
+    parts = [f"#{run.id}", run.kind, run.state]
+    if run.state in ("queued", "running"):
+        parts.append(run.stage)
+    parts.append(f"{run.finished_at or run.started_at:%H:%M:%S}")
+    return " ".join(parts)
+
+
+def print_link_statuses(found: Sequence[reporting.LinkStatus], title: str) -> None:
+    """The `convsync status` table (also the demo's closing picture)."""
+    emit_table(
+        title,
+        [
+            "campaign",
+            "Salesforce",
+            "state",
+            "last run",
+            "lag",
+            "members here",
+            "in Salesforce",
+            "skipped",
+            "dead letters",
+            "last error",
+        ],
+        [
+            (
+                s.campaign,
+                s.salesforce_campaign_id,
+                s.state,
+                _last_run(s.last_run),
+                _ago(s.lag_seconds),
+                f"{s.members_in_conversion:,}",
+                f"{s.members_in_salesforce:,}",
+                f"{s.skipped:,}",
+                f"{s.dead_letters:,}",
+                (s.last_error or "")[:60],
+            )
+            for s in found
+        ],
+    )
+
+
 def status(
     campaign: Annotated[str | None, typer.Argument()] = None, as_json: JsonFlag = False
 ) -> None:
@@ -184,38 +240,7 @@ def status(
     if not found:
         console.print("no linked campaigns (see `convsync link`)")
         return
-    emit_table(
-        "Linked campaigns",
-        [
-            "campaign",
-            "Salesforce",
-            "state",
-            "last run",
-            "lag",
-            "members",
-            "synced",
-            "skipped",
-            "dead letters",
-            "last error",
-        ],
-        [
-            (
-                s.campaign,
-                s.salesforce_campaign_id,
-                s.state,
-                f"{s.last_run.state} {s.last_run.finished_at or s.last_run.started_at:%H:%M:%S}"
-                if s.last_run
-                else "—",
-                f"{s.lag_seconds:.0f}s" if s.lag_seconds is not None else "—",
-                s.members_in_conversion,
-                s.members_synced,
-                s.skipped,
-                s.dead_letters,
-                (s.last_error or "")[:60],
-            )
-            for s in found
-        ],
-    )
+    print_link_statuses(found, "Linked campaigns")
 
 
 @dlq_app.command("list")

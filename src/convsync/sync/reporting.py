@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from convsync.store import member_sync, runs
 from convsync.store.db import transaction
@@ -37,7 +37,10 @@ class LinkStatus:
     linked_at: datetime
     lag_seconds: float | None
     members_in_conversion: int
+    # Members both sides agreed on at the last sync; plus the skipped ones, what
+    # Salesforce holds (as far as the sync knows, without an API call).
     members_synced: int
+    members_in_salesforce: int
     skipped: int
     dead_letters: int
     last_run: RunSummary | None
@@ -103,6 +106,7 @@ def link_statuses(ctx: SyncContext, campaign_name: str | None = None) -> list[Li
             if run is not None and run.error:
                 last_error = run.error
             lag = (now - link.outbound_mark).total_seconds() if link.outbound_mark else None
+            skipped = member_sync.count_skipped(session, link.id)
             result.append(
                 LinkStatus(
                     name,
@@ -113,13 +117,40 @@ def link_statuses(ctx: SyncContext, campaign_name: str | None = None) -> list[Li
                     lag,
                     counts["conversion"],
                     counts["synced"],
-                    member_sync.count_skipped(session, link.id),
+                    counts["synced"] + skipped,
+                    skipped,
                     int(dead),
                     None if run is None else _summary(session, run),
                     last_error,
                 )
             )
         return result
+
+
+def campaign_lags(sessions: sessionmaker[Session]) -> dict[str, float]:
+    """Seconds each linked campaign is behind: since its last successful push (or, never
+    synced yet, since it was linked). What the `convsync_sync_lag_seconds` gauge shows."""
+    with transaction(sessions) as session:
+        rows = session.execute(
+            select(CampaignRow.name, LinkRow.outbound_mark, LinkRow.linked_at)
+            .join(CampaignRow, CampaignRow.id == LinkRow.campaign_id)
+            .where(LinkRow.state == "active")
+        ).all()
+    now = utcnow()
+    return {name: (now - (mark or linked)).total_seconds() for name, mark, linked in rows}
+
+
+def campaign_runs(ctx: SyncContext, campaign_name: str) -> list[RunSummary]:
+    """Every run of the campaign's links, oldest first (with live counts for open ones)."""
+    with transaction(ctx.sessions) as session:
+        campaign = require_campaign(session, campaign_name)
+        found = session.scalars(
+            select(RunRow)
+            .join(LinkRow, LinkRow.id == RunRow.link_id)
+            .where(LinkRow.campaign_id == campaign.id)
+            .order_by(RunRow.id)
+        )
+        return [_summary(session, run) for run in found]
 
 
 def skipped_members(
