@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from simple_salesforce import format_soql
@@ -11,6 +14,7 @@ from typer.testing import CliRunner
 
 from convsync.cli.app import app
 from convsync.salesforce_emulator.testing import EmulatorHandle, simple_salesforce_client
+from tests.support.workers import WorkerProcess
 
 runner = CliRunner()
 
@@ -88,3 +92,199 @@ def eventually(check: Callable[[], Any], timeout: float = 60.0, interval: float 
             return last
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")
+
+
+# ---------------------------------------------------------------- one worker per module
+
+
+@contextmanager
+def module_worker(env: Mapping[str, str], log_dir: Path) -> Iterator[WorkerProcess]:
+    """A real `convsync worker` shared by the tests of one module.
+
+    Starting a worker costs seconds; sharing one keeps the suite in budget. Tests stay
+    independent because `org` empties both sides before each test and every test waits
+    for its own runs to end before it returns.
+    """
+    worker = WorkerProcess(env, log_dir, name="shared", concurrency=2)
+    try:
+        worker.wait_ready()
+        yield worker
+    finally:
+        worker.stop()
+
+
+# ---------------------------------------------------------------- the Conversion side
+
+WEBINAR_STATUSES = ("Invited", "Registered", "Attended")
+
+
+def cli_json(*args: str) -> Any:
+    """Run a listing with `--json` and parse its standard output (stderr may carry logs)."""
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, (
+        f"convsync {' '.join(args)} --json → {result.exit_code}:\n{result.output}"
+    )
+    return json.loads(result.stdout)
+
+
+def one_line_error(output: str) -> str:
+    """The error of a failed command, checked to be one line and no traceback."""
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert len(lines) == 1, f"expected one line, got:\n{output}"
+    assert lines[0].startswith("error: "), output
+    return lines[0]
+
+
+def conversion_type(
+    name: str = "Webinar",
+    statuses: Sequence[str] = WEBINAR_STATUSES,
+    *,
+    default: str | None = None,
+    responded: Sequence[str] = (),
+) -> str:
+    """A campaign type (first status the default, last one responded unless told)."""
+    args = ["types", "create", name]
+    for status in statuses:
+        args += ["--status", status]
+    if default is not None:
+        args += ["--default", default]
+    for status in responded:
+        args += ["--responded", status]
+    cli(*args)
+    return name
+
+
+def conversion_campaign(name: str, type_name: str, members: Mapping[str, str] | None = None) -> str:
+    """An unlinked Conversion campaign with members (email → status)."""
+    cli("campaigns", "create", name, "--type", type_name)
+    for email, status in (members or {}).items():
+        cli("members", "add", name, email, status)
+    return name
+
+
+def members_here(campaign: str) -> dict[str, str]:
+    """email → status of the campaign's members in Conversion."""
+    return {m["email"]: m["status"] for m in cli_json("members", "list", campaign)}
+
+
+def skipped_here(campaign: str) -> dict[str, dict[str, Any]]:
+    """email → {status, reason, salesforce_member_id} of the members inbound skipped."""
+    return {s["email"]: s for s in cli_json("members", "list", campaign, "--skipped")}
+
+
+def link_status(campaign: str) -> dict[str, Any]:
+    """`convsync status CAMPAIGN --json` for a campaign with one link."""
+    [found] = cli_json("status", campaign)
+    return dict(found)
+
+
+def finished_run(campaign: str, after: int = 0, timeout: float = 60.0) -> dict[str, Any]:
+    """Wait for the campaign's latest run (newer than run `after`) to end; return it."""
+
+    def ended() -> dict[str, Any] | None:
+        run = link_status(campaign)["last_run"]
+        if run and run["id"] > after and run["state"] in ("succeeded", "failed"):
+            return dict(run)
+        return None
+
+    run: dict[str, Any] = eventually(ended, timeout=timeout)
+    return run
+
+
+def succeeded_run(campaign: str, after: int = 0) -> dict[str, Any]:
+    run = finished_run(campaign, after)
+    assert run["state"] == "succeeded", run
+    return run
+
+
+def sync_now(campaign: str) -> str:
+    """`convsync sync CAMPAIGN --wait`: one run, start to end; returns what it printed."""
+    return cli("sync", campaign, "--wait", "--timeout", "90")
+
+
+def dead_letters(campaign: str | None = None, *, include_resolved: bool = False) -> list[Any]:
+    args = ["dlq", "list"]
+    if campaign is not None:
+        args += ["--campaign", campaign]
+    if include_resolved:
+        args.append("--all")
+    return list(cli_json(*args))
+
+
+# ---------------------------------------------------------------- the Salesforce side
+
+WEBINAR_IN_SALESFORCE = [(s, s == "Invited", s == "Attended") for s in WEBINAR_STATUSES]
+
+
+def salesforce_member_ids(org: EmulatorHandle, campaign_id: str) -> dict[str, str]:
+    """email → CampaignMember id of the campaign's live members."""
+    sf = simple_salesforce_client(org)
+    query = format_soql(
+        "SELECT Id, Lead.Email, Contact.Email FROM CampaignMember WHERE CampaignId = {}",
+        campaign_id,
+    )
+    found = {}
+    for row in sf.query_all(query)["records"]:
+        person = row.get("Contact") or row.get("Lead") or {}
+        found[str(person.get("Email")).lower()] = row["Id"]
+    return found
+
+
+def set_salesforce_status(org: EmulatorHandle, campaign_id: str, email: str, status: str) -> None:
+    """A user changes a member's status in Salesforce."""
+    member_id = salesforce_member_ids(org, campaign_id)[email]
+    simple_salesforce_client(org).CampaignMember.update(member_id, {"Status": status})
+
+
+def delete_salesforce_member(org: EmulatorHandle, campaign_id: str, email: str) -> None:
+    """A user removes a member from the campaign in Salesforce."""
+    member_id = salesforce_member_ids(org, campaign_id)[email]
+    simple_salesforce_client(org).CampaignMember.delete(member_id)
+
+
+def add_salesforce_member(org: EmulatorHandle, campaign_id: str, email: str, status: str) -> str:
+    """A user adds a new Lead to the campaign in Salesforce; returns the member id."""
+    sf = simple_salesforce_client(org)
+    lead = sf.Lead.create({"LastName": email.partition("@")[0], "Company": "Acme", "Email": email})
+    member = sf.CampaignMember.create(
+        {"CampaignId": campaign_id, "LeadId": lead["id"], "Status": status}
+    )
+    return str(member["id"])
+
+
+def add_salesforce_status(
+    org: EmulatorHandle, campaign_id: str, label: str, *, responded: bool = False
+) -> None:
+    """A user adds a CampaignMemberStatus to the campaign in Salesforce."""
+    simple_salesforce_client(org).CampaignMemberStatus.create(
+        {"CampaignId": campaign_id, "Label": label, "HasResponded": responded}
+    )
+
+
+def salesforce_statuses(org: EmulatorHandle, campaign_id: str) -> list[tuple[str, bool, bool, int]]:
+    """(label, default, responded, sort order) of the campaign's statuses, by sort order."""
+    sf = simple_salesforce_client(org)
+    query = format_soql(
+        "SELECT Label, IsDefault, HasResponded, SortOrder FROM CampaignMemberStatus "
+        "WHERE CampaignId = {} ORDER BY SortOrder",
+        campaign_id,
+    )
+    return [
+        (r["Label"], r["IsDefault"], r["HasResponded"], int(r["SortOrder"]))
+        for r in sf.query_all(query)["records"]
+    ]
+
+
+def salesforce_campaigns(org: EmulatorHandle) -> dict[str, str]:
+    """name → id of every Campaign in the org."""
+    rows = simple_salesforce_client(org).query_all("SELECT Id, Name FROM Campaign")["records"]
+    return {r["Name"]: r["Id"] for r in rows}
+
+
+WRITES = ("sobjects:POST", "sobjects:PATCH", "sobjects:DELETE", "composite/sobjects", "bulk2")
+
+
+def salesforce_writes(org: EmulatorHandle) -> dict[str, int]:
+    """The write calls the emulator served since the last counter reset, by endpoint."""
+    by_endpoint = org.admin.counters()["by_endpoint"]
+    return {k: n for k, n in by_endpoint.items() if k.startswith(WRITES) and n}
