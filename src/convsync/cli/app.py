@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from convsync.cli import catalog_commands, service_commands, sync_commands
+from convsync.cli import bench, catalog_commands, service_commands, sync_commands
 from convsync.cli.errors import fail, typer_app
 from convsync.domain.errors import ConvsyncError
 
@@ -23,6 +23,7 @@ app.command()(sync_commands.unlink)
 app.command()(sync_commands.sync)
 app.command()(sync_commands.status)
 app.add_typer(sync_commands.dlq_app, name="dlq")
+app.command("bench")(bench.bench)
 catalog_commands.campaigns_app.command("create")(sync_commands.create_campaign)
 
 

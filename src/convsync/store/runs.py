@@ -17,6 +17,9 @@ from sqlalchemy.orm import Session
 
 from convsync.store.tables import ChunkRow, LinkRow, RunRow, utcnow
 
+# The states of a run that holds its link's lock (the partial unique index).
+OPEN = ("queued", "running")
+
 
 @dataclass(frozen=True, slots=True)
 class ChunkClaim:
@@ -96,6 +99,25 @@ def add_chunk(
     session.add(chunk)
     session.flush()
     return chunk.id
+
+
+def may_add_chunk(session: Session, run_id: int, stage: str, number: int) -> bool:
+    """Whether the planner of `stage` may add chunk `number` now; locks the run row.
+
+    A stage task can be delivered twice (a redelivery, a double publish, the reconciler
+    restarting a stage whose planner was only slow). The lock makes two planners take
+    turns; the one that finds the stage planned, the run moved on, or chunk `number`
+    (or a later one) already added by the other stops, and the other carries on.
+    """
+    run = session.scalar(select(RunRow).where(RunRow.id == run_id).with_for_update())
+    if run is None or run.state not in OPEN or run.stage != stage or run.stage_planned:
+        return False
+    ahead = session.scalar(
+        select(ChunkRow.id)
+        .where(ChunkRow.run_id == run_id, ChunkRow.stage == stage, ChunkRow.number >= number)
+        .limit(1)
+    )
+    return ahead is None
 
 
 def chunk_numbers(session: Session, run_id: int, stage: str, *, pending_only: bool) -> list[int]:

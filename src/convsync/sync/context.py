@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from convsync.sync.ports import Dispatcher, SalesforcePort
+from convsync.domain.model import Stage
+from convsync.sync.ports import Dispatcher, SalesforcePort, SyncObserver
 
 # Members per inbound chunk task: one Salesforce query page (2,000 ≈ 1 API call read).
 INBOUND_CHUNK = 2_000
@@ -32,6 +33,16 @@ class SyncOptions:
     max_attempts: int = MAX_ATTEMPTS
 
 
+class Unobserved:
+    """No metrics, no logs: the observer of use cases run outside a worker."""
+
+    def chunk_applied(self, stage: Stage, counts: Mapping[str, int]) -> None:
+        return None
+
+    def stage_finished(self, stage: Stage, seconds: float) -> None:
+        return None
+
+
 @dataclass(frozen=True)
 class SyncContext:
     sessions: sessionmaker[Session]
@@ -39,6 +50,7 @@ class SyncContext:
     salesforce_factory: Callable[[], SalesforcePort]
     dispatch: Dispatcher
     options: SyncOptions = SyncOptions()
+    observer: SyncObserver = Unobserved()
 
     @property
     def salesforce(self) -> SalesforcePort:

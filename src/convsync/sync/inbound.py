@@ -86,7 +86,8 @@ def plan_inbound(ctx: SyncContext, run_id: int) -> None:
             return
         run = runs.get_run(session, run_id)
         assert run is not None
-        run.stage_attempts += 1
+        if not view.stage_planned:  # a late duplicate is no attempt at planning
+            run.stage_attempts += 1
         runs.extend_lease(session, run_id, ctx.options.lease)
         link = links.get_link(session, view.link_id)
         first_sync = not link.initial_sync_done
@@ -117,6 +118,8 @@ def plan_inbound(ctx: SyncContext, run_id: int) -> None:
     )
     for page in _pages(rows, ctx.options.inbound_chunk, skip):
         with transaction(ctx.sessions) as session:
+            if not runs.may_add_chunk(session, run_id, Stage.INBOUND.value, next_number):
+                return  # a duplicate of this task is planning the stage: it carries on
             chunk_id = runs.add_chunk(
                 session,
                 run_id,

@@ -43,7 +43,8 @@ def plan_outbound(ctx: SyncContext, run_id: int) -> None:
             return
         run = session.get(RunRow, run_id)
         assert run is not None
-        run.stage_attempts += 1
+        if not view.stage_planned:  # a late duplicate is no attempt at planning
+            run.stage_attempts += 1
         runs.extend_lease(session, run_id, ctx.options.lease)
         pending = runs.chunk_numbers(session, run_id, Stage.OUTBOUND.value, pending_only=True)
     if view.stage_planned:
@@ -56,6 +57,8 @@ def plan_outbound(ctx: SyncContext, run_id: int) -> None:
         s.label for _, s in ctx.salesforce.campaign_statuses(view.salesforce_campaign_id)
     )
     with transaction(ctx.sessions) as session:
+        if not runs.may_add_chunk(session, run_id, Stage.OUTBOUND.value, 0):
+            return  # a duplicate of this task planned the stage meanwhile: it goes on
         run = session.get(RunRow, run_id)
         assert run is not None
         ids = member_sync.push_candidate_ids(session, view.link_id, view.campaign_id)

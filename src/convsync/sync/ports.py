@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from convsync.domain.model import MemberStatus
+from convsync.domain.model import MemberStatus, Stage
 from convsync.domain.outcomes import RecordResult
 from convsync.salesforce.records import (
     MemberChange,
@@ -73,6 +73,19 @@ class SalesforcePort(Protocol):
     def delete_members(
         self, ids: Sequence[str], *, use_bulk: bool = False
     ) -> list[RecordResult]: ...
+
+
+class SyncObserver(Protocol):
+    """Hears what a stage committed; metrics and log lines hang off it.
+
+    Called only after the commit, so work that was rolled back is never counted.
+    """
+
+    def chunk_applied(self, stage: Stage, counts: Mapping[str, int]) -> None:
+        """A chunk's members landed: counts by outcome (imported, pushed, skipped, ...)."""
+
+    def stage_finished(self, stage: Stage, seconds: float) -> None:
+        """A run's stage closed its barrier, `seconds` after it started."""
 
 
 class Dispatcher(Protocol):
