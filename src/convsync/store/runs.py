@@ -259,20 +259,44 @@ def stalled_runs(session: Session) -> list[Stalled]:
     return stalled
 
 
+def take_over(session: Session, run_id: int, lease: timedelta) -> bool:
+    """Take a stalled run's lease for the caller (the reconciler); False if it is not ours.
+
+    Only a run still open with an expired lease is taken, so of two reconcilers (two
+    beats, or a tick redelivered) one wins and the other leaves the run alone.
+    """
+    now = utcnow()
+    taken = session.execute(
+        update(RunRow)
+        .where(RunRow.id == run_id, RunRow.state.in_(OPEN), RunRow.lease_until < now)
+        .values(lease_until=now + lease, state="running")
+        .returning(RunRow.id)
+    ).first()
+    return taken is not None
+
+
 def release_chunk_leases(
     session: Session, run_id: int, stage: str, numbers: list[int], lease: timedelta
-) -> None:
-    """Re-dispatched chunks get a fresh queued lease, so the reconciler waits for them."""
-    session.execute(
+) -> list[int]:
+    """Re-dispatched chunks get a fresh queued lease, so the reconciler waits for them.
+
+    Only chunks still pending with an expired lease are released (a live task may have
+    claimed one since they were read); returns the numbers released.
+    """
+    now = utcnow()
+    released = session.scalars(
         update(ChunkRow)
         .where(
             ChunkRow.run_id == run_id,
             ChunkRow.stage == stage,
             ChunkRow.number.in_(numbers),
             ChunkRow.state == "pending",
+            or_(ChunkRow.lease_until.is_(None), ChunkRow.lease_until < now),
         )
-        .values(claimed_by=None, lease_until=utcnow() + lease)
+        .values(claimed_by=None, lease_until=now + lease)
+        .returning(ChunkRow.number)
     )
+    return sorted(released)
 
 
 def last_runs(session: Session, link_ids: list[int]) -> dict[int, RunRow]:

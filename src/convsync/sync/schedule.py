@@ -95,13 +95,16 @@ def reconcile(ctx: SyncContext) -> ReconcileReport:
             )
             failed += 1
             continue
-        numbers = [n for n, _ in run.expired_chunks]
         with transaction(ctx.sessions) as session:
-            runs.extend_lease(session, run.run_id, ctx.options.lease)
-            if numbers:
-                runs.release_chunk_leases(
-                    session, run.run_id, stage.value, numbers, ctx.options.lease * 5
-                )
+            if not runs.take_over(session, run.run_id, ctx.options.lease):
+                continue  # another reconciler (a second beat) took it, or it moved on
+            numbers = runs.release_chunk_leases(
+                session,
+                run.run_id,
+                stage.value,
+                [n for n, _ in run.expired_chunks],
+                ctx.options.lease * 5,
+            )
         if not run.stage_planned:
             restarted += 1
             _restart_stage(ctx, run.run_id, stage)
