@@ -307,4 +307,5 @@ def apply_inbound_chunk(
         chunk.counts["read"] = len(rows)
         stages.complete(session, claim, dict(chunk.counts))
         member_sync.drop_staged(session, [claim.chunk_id])
+    ctx.observer.chunk_applied(Stage.INBOUND, chunk.counts)
     stages.close_inbound(ctx, run_id)

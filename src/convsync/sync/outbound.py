@@ -328,3 +328,4 @@ def _record(
         member_sync.record_dead_letters(session, link_id, run_id, list(out.letters.values()))
         if claim is not None:
             stages.complete(session, claim, dict(out.counts))
+    ctx.observer.chunk_applied(Stage.OUTBOUND, out.counts)

@@ -10,13 +10,15 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+import structlog
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from convsync.domain.model import Stage
 from convsync.store import links, runs
 from convsync.store.db import transaction
 from convsync.store.runs import ChunkClaim
-from convsync.store.tables import LinkRow, RunRow, utcnow
+from convsync.store.tables import ChunkRow, LinkRow, RunRow, utcnow
 from convsync.sync.context import SyncContext
 
 
@@ -37,11 +39,17 @@ class RunView:
 
 
 def load_open_run(session: Session, run_id: int, stage: Stage) -> RunView | None:
-    """The run, if it is still open and at `stage` (a late or duplicate task sees None)."""
+    """The run, if it is still open and at `stage` (a late or duplicate task sees None).
+
+    Binds the run's campaign, link and stage to the log context of the task at hand.
+    """
     run = runs.get_run(session, run_id)
     if run is None or run.state not in ("queued", "running") or run.stage != stage.value:
         return None
     link = links.get_link(session, run.link_id)
+    structlog.contextvars.bind_contextvars(
+        run_id=run.id, link_id=link.id, campaign_id=link.campaign_id, stage=run.stage
+    )
     return RunView(
         run.id, link.id, link.campaign_id, link.salesforce_campaign_id, run.stage, run.stage_planned
     )
@@ -89,7 +97,9 @@ def close_inbound(ctx: SyncContext, run_id: int) -> None:
             return
         _advance_inbound_mark(session, moved)
         runs.extend_lease(session, run_id, ctx.options.lease)
+        took = (utcnow() - moved.started_at).total_seconds()
     ctx.dispatch.outbound_stage(run_id)
+    ctx.observer.stage_finished(Stage.INBOUND, took)
 
 
 def close_outbound(ctx: SyncContext, run_id: int) -> None:
@@ -102,6 +112,14 @@ def close_outbound(ctx: SyncContext, run_id: int) -> None:
         link.outbound_mark = moved.started_at
         link.initial_sync_done = True
         runs.finish_run(session, run_id, "succeeded")
+        # Outbound began when the last inbound chunk landed (or, none, at the run's start).
+        inbound_end = session.scalar(
+            select(func.max(ChunkRow.done_at)).where(
+                ChunkRow.run_id == run_id, ChunkRow.stage == Stage.INBOUND.value
+            )
+        )
+        took = (utcnow() - (inbound_end or moved.started_at)).total_seconds()
+    ctx.observer.stage_finished(Stage.OUTBOUND, took)
 
 
 def fail_run(ctx: SyncContext, run_id: int, error: str) -> None:
