@@ -43,6 +43,9 @@ class Unobserved:
         return None
 
 
+UNOBSERVED = Unobserved()
+
+
 @dataclass(frozen=True)
 class SyncContext:
     sessions: sessionmaker[Session]
@@ -50,7 +53,7 @@ class SyncContext:
     salesforce_factory: Callable[[], SalesforcePort]
     dispatch: Dispatcher
     options: SyncOptions = SyncOptions()
-    observer: SyncObserver = Unobserved()
+    observer: SyncObserver = UNOBSERVED
 
     @property
     def salesforce(self) -> SalesforcePort:
