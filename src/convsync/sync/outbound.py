@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import structlog
+
 from convsync.domain.errors import TransientSalesforceError
 from convsync.domain.model import Stage
 from convsync.domain.outcomes import RecordResult, WriteOutcome
@@ -34,6 +36,10 @@ from convsync.sync.ports import SalesforcePort
 
 STATUS_NOT_ON_CAMPAIGN = "STATUS_NOT_ON_CAMPAIGN"
 NO_SALESFORCE_PERSON = "NO_SALESFORCE_PERSON"
+# Member ids named in a dead-letter log line; `convsync dlq list` has them all.
+LOGGED_MEMBER_IDS = 20
+
+log = structlog.get_logger(__name__)
 
 
 def plan_outbound(ctx: SyncContext, run_id: int) -> None:
@@ -329,3 +335,19 @@ def _record(
         if claim is not None:
             stages.complete(session, claim, dict(out.counts))
     ctx.observer.chunk_applied(Stage.OUTBOUND, out.counts)
+    _log_dead_letters(out)
+
+
+def _log_dead_letters(out: _Outcome) -> None:
+    """A dead letter is an error (DESIGN.md): one line per chunk says how many and why."""
+    if not out.letters:
+        return
+    letters = list(out.letters.values())
+    log.error(
+        "members dead-lettered",
+        count=len(letters),
+        codes=sorted({code for _, code, _, _ in letters}),
+        statuses=sorted({str(payload.get("status")) for *_, payload in letters}),
+        member_ids=sorted(payload["member_id"] for *_, payload in letters)[:LOGGED_MEMBER_IDS],
+        see="convsync dlq list",
+    )
