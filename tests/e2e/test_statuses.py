@@ -4,7 +4,10 @@ scheduler's own replay, purge) and the pre-flight check before linking.
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import pytest
 
@@ -21,6 +24,7 @@ from tests.support.scenario import (
     conversion_campaign,
     conversion_type,
     dead_letters,
+    eventually,
     link_status,
     members_here,
     module_worker,
@@ -47,6 +51,16 @@ def worker(
 ) -> Iterator[WorkerProcess]:
     with module_worker(salesforce_env, tmp_path_factory.mktemp("statuses")) as running:
         yield running
+
+
+def worker_events(worker: WorkerProcess, since: int) -> list[dict[str, Any]]:
+    """The worker's JSON log lines after the first `since` characters of its log."""
+    events = []
+    for line in worker.log()[since:].splitlines():
+        if line.startswith("{"):
+            with contextlib.suppress(ValueError):
+                events.append(json.loads(line))
+    return events
 
 
 def parked(
@@ -142,6 +156,25 @@ def test_a_conversion_member_whose_status_salesforce_lacks_is_dead_lettered_unwr
     assert "'Attended' does not exist on Salesforce campaign" in letter["message"]
     assert link_status("Spring")["dead_letters"] == 1
     assert members_here("Spring") == {"vip@example.com": "Attended"}
+
+
+def test_a_dead_lettered_member_is_logged_as_an_error(
+    org: EmulatorHandle, worker: WorkerProcess
+) -> None:
+    since = len(worker.log())
+    parked(org, {"vip@example.com": "Attended"})
+
+    def logged() -> list[dict[str, Any]]:
+        return [
+            event
+            for event in worker_events(worker, since)
+            if event.get("level") == "error" and "STATUS_NOT_ON_CAMPAIGN" in str(event)
+        ]
+
+    [event] = eventually(logged, timeout=10)
+    assert event["statuses"] == ["Attended"]
+    assert event["count"] == 1
+    assert event["campaign_id"] == cli_json("campaigns", "list")[0]["id"]
 
 
 def test_replay_pushes_a_dead_letter_once_the_status_exists_in_salesforce(
