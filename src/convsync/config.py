@@ -75,6 +75,9 @@ class Settings(BaseSettings):
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
+    # Prometheus: a worker serves /metrics on this port (0 picks a free one; unset: off).
+    metrics_port: int | None = Field(default=None, ge=0, le=65_535)
+    metrics_address: str = "127.0.0.1"
 
     @field_validator("database_url")
     @classmethod

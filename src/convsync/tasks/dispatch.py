@@ -34,6 +34,8 @@ def replay_dead_letters(link_id: int) -> None:
 
 
 def sync_context() -> SyncContext:
+    from convsync.metrics import SyncTelemetry
+
     built = adapters()
     settings = built.settings
     options = SyncOptions(
@@ -41,4 +43,6 @@ def sync_context() -> SyncContext:
         create_missing_leads=settings.create_missing_leads,
         bulk_threshold=settings.bulk_threshold,
     )
-    return SyncContext(built.sessions, lambda: built.salesforce, CeleryDispatcher(), options)
+    return SyncContext(
+        built.sessions, lambda: built.salesforce, CeleryDispatcher(), options, SyncTelemetry()
+    )

@@ -33,9 +33,12 @@ class Adapters:
         """The Salesforce gateway, logged in on first use (a token call, not an API call)."""
         with self._lock:
             if self._gateway is None:
+                from convsync.metrics import instrument_session
                 from convsync.salesforce import connect
 
                 self._gateway = connect(self.settings)
+                # Every Salesforce call and error shows in the worker's /metrics.
+                instrument_session(self._gateway.client.session)
             return self._gateway
 
     def close(self) -> None:

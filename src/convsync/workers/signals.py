@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import structlog
 from celery import signals
 
-from convsync.config import get_settings
+from convsync.config import Settings, get_settings
 from convsync.logs import configure_logging
 from convsync.workers import root
 
@@ -15,6 +16,13 @@ log = structlog.get_logger(__name__)
 
 # Task keyword arguments worth carrying on every log line of the task.
 _CONTEXT_KEYS = ("run_id", "link_id", "campaign_id", "chunk", "stage")
+# The stage each sync task works on (the use case adds the campaign once it read the run).
+_TASK_STAGES = {
+    "convsync.sync.import_inbound": "inbound",
+    "convsync.sync.apply_inbound_chunk": "inbound",
+    "convsync.sync.push_outbound": "outbound",
+    "convsync.sync.push_outbound_chunk": "outbound",
+}
 
 
 def _secrets() -> list[str]:
@@ -52,9 +60,57 @@ def _bind_task_context(
 ) -> None:
     structlog.contextvars.clear_contextvars()
     context = {k: v for k, v in (kwargs or {}).items() if k in _CONTEXT_KEYS}
+    if task.name in _TASK_STAGES:
+        context.setdefault("stage", _TASK_STAGES[task.name])
     structlog.contextvars.bind_contextvars(task_id=task_id, task=task.name, **context)
 
 
 @signals.task_postrun.connect
 def _clear_task_context(**_: Any) -> None:
     structlog.contextvars.clear_contextvars()
+
+
+def _lag_reader(settings: Settings) -> Callable[[], dict[str, float]]:
+    """Campaign lags read with a connection per scrape: the main process keeps no pooled
+    connection that a pool process forked later could inherit."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    from convsync.store.db import make_session_factory
+    from convsync.sync.reporting import campaign_lags
+
+    sessions = make_session_factory(create_engine(settings.database_url, poolclass=NullPool))
+    return lambda: campaign_lags(sessions)
+
+
+# Where this worker serves /metrics (set at worker_init, logged when the worker is ready).
+_serving: list[str] = []
+
+
+@signals.worker_init.connect
+def _serve_metrics(**_: Any) -> None:
+    """With CONVSYNC_METRICS_PORT: serve /metrics from the main process for the whole pool."""
+    settings = get_settings()
+    if settings.metrics_port is None:
+        return
+    from convsync import metrics
+
+    metrics.enable_multiprocess()  # before the pool forks
+    address = settings.metrics_address
+    port = metrics.serve(address, settings.metrics_port, _lag_reader(settings))
+    _serving.append(f"http://{address}:{port}/metrics")
+
+
+@signals.worker_ready.connect
+def _say_where_metrics_are(**_: Any) -> None:
+    # Logged once logging is set up (it is not yet at worker_init).
+    for url in _serving:
+        log.info("serving metrics", url=url)
+
+
+@signals.worker_shutdown.connect
+def _remove_metrics_files(**_: Any) -> None:
+    if get_settings().metrics_port is not None:
+        from convsync import metrics
+
+        metrics.cleanup_multiprocess()
