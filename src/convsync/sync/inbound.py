@@ -126,7 +126,7 @@ def plan_inbound(ctx: SyncContext, run_id: int) -> None:
                 Stage.INBOUND.value,
                 next_number,
                 size=len(page),
-                lease=ctx.options.lease * 5,
+                lease=stages.queued_lease(ctx),
             )
             member_sync.stage(session, chunk_id, page)
             top = max(r.system_modstamp for r in page)

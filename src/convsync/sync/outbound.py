@@ -79,7 +79,7 @@ def plan_outbound(ctx: SyncContext, run_id: int) -> None:
                 Stage.OUTBOUND.value,
                 number,
                 size=len(piece),
-                lease=ctx.options.lease * 5,
+                lease=stages.queued_lease(ctx),
                 lo=piece[0],
                 hi=piece[-1],
             )

@@ -103,7 +103,7 @@ def reconcile(ctx: SyncContext) -> ReconcileReport:
                 run.run_id,
                 stage.value,
                 [n for n, _ in run.expired_chunks],
-                ctx.options.lease * 5,
+                stages.queued_lease(ctx),
             )
         if not run.stage_planned:
             restarted += 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
 import structlog
 from sqlalchemy import func, select
@@ -20,6 +21,17 @@ from convsync.store.db import transaction
 from convsync.store.runs import ChunkClaim
 from convsync.store.tables import ChunkRow, LinkRow, RunRow, utcnow
 from convsync.sync.context import SyncContext
+
+# A chunk waiting in the queue (never claimed yet, or republished) holds this many run
+# leases. Past it, a stalled run's reconciler republishes the chunk: a message a killed
+# worker had fetched but not started costs two lease periods, and a backlog queued behind
+# other campaigns' work is republished at most once per two periods (duplicates are no-ops).
+QUEUED_LEASE_FACTOR = 2
+
+
+def queued_lease(ctx: SyncContext) -> timedelta:
+    """The lease of a chunk that is queued, not being worked on."""
+    return ctx.options.lease * QUEUED_LEASE_FACTOR
 
 
 class LostClaimError(Exception):
