@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -30,6 +31,15 @@ def _config(app: Emulator, host: str, port: int, tls: TlsFiles) -> uvicorn.Confi
         access_log=False,
         timeout_keep_alive=30,
     )
+
+
+class _Server(uvicorn.Server):
+    """Stops at the first signal: an emulator has no request worth draining, and uvicorn's
+    graceful shutdown would wait for clients' idle keep-alive connections to time out."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.force_exit = True
+        super().handle_exit(sig, frame)
 
 
 def bound_port(server: uvicorn.Server) -> int:
@@ -60,7 +70,7 @@ def run(  # noqa: PLR0917 - the CLI calls run() with this exact signature
     )
     tls_dir = Path(info_file).resolve().parent / "emulator-tls" if info_file else None
     tls = make_tls_files(tls_dir)
-    server = uvicorn.Server(_config(app, host, port, tls))
+    server = _Server(_config(app, host, port, tls))
 
     def announce() -> None:
         while not server.started:
