@@ -103,8 +103,12 @@ def module_worker(env: Mapping[str, str], log_dir: Path) -> Iterator[WorkerProce
 
     Starting a worker costs seconds; sharing one keeps the suite in budget. Tests stay
     independent because `org` empties both sides before each test and every test waits
-    for its own runs to end before it returns.
+    for its own runs to end before it returns. Messages earlier modules left queued are
+    purged first: run ids restart with every truncation, so they would act on ours.
     """
+    from convsync.workers.app import app
+
+    app.control.purge()
     worker = WorkerProcess(env, log_dir, name="shared", concurrency=2)
     try:
         worker.wait_ready()
