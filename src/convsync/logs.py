@@ -7,34 +7,51 @@ library could still carry a session id or password.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import sys
 from collections.abc import Iterable, MutableMapping
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 
 REDACTED = "[redacted]"
-_SECRET_KEYS = re.compile(
-    r"(pass(word)?|secret|token|session_?id|authorization|private_key|assertion|sid)",
+# Event keys whose values are secrets, by word: `password`, `client_secret`,
+# `access_token`, `session_id`, `Authorization`, `private_key`, `sid`, ...
+_SECRET_KEY_WORDS = frozenset(
+    {"password", "passwd", "secret", "token", "authorization", "assertion", "sid", "sessionid"}
+)
+_SECRET_KEY_PAIRS = (("session", "id"), ("private", "key"), ("api", "key"))
+# Secrets that slip into free text: bearer tokens, Salesforce session ids (`00D…!…`),
+# and `key=value` / `"key": "value"` pairs of secret-named keys (query strings, JSON).
+_BEARER = re.compile(r"\bBearer\s+[A-Za-z0-9._~+/!=-]+", re.IGNORECASE)
+_SESSION_ID = re.compile(r"\b00D[A-Za-z0-9]{12,15}![A-Za-z0-9._~+/=-]+")
+_ASSIGNMENT = re.compile(
+    r"""\b((?:access|refresh|security|id)_token|password|passwd|client_secret|"""
+    r"""session_?id|sid|(?:client_)?assertion)(["']?\s*[:=]\s*["']?)[^"'&\s,;}]+""",
     re.IGNORECASE,
 )
-# Bearer tokens and Salesforce session ids (00D…!…) that slip into free text.
-_SECRET_TEXT = re.compile(
-    r"(Bearer\s+[A-Za-z0-9._~+/!=-]+|\b00D[A-Za-z0-9]{12,15}![A-Za-z0-9._]+|"
-    r"(access_token|refresh_token|password|client_secret|session_id)=[^&\s\"']+)",
-    re.IGNORECASE,
-)
+
+
+def is_secret_key(key: str) -> bool:
+    """Whether an event key names a secret (by its words, so `inside` is not `sid`)."""
+    words = [w for w in re.split(r"[^a-z0-9]+", key.lower()) if w]
+    if _SECRET_KEY_WORDS.intersection(words):
+        return True
+    return any(pair in itertools.pairwise(words) for pair in _SECRET_KEY_PAIRS)
 
 
 class SecretRedactor:
-    """A structlog processor that masks known secret values, secret-looking keys and tokens."""
+    """A structlog processor that masks known secret values, secret-named keys and tokens."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+        self._secrets: list[str] = []
+        for secret in secrets:
+            self.add(secret)
 
     def add(self, secret: str | None) -> None:
+        """Mask this exact value wherever it appears (too short a value would mask noise)."""
         if secret and len(secret) >= 4 and secret not in self._secrets:
             self._secrets.append(secret)
             self._secrets.sort(key=len, reverse=True)
@@ -42,10 +59,12 @@ class SecretRedactor:
     def scrub(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, REDACTED)
-        return _SECRET_TEXT.sub(REDACTED, text)
+        text = _BEARER.sub(f"Bearer {REDACTED}", text)
+        text = _SESSION_ID.sub(REDACTED, text)
+        return _ASSIGNMENT.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
 
     def _clean(self, key: str, value: Any) -> Any:
-        if _SECRET_KEYS.search(key) and value not in (None, ""):
+        if is_secret_key(key) and value not in (None, ""):
             return REDACTED
         if isinstance(value, str):
             return self.scrub(value)
@@ -53,6 +72,8 @@ class SecretRedactor:
             return {k: self._clean(str(k), v) for k, v in value.items()}
         if isinstance(value, list | tuple):
             return [self._clean(key, v) for v in value]
+        if isinstance(value, BaseException):
+            return self.scrub(f"{type(value).__name__}: {value}")
         return value
 
     def __call__(
@@ -66,14 +87,25 @@ class SecretRedactor:
 redactor = SecretRedactor()
 
 
-def configure_logging(level: str = "INFO", fmt: str = "auto", secrets: Iterable[str] = ()) -> None:
+def configure_logging(
+    level: str = "INFO",
+    fmt: str = "auto",
+    secrets: Iterable[str] = (),
+    stream: TextIO | None = None,
+) -> None:
+    """Route structlog and stdlib logging through one redacting pipeline to `stream`.
+
+    `auto` is JSON unless `stream` is a terminal (then key=value lines for people).
+    """
+    stream = stream or sys.stderr
     for secret in secrets:
         redactor.add(secret)
-    use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
+    terminal = stream.isatty()
+    use_json = fmt == "json" or (fmt == "auto" and not terminal)
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if use_json
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        else structlog.dev.ConsoleRenderer(colors=terminal)
     )
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -92,7 +124,7 @@ def configure_logging(level: str = "INFO", fmt: str = "auto", secrets: Iterable[
         foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
