@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from convsync.cli.errors import UserError, typer_app
 from convsync.cli.output import JSON_OPTION_HELP, console, emit_json, emit_table
@@ -197,36 +198,28 @@ def _last_run(run: RunSummary | None) -> str:
 
 def print_link_statuses(found: Sequence[reporting.LinkStatus], title: str) -> None:
     """The `convsync status` table (also the demo's closing picture)."""
-    emit_table(
-        title,
-        [
-            "campaign",
-            "Salesforce",
-            "state",
-            "last run",
-            "lag",
-            "members here",
-            "in Salesforce",
-            "skipped",
-            "dead letters",
-            "last error",
-        ],
-        [
-            (
-                s.campaign,
-                s.salesforce_campaign_id,
-                s.state,
-                _last_run(s.last_run),
-                _ago(s.lag_seconds),
-                f"{s.members_in_conversion:,}",
-                f"{s.members_in_salesforce:,}",
-                f"{s.skipped:,}",
-                f"{s.dead_letters:,}",
-                (s.last_error or "")[:60],
-            )
-            for s in found
-        ],
-    )
+    table = Table(title=title, title_justify="left")
+    table.add_column("campaign")
+    table.add_column("Salesforce", no_wrap=True)
+    table.add_column("state")
+    table.add_column("last run")
+    for column in ("lag", "members here", "in Salesforce", "skipped", "dead letters"):
+        table.add_column(column, justify="right")
+    table.add_column("last error", max_width=40, overflow="ellipsis", no_wrap=True)
+    for s in found:
+        table.add_row(
+            s.campaign,
+            s.salesforce_campaign_id,
+            s.state,
+            _last_run(s.last_run),
+            _ago(s.lag_seconds),
+            f"{s.members_in_conversion:,}",
+            f"{s.members_in_salesforce:,}",
+            f"{s.skipped:,}",
+            f"{s.dead_letters:,}",
+            s.last_error or "",
+        )
+    console.print(table)
 
 
 def status(
