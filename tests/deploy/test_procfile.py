@@ -8,17 +8,20 @@ import re
 import signal
 import subprocess
 import sys
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psutil
 import pytest
 from honcho.environ import parse_procfile
-from sqlalchemy.orm import Session, sessionmaker
 
 from tests.deploy.recipes import DEPLOY, convsync_args, env_file, option, parse_cli
 from tests.support.scenario import eventually
 
 HONCHO = Path(sys.executable).with_name("honcho")
+# Marks the processes one honcho run started, wherever they end up in the process tree.
+MARKER = "CONVSYNC_TEST_HONCHO_RUN"
 
 
 def processes(name: str) -> dict[str, list[str]]:
@@ -62,9 +65,54 @@ def test_the_demo_profile_adds_the_emulator_and_points_only_at_this_machine() ->
         assert "127.0.0.1" in demo[url]
 
 
+def alive_with(token: str) -> list[psutil.Process]:
+    """Processes (honcho's children and theirs) whose environment carries `token`."""
+    found = []
+    for process in psutil.process_iter():
+        with contextlib.suppress(psutil.Error):
+            if process.environ().get(MARKER) == token and process.status() != "zombie":
+                found.append(process)
+    return found
+
+
+@contextlib.contextmanager
+def honcho_running(
+    env: dict[str, str], workdir: Path, *kinds: str
+) -> Iterator[tuple[subprocess.Popen[bytes], Callable[[], str], str]]:
+    """`honcho start KINDS` on deploy/Procfile; whatever it started is gone afterwards.
+
+    honcho starts each process in its own session, out of reach of a signal to honcho's
+    group: a marker in their environment finds them if the test fails half-way.
+    """
+    token = uuid.uuid4().hex
+    log = workdir / "honcho.log"
+    with log.open("wb") as out:
+        honcho = subprocess.Popen(
+            [str(HONCHO), "-f", str(DEPLOY / "Procfile"), "--no-colour", "start", *kinds],
+            cwd=workdir,
+            env={**env, MARKER: token},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            yield honcho, lambda: log.read_text(errors="replace"), token
+        finally:
+            if honcho.poll() is None:
+                honcho.send_signal(signal.SIGINT)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    honcho.wait(timeout=30)
+            for process in alive_with(token):  # a test that failed half-way
+                with contextlib.suppress(psutil.Error):
+                    process.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                honcho.kill()
+                honcho.wait(timeout=10)
+
+
 @pytest.mark.e2e
+@pytest.mark.usefixtures("sessions")
 def test_honcho_starts_the_procfile_worker_and_beat_and_stops_them(
-    sessions: sessionmaker[Session], service_env: dict[str, str], tmp_path: Path
+    service_env: dict[str, str], tmp_path: Path
 ) -> None:
     env = {
         **os.environ,
@@ -73,28 +121,14 @@ def test_honcho_starts_the_procfile_worker_and_beat_and_stops_them(
         # A one-second cadence: beat's first tick reaches the worker within the test.
         "CONVSYNC_SYNC_INTERVAL_SECONDS": "1",
     }
-    log = tmp_path / "honcho.log"
-    with log.open("wb") as out:
-        honcho = subprocess.Popen(
-            [str(HONCHO), "-f", str(DEPLOY / "Procfile"), "--no-colour", "start", "worker", "beat"],
-            cwd=tmp_path,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            output = lambda: log.read_text(errors="replace")  # noqa: E731
-            eventually(lambda: "worker.1 |" in output() and " ready." in output())
-            eventually(lambda: "beat.1" in output() and "beat: Starting" in output())
-            # Beat's tick went through Redis to the Procfile's worker, which ran it.
-            ran = r"Task convsync\.schedule\.dispatch_due_syncs\[[-\w]+\] succeeded"
-            eventually(lambda: re.search(ran, output()))
-            assert list((tmp_path / ".convsync").glob("beat-schedule*"))  # shelve: .dat/.dir or .db
-            children = psutil.Process(honcho.pid).children(recursive=True)
-            honcho.send_signal(signal.SIGINT)
-            honcho.wait(timeout=30)
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(honcho.pid, signal.SIGKILL)
-    assert [c.pid for c in children if c.is_running() and c.status() != "zombie"] == []
+    with honcho_running(env, tmp_path, "worker", "beat") as (honcho, output, token):
+        eventually(lambda: "worker.1 |" in output() and " ready." in output())
+        eventually(lambda: "beat.1" in output() and "beat: Starting" in output())
+        # Beat's tick went through Redis to the Procfile's worker, which ran it.
+        ran = r"Task convsync\.schedule\.dispatch_due_syncs\[[-\w]+\] succeeded"
+        eventually(lambda: re.search(ran, output()))
+        assert list((tmp_path / ".convsync").glob("beat-schedule*"))  # shelve: .dat/.dir or .db
+
+        honcho.send_signal(signal.SIGINT)  # Ctrl-C
+        honcho.wait(timeout=30)
+        assert eventually(lambda: not alive_with(token), timeout=15)
