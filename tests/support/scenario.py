@@ -114,7 +114,9 @@ def module_worker(env: Mapping[str, str], log_dir: Path) -> Iterator[WorkerProce
         worker.wait_ready()
         yield worker
     finally:
-        worker.stop()
+        # Every test waited for its runs: the worker is idle, and a warm shutdown would
+        # only add seconds per module.
+        worker.kill_all()
 
 
 # ---------------------------------------------------------------- the Conversion side
