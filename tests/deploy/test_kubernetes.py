@@ -100,7 +100,8 @@ def test_secrets_come_only_from_the_secret() -> None:
         sources = [next(iter(s)) for s in container["envFrom"]]
         assert sources == ["configMapRef", "secretRef"]
         for entry in container.get("env", []):
-            assert "value" not in entry, entry["name"]  # only references
+            if SECRET_NAME.search(entry["name"]):
+                assert "value" not in entry, entry["name"]  # a reference, never a value
 
 
 def test_containers_run_unprivileged() -> None:
@@ -121,3 +122,12 @@ def test_kustomize_builds_the_manifests(tmp_path: Path) -> None:
     assert {d["metadata"].get("namespace") for d in documents if d["kind"] != "Namespace"} == {
         "convsync"
     }
+
+
+def test_workers_expose_their_metrics_to_prometheus() -> None:
+    for worker in workers():
+        [container] = containers(worker)
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        port = worker["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"]
+        assert env["CONVSYNC_METRICS_PORT"] == port
+        assert env["CONVSYNC_METRICS_ADDRESS"] == "0.0.0.0"  # noqa: S104 - inside the pod
