@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import sys
+from typing import Annotated
+
+import typer
 
 from convsync.cli import bench, catalog_commands, service_commands, sync_commands
 from convsync.cli.errors import fail, typer_app
@@ -28,11 +31,19 @@ catalog_commands.campaigns_app.command("create")(sync_commands.create_campaign)
 
 
 @app.command()
-def demo() -> None:
+def demo(
+    members: Annotated[
+        int,
+        typer.Option(min=50, max=200_000, help="Salesforce members of the big campaign."),
+    ] = 3_000,
+    timeout: Annotated[
+        float, typer.Option(min=10, help="Give up on a phase after this many seconds.")
+    ] = 120.0,
+) -> None:
     """Run a real end-to-end sync on the embedded default (or on CONVSYNC_* services)."""
     from convsync.cli.demo import run_demo
 
-    run_demo()
+    run_demo(members, timeout)
 
 
 def main() -> None:

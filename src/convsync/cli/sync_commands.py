@@ -189,35 +189,46 @@ def _ago(seconds: float | None) -> str:
 def _last_run(run: RunSummary | None) -> str:
     if run is None:
         return "—"
-    parts = [f"#{run.id}", run.kind, run.state]
+    return f"#{run.id} {run.kind}\n{run.finished_at or run.started_at:%H:%M:%S}"
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _state(status: reporting.LinkStatus) -> str:
+    """Where the campaign stands: unlinked, linked, syncing (stage), failed or idle."""
+    run = status.last_run
+    if status.state != "active":
+        return status.state
+    if run is None:
+        return "linked"
     if run.state in ("queued", "running"):
-        parts.append(run.stage)
-    parts.append(f"{run.finished_at or run.started_at:%H:%M:%S}")
-    return " ".join(parts)
+        return f"syncing\n({run.stage})"
+    return "idle" if run.state == "succeeded" else run.state
 
 
 def print_link_statuses(found: Sequence[reporting.LinkStatus], title: str) -> None:
     """The `convsync status` table (also the demo's closing picture)."""
     table = Table(title=title, title_justify="left")
-    table.add_column("campaign")
-    table.add_column("Salesforce", no_wrap=True)
+    table.add_column("campaign\n[dim]Salesforce id[/]")
     table.add_column("state")
     table.add_column("last run")
-    for column in ("lag", "members here", "in Salesforce", "skipped", "dead letters"):
-        table.add_column(column, justify="right")
-    table.add_column("last error", max_width=40, overflow="ellipsis", no_wrap=True)
+    table.add_column("lag", justify="right")
+    table.add_column("members\nhere / SF", justify="right")
+    table.add_column("skipped", justify="right")
+    table.add_column("dead\nletters", justify="right")
+    table.add_column("last error", max_width=40)
     for s in found:
         table.add_row(
-            s.campaign,
-            s.salesforce_campaign_id,
-            s.state,
+            f"{s.campaign}\n[dim]{s.salesforce_campaign_id}[/]",
+            _state(s),
             _last_run(s.last_run),
             _ago(s.lag_seconds),
-            f"{s.members_in_conversion:,}",
-            f"{s.members_in_salesforce:,}",
+            f"{s.members_in_conversion:,} / {s.members_in_salesforce:,}",
             f"{s.skipped:,}",
             f"{s.dead_letters:,}",
-            s.last_error or "",
+            _shorten(s.last_error or "", 60),
         )
     console.print(table)
 
