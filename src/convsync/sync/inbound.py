@@ -1,8 +1,8 @@
 """The inbound stage: Salesforce → Conversion.
 
 The stage task pages the Salesforce campaign's members changed since the bookmark
-(capped at the run's start), stages each page as a chunk in PostgreSQL and enqueues a
-chunk task for it. A chunk task applies the conflict rule to each member and writes the
+(capped at the run's start), stages each page as a chunk in PostgreSQL and, once every
+page is staged, enqueues a chunk task per page. A chunk task applies the conflict rule to each member and writes the
 verdicts, the new bases and the chunk's done-marker in one transaction.
 """
 
@@ -111,8 +111,9 @@ def plan_inbound(ctx: SyncContext, run_id: int) -> None:
             ctx.dispatch.inbound_chunk(run_id, number)
         stages.close_inbound(ctx, run_id)
         return
-    for number in pending:  # staged before a crash but maybe never enqueued
-        ctx.dispatch.inbound_chunk(run_id, number)
+    # Chunks are enqueued once the whole stage is staged (including those staged before a
+    # crash): a chunk may only be applied when every row of its people is known.
+    numbers = list(pending)
     rows = ctx.salesforce.iter_members(
         view.salesforce_campaign_id, since=since, until=until, include_deleted=not first_sync
     )
@@ -135,12 +136,18 @@ def plan_inbound(ctx: SyncContext, run_id: int) -> None:
             if run_row.inbound_max_stamp is None or top > run_row.inbound_max_stamp:
                 run_row.inbound_max_stamp = top
             runs.extend_lease(session, run_id, ctx.options.lease)
-        ctx.dispatch.inbound_chunk(run_id, next_number)
+        numbers.append(next_number)
         next_number += 1
     with transaction(ctx.sessions) as session:
+        # A person removed and re-added in Salesforce reads as a deleted and a live row;
+        # applying the stale deletion (before the live row, or in another chunk) would
+        # compare Conversion's value with a state Salesforce has since left.
+        member_sync.drop_superseded_deletions(session, run_id, Stage.INBOUND.value)
         run_row = session.get(RunRow, run_id)
         if run_row is not None:
             run_row.stage_planned = True
+    for number in numbers:
+        ctx.dispatch.inbound_chunk(run_id, number)
     stages.close_inbound(ctx, run_id)
 
 
