@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, and_, bindparam, delete, exists, func, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
 from convsync.store.catalog import _insert
 from convsync.store.tables import (
+    ChunkRow,
     MemberRow,
     MemberSyncStateRow,
     PersonRow,
@@ -113,6 +114,26 @@ def staged_since(session: Session, chunk_ids: Sequence[int], stamp: datetime) ->
 def drop_staged(session: Session, chunk_ids: Sequence[int]) -> None:
     if chunk_ids:
         session.execute(delete(StagedMemberRow).where(StagedMemberRow.chunk_id.in_(chunk_ids)))
+
+
+def drop_superseded_deletions(session: Session, run_id: int, stage: str) -> None:
+    """Drop staged deleted rows of people who also have a live row staged in this run.
+
+    Salesforce keeps one row per CampaignMember id, so a person removed and added again
+    reads as a deleted row *and* a live one; only the live one is what Salesforce holds.
+    """
+    run_chunks = select(ChunkRow.id).where(ChunkRow.run_id == run_id, ChunkRow.stage == stage)
+    live = aliased(StagedMemberRow)
+    same_person = or_(
+        live.lead_id == StagedMemberRow.lead_id, live.contact_id == StagedMemberRow.contact_id
+    )
+    session.execute(
+        delete(StagedMemberRow).where(
+            StagedMemberRow.chunk_id.in_(run_chunks),
+            StagedMemberRow.is_deleted.is_(True),
+            exists().where(live.chunk_id.in_(run_chunks), live.is_deleted.is_(False), same_person),
+        )
+    )
 
 
 # ---------------------------------------------------------------- people
