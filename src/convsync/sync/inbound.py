@@ -2,8 +2,9 @@
 
 The stage task pages the Salesforce campaign's members changed since the bookmark
 (capped at the run's start), stages each page as a chunk in PostgreSQL and, once every
-page is staged, enqueues a chunk task per page. A chunk task applies the conflict rule to each member and writes the
-verdicts, the new bases and the chunk's done-marker in one transaction.
+page is staged, enqueues a chunk task per page. A chunk task applies the conflict rule
+to each member and writes the verdicts, the new bases and the chunk's done-marker in one
+transaction.
 """
 
 from __future__ import annotations
