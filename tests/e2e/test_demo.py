@@ -102,7 +102,7 @@ def test_the_demo_syncs_the_story_and_exits_0(embedded_demo: DemoRun) -> None:
         "every count matches the story",
         "Conversion now has",
         "Salesforce now has",
-        "Prometheus (http://127.0.0.1:",
+        "Prometheus, from the worker's http://127.0.0.1:",
         "worker, beat and emulator stopped",
     ):
         assert shown in out

@@ -22,7 +22,7 @@ import secrets
 import shutil
 import signal
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -37,6 +37,7 @@ from convsync.cli.output import console
 from convsync.cli.processes import ProcessGroup
 from convsync.config import DATA_DIR
 from convsync.store.tables import utcnow
+from convsync.sync.context import SyncContext
 from convsync.sync.reporting import RunSummary
 
 DEMO_DIR = DATA_DIR / "demo"
@@ -289,7 +290,7 @@ def _link_line(campaign: str, how: str, salesforce_id: str, run_id: int) -> None
     console.print(f"  {campaign} {how} {salesforce_id}; initial sync queued (run #{run_id})")
 
 
-def _set_the_scene(ctx: Any, story: Story) -> None:
+def _set_the_scene(ctx: SyncContext, story: Story) -> None:
     from convsync.domain.model import SyncMode
     from convsync.sync import linking
 
@@ -353,7 +354,12 @@ def _set_the_scene(ctx: Any, story: Story) -> None:
 SYNCED = (SPRING, LAUNCH, ROADSHOW)
 
 
-def _reached(expected: demo_scenario.Expected) -> Any:
+Settled = Callable[[Mapping[str, Sequence[RunSummary]]], bool]
+
+
+def _reached(expected: demo_scenario.Expected) -> Settled:
+    """The initial syncs are over, and Product Launch's late sign-ups were pushed."""
+
     def settled(runs: Mapping[str, Sequence[RunSummary]]) -> bool:
         if not demo_report.all_finished(runs):
             return False
@@ -389,7 +395,7 @@ def _check(runs: Mapping[str, Sequence[RunSummary]], expected: demo_scenario.Exp
     return wrong
 
 
-def _initial_sync(ctx: Any, story: Story, timeout: float) -> None:
+def _initial_sync(ctx: SyncContext, story: Story, timeout: float) -> None:
     console.rule("Initial sync (Salesforce lands first, then Conversion is pushed)")
     expected = demo_scenario.expected(story.sizes)
     before = story.user.calls()
@@ -416,13 +422,13 @@ def _initial_sync(ctx: Any, story: Story, timeout: float) -> None:
     _step("every count matches the story")
 
 
-def _latest_run_ids(ctx: Any) -> dict[str, int]:
+def _latest_run_ids(ctx: SyncContext) -> dict[str, int]:
     from convsync.sync import reporting
 
     return {c: max((r.id for r in reporting.campaign_runs(ctx, c)), default=0) for c in SYNCED}
 
 
-def _conversion_status(ctx: Any, campaign: str, email: str) -> str | None:
+def _conversion_status(ctx: SyncContext, campaign: str, email: str) -> str | None:
     from convsync.store import catalog as store_catalog
     from convsync.store.db import transaction
     from convsync.sync.catalog import require_campaign
@@ -432,7 +438,7 @@ def _conversion_status(ctx: Any, campaign: str, email: str) -> str | None:
         return None if member is None else member.status
 
 
-def _cadence(ctx: Any, story: Story, timeout: float) -> None:
+def _cadence(ctx: SyncContext, story: Story, timeout: float) -> None:
     from convsync.sync import catalog
 
     assert story.org is not None

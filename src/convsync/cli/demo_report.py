@@ -241,4 +241,7 @@ def metrics_line(url: str, samples: Sequence[Sample]) -> str:
         for s in samples
         if s.name == "convsync_sync_lag_seconds"
     )
-    return f"Prometheus ({url}): members {members}; {conflicts}; {api}; lag {lags or 'none'}"
+    return (
+        f"Prometheus, from the worker's {url} (every decision, re-reads and retries included): "
+        f"members {members}; {conflicts}; {api}; lag {lags or 'none'}"
+    )
