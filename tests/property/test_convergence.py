@@ -1,0 +1,497 @@
+"""Property: whatever edits both sides make, in whatever order the sync's tasks are
+delivered (twice, late, or after dying half-way), both sides converge on the values the
+conflict rule (`domain.conflict.resolve`) picks.
+
+The use cases are driven synchronously in this process through an inline `Dispatcher`
+that delivers the enqueued steps in an order hypothesis chooses, delivers some twice and
+makes some die around a Salesforce call (then retries them, as Celery's autoretry
+would). No Celery is involved on purpose: this tests the use cases and their
+at-least-once safety, not Celery (real workers are covered by tests/e2e and
+tests/chaos). PostgreSQL and the Salesforce emulator (over HTTPS) are real; both are
+reset between examples.
+
+The oracle is independent of the engine's bookkeeping: before each sync it reads both
+sides as they are (status and time per member; Salesforce through `queryAll`), applies
+`resolve` with the base it remembers from its own previous predictions, and after the
+sync expects both sides to hold exactly that verdict's value.
+
+`CONVSYNC_PROPERTY_EXAMPLES` sets the number of examples: 30 (derandomized, so
+`make test` is repeatable) unless set; `make chaos` runs 500 random ones.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from random import Random
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from simple_salesforce import format_soql
+from sqlalchemy import select, text, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from convsync.domain.conflict import Action, resolve
+from convsync.domain.errors import TransientSalesforceError
+from convsync.domain.model import ABSENT, MemberValue
+from convsync.salesforce.soql import parse_datetime
+from convsync.salesforce_emulator.testing import EmulatorHandle, simple_salesforce_client
+from convsync.store.tables import Base, CampaignRow, MemberRow, PersonRow, RunRow, utcnow
+from convsync.sync import catalog, inbound, linking, outbound, stages
+from convsync.sync.context import SyncContext, SyncOptions
+from convsync.workers import root
+
+EXAMPLES = int(os.environ.get("CONVSYNC_PROPERTY_EXAMPLES", "30"))
+EMAILS = ("ann@example.com", "bob@example.com", "cy@example.com", "di@example.com")
+STATUSES = ("Invited", "Registered", "Attended")
+WEBINAR = [("Invited", True, False), ("Registered", False, False), ("Attended", False, True)]
+CAMPAIGN = "Spring"
+
+pytestmark = pytest.mark.slow
+
+# ------------------------------------------------------------------ the steps
+
+
+@dataclass(frozen=True)
+class ConversionEdit:
+    """Set (or remove, status None) a member in Conversion, stamped relative to its latest
+    Salesforce change: "now", an exact "tie", 1 ms "before" or 1 ms "after" it."""
+
+    email: str
+    status: str | None
+    timing: str
+
+
+@dataclass(frozen=True)
+class SalesforceEdit:
+    """Set (update or insert) or remove (status None) a member in Salesforce."""
+
+    email: str
+    status: str | None
+
+
+@dataclass(frozen=True)
+class Skew:
+    """Run Salesforce's clock this far from ours (behind freezes its stamps for a while)."""
+
+    offset_ms: int
+
+
+@dataclass(frozen=True)
+class Sync:
+    """A complete run: inbound then outbound, every enqueued task delivered."""
+
+
+statuses_or_removed = st.sampled_from((*STATUSES, None))
+steps = st.one_of(
+    st.builds(
+        ConversionEdit,
+        st.sampled_from(EMAILS),
+        statuses_or_removed,
+        st.sampled_from(("now", "tie", "before", "after")),
+    ),
+    st.builds(SalesforceEdit, st.sampled_from(EMAILS), statuses_or_removed),
+    st.builds(Skew, st.sampled_from((-3_000, -200, 0, 30, 150))),
+    st.just(Sync()),
+)
+initial_side = st.dictionaries(st.sampled_from(EMAILS), st.sampled_from(STATUSES), max_size=4)
+
+
+# ------------------------------------------------------------------ the inline dispatcher
+
+
+@dataclass
+class Delivery:
+    """One enqueued task, as a Celery message would carry it (its id is the claim token)."""
+
+    kind: str
+    run_id: int
+    chunk: int | None
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)
+    repeat: bool = False
+
+
+class InlineDispatcher:
+    """The `Dispatcher` port as a list: the test decides what runs next."""
+
+    def __init__(self) -> None:
+        self.queue: list[Delivery] = []
+
+    def inbound_stage(self, run_id: int) -> None:
+        self.queue.append(Delivery("inbound_stage", run_id, None))
+
+    def inbound_chunk(self, run_id: int, chunk: int) -> None:
+        self.queue.append(Delivery("inbound_chunk", run_id, chunk))
+
+    def outbound_stage(self, run_id: int) -> None:
+        self.queue.append(Delivery("outbound_stage", run_id, None))
+
+    def outbound_chunk(self, run_id: int, chunk: int) -> None:
+        self.queue.append(Delivery("outbound_chunk", run_id, chunk))
+
+
+class CrashingSalesforce:
+    """The gateway, able to die once just before or just after one of its calls."""
+
+    def __init__(self, gateway: Any) -> None:
+        self._gateway = gateway
+        self.crash: str | None = None  # "before" | "after" | None
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._gateway, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            when, self.crash = self.crash, None
+            if when == "before":
+                raise TransientSalesforceError("test: died before the call", code="TEST")
+            result = method(*args, **kwargs)
+            if when == "after":
+                if isinstance(result, Iterator):
+                    list(result)
+                raise TransientSalesforceError("test: died after the call", code="TEST")
+            return result
+
+        return call
+
+
+def _run(ctx: SyncContext, d: Delivery) -> None:
+    if d.kind == "inbound_stage":
+        inbound.plan_inbound(ctx, d.run_id)
+    elif d.kind == "inbound_chunk":
+        inbound.apply_inbound_chunk(ctx, d.run_id, d.chunk or 0, token=d.token)
+    elif d.kind == "outbound_stage":
+        outbound.plan_outbound(ctx, d.run_id)
+    else:
+        outbound.push_outbound_chunk(ctx, d.run_id, d.chunk or 0, token=d.token)
+
+
+def deliver_all(
+    ctx: SyncContext, queue: list[Delivery], crashing: CrashingSalesforce, rnd: Random
+) -> None:
+    """Deliver until nothing is left: in a drawn order, some twice, some dying once."""
+    while queue:
+        delivery = queue.pop(rnd.randrange(len(queue)))
+        if not delivery.repeat:
+            crashing.crash = rnd.choice((None, None, None, None, "before", "after"))
+        try:
+            _run(ctx, delivery)
+        except stages.LostClaimError:
+            continue
+        except TransientSalesforceError:
+            # Celery's autoretry: the same message (same task id) comes back.
+            queue.append(
+                Delivery(delivery.kind, delivery.run_id, delivery.chunk, delivery.token, True)
+            )
+            continue
+        finally:
+            crashing.crash = None
+        if not delivery.repeat and rnd.random() < 0.5:
+            # At-least-once: redelivered (same id) or republished by the reconciler (new id).
+            token = delivery.token if rnd.random() < 0.5 else uuid.uuid4().hex
+            queue.append(Delivery(delivery.kind, delivery.run_id, delivery.chunk, token, True))
+
+
+# ------------------------------------------------------------------ both sides
+
+
+@dataclass
+class World:
+    """Conversion (PostgreSQL), Salesforce (the emulator), and the oracle's memory."""
+
+    sessions: sessionmaker[Session]
+    org: EmulatorHandle
+    sf: Any
+    campaign_id: str
+    leads: dict[str, str] = field(default_factory=dict)
+    bases: dict[str, MemberValue | None] = field(default_factory=dict)
+    synced_once: bool = False
+
+    # -------------------------------------------------------- reading
+
+    def conversion(self) -> dict[str, tuple[str | None, datetime]]:
+        """email → (status or None when removed, updated_at), for every row ever written."""
+        with self.sessions() as session:
+            rows = session.execute(
+                select(PersonRow.email, MemberRow.status, MemberRow.updated_at)
+                .join(PersonRow, PersonRow.id == MemberRow.person_id)
+                .join(CampaignRow, CampaignRow.id == MemberRow.campaign_id)
+                .where(CampaignRow.name == CAMPAIGN)
+            ).all()
+        return {email: (status, at) for email, status, at in rows}
+
+    def salesforce_rows(self) -> dict[str, list[dict[str, Any]]]:
+        """email → the campaign's CampaignMember rows for that person, deleted ones too,
+        oldest first."""
+        by_lead = {lead: email for email, lead in self.leads.items()}
+        query = format_soql(
+            "SELECT Id, LeadId, Status, IsDeleted, LastModifiedDate, SystemModstamp "
+            "FROM CampaignMember WHERE CampaignId = {} ORDER BY SystemModstamp, Id",
+            self.campaign_id,
+        )
+        found: dict[str, list[dict[str, Any]]] = {}
+        for row in self.sf.query_all(query, include_deleted=True)["records"]:
+            email = by_lead.get(row["LeadId"]) or self._email_of_lead(row["LeadId"])
+            found.setdefault(email, []).append(row)
+        return found
+
+    def _email_of_lead(self, lead_id: str) -> str:
+        email = str(self.sf.Lead.get(lead_id)["Email"]).lower()
+        self.leads[email] = lead_id
+        return email
+
+    def live_salesforce(self) -> dict[str, str]:
+        return {
+            email: row["Status"]
+            for email, rows in self.salesforce_rows().items()
+            for row in rows
+            if not row["IsDeleted"]
+        }
+
+    def live_conversion(self) -> dict[str, str]:
+        return {e: s for e, (s, _) in self.conversion().items() if s is not None}
+
+    # -------------------------------------------------------- writing
+
+    def edit_conversion(self, step: ConversionEdit) -> None:
+        current = self.conversion().get(step.email)
+        if step.status is None:
+            if current is None or current[0] is None:
+                return
+            catalog.remove_member(self.sessions, CAMPAIGN, step.email)
+        else:
+            catalog.add_member(self.sessions, CAMPAIGN, step.email, step.status)
+        rows = self.salesforce_rows().get(step.email)
+        if step.timing == "now" or not rows:
+            return
+        latest = rows[-1]
+        stamp = parse_datetime(
+            latest["SystemModstamp" if latest["IsDeleted"] else "LastModifiedDate"]
+        )
+        assert stamp is not None
+        at = stamp + {"tie": timedelta(0), "before": -timedelta(milliseconds=1)}.get(
+            step.timing, timedelta(milliseconds=1)
+        )
+        with self.sessions.begin() as session:
+            person = session.scalar(select(PersonRow.id).where(PersonRow.email == step.email))
+            session.execute(
+                update(MemberRow)
+                .where(MemberRow.person_id == person)
+                .values(updated_at=at, removed_at=None if step.status else at)
+            )
+
+    def edit_salesforce(self, step: SalesforceEdit) -> None:
+        live = [r for r in self.salesforce_rows().get(step.email, []) if not r["IsDeleted"]]
+        if step.status is None:
+            if live:
+                self.sf.CampaignMember.delete(live[0]["Id"])
+            return
+        if live:
+            self.sf.CampaignMember.update(live[0]["Id"], {"Status": step.status})
+            return
+        self.sf.CampaignMember.create(
+            {"CampaignId": self.campaign_id, "LeadId": self.lead(step.email), "Status": step.status}
+        )
+
+    def lead(self, email: str) -> str:
+        if email not in self.leads:
+            query = format_soql("SELECT Id FROM Lead WHERE Email = {} ORDER BY Id", email)
+            found = self.sf.query(query)["records"]
+            if found:
+                self.leads[email] = found[0]["Id"]
+            else:
+                created = self.sf.Lead.create(
+                    {"LastName": email.split("@", maxsplit=1)[0], "Company": "Acme", "Email": email}
+                )
+                self.leads[email] = created["id"]
+        return self.leads[email]
+
+    # -------------------------------------------------------- the oracle
+
+    def predict(self) -> dict[str, MemberValue | None]:
+        """What `resolve` says each member becomes, from both sides as they are now."""
+        conversion = self.conversion()
+        salesforce = self.salesforce_rows()
+        verdicts: dict[str, MemberValue | None] = {}
+        for email in EMAILS:
+            base = self.bases.get(email)
+            c_value = self._conversion_value(conversion.get(email), base)
+            s_value = self._salesforce_value(salesforce.get(email, []))
+            verdict = resolve(c_value, s_value, base)
+            if verdict.action is Action.NOTHING and base is None:
+                verdicts[email] = None
+            else:
+                verdicts[email] = MemberValue(verdict.value.status)
+        return verdicts
+
+    @staticmethod
+    def _conversion_value(
+        row: tuple[str | None, datetime] | None, base: MemberValue | None
+    ) -> MemberValue:
+        if row is None or (row[0] is None and base is None):
+            return ABSENT  # never here, or removed before it was ever synced
+        return MemberValue(row[0], row[1])
+
+    def _salesforce_value(self, rows: list[dict[str, Any]]) -> MemberValue:
+        if not self.synced_once:
+            rows = [r for r in rows if not r["IsDeleted"]]  # the first sync reads live rows
+        if not rows:
+            return ABSENT
+        latest = rows[-1]
+        if latest["IsDeleted"]:
+            return MemberValue(None, parse_datetime(latest["SystemModstamp"]))
+        return MemberValue(latest["Status"], parse_datetime(latest["LastModifiedDate"]))
+
+    def wait_for_salesforce_clock(self) -> None:
+        """A run reads up to its own start: let our clock pass Salesforce's latest stamp
+        (Salesforce's clock may run ahead), so every edit made so far is in the window."""
+        stamps = [
+            parse_datetime(r["SystemModstamp"])
+            for rows in self.salesforce_rows().values()
+            for r in rows
+        ]
+        latest = max((s for s in stamps if s is not None), default=None)
+        while latest is not None and utcnow() <= latest:
+            time.sleep(0.01)
+
+
+def reset_everything(sessions: sessionmaker[Session], org: EmulatorHandle) -> None:
+    tables = ", ".join(t.name for t in reversed(Base.metadata.sorted_tables))
+    with sessions.begin() as session:
+        session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    org.admin.reset()
+
+
+def sync(world: World, ctx: SyncContext, queue: list[Delivery], crashing: Any, rnd: Random) -> None:
+    """One complete run; afterwards both sides hold what the oracle predicted."""
+    world.wait_for_salesforce_clock()
+    expected = world.predict()
+    if world.synced_once:
+        run_id, started = linking.request_sync(ctx, CAMPAIGN)
+    else:
+        run_id, started = linking.link_existing(ctx, CAMPAIGN, world.campaign_id).run_id, True
+    assert started
+    deliver_all(ctx, queue, crashing, rnd)
+    with world.sessions() as session:
+        run = session.get(RunRow, run_id)
+        assert run is not None
+        assert (run.state, run.error) == ("succeeded", None)
+    world.synced_once = True
+    world.bases = expected
+    wanted = {e: v.status for e, v in expected.items() if v is not None and v.status}
+    assert world.live_conversion() == wanted, "Conversion does not hold the rule's values"
+    assert world.live_salesforce() == wanted, "Salesforce does not hold the rule's values"
+
+
+# ------------------------------------------------------------------ the property
+
+
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize="CONVSYNC_PROPERTY_EXAMPLES" not in os.environ,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+# Cases worth running every time, whatever hypothesis draws.
+@example(  # an exact tie goes to Salesforce
+    in_conversion={"ann@example.com": "Invited"},
+    in_salesforce={},
+    edits=[
+        SalesforceEdit("ann@example.com", "Registered"),
+        ConversionEdit("ann@example.com", "Attended", "tie"),
+    ],
+    rnd=Random(1),
+)
+@example(  # deleted and re-added in Salesforce, then removed later in Conversion
+    in_conversion={"ann@example.com": "Invited"},
+    in_salesforce={},
+    edits=[
+        SalesforceEdit("ann@example.com", None),
+        SalesforceEdit("ann@example.com", "Registered"),
+        ConversionEdit("ann@example.com", None, "after"),
+    ],
+    rnd=Random(2),
+)
+@example(  # Salesforce's clock behind: its later edit carries an earlier time
+    in_conversion={"bob@example.com": "Invited"},
+    in_salesforce={"bob@example.com": "Invited"},
+    edits=[
+        Skew(-3_000),
+        ConversionEdit("bob@example.com", "Attended", "now"),
+        SalesforceEdit("bob@example.com", "Registered"),
+    ],
+    rnd=Random(3),
+)
+@given(
+    in_conversion=initial_side,
+    in_salesforce=initial_side,
+    edits=st.lists(steps, max_size=8),
+    rnd=st.randoms(use_true_random=False),
+)
+def test_both_sides_converge_on_the_conflict_rules_values(
+    salesforce_env: dict[str, str],
+    emulator: EmulatorHandle,
+    in_conversion: dict[str, str],
+    in_salesforce: dict[str, str],
+    edits: list[Any],
+    rnd: Random,
+) -> None:
+    adapters = root.adapters()
+    reset_everything(adapters.sessions, emulator)
+    dispatcher = InlineDispatcher()
+    crashing = CrashingSalesforce(adapters.salesforce)
+    ctx = SyncContext(
+        adapters.sessions,
+        lambda: crashing,  # type: ignore[return-value]
+        dispatcher,
+        # Two members a chunk: several chunks per stage, delivered in any order.
+        SyncOptions(inbound_chunk=2, outbound_chunk=2),
+    )
+    catalog.create_type(adapters.sessions, "Webinar", list(STATUSES))
+    catalog.create_campaign(adapters.sessions, CAMPAIGN, "Webinar")
+    for email, status in sorted(in_conversion.items()):
+        catalog.add_member(adapters.sessions, CAMPAIGN, email, status)
+    seeded = emulator.admin.seed(
+        campaigns=[
+            {
+                "Name": "Spring SF",
+                "statuses": [
+                    {"Label": label, "IsDefault": default, "HasResponded": responded}
+                    for label, default, responded in WEBINAR
+                ],
+            }
+        ]
+    )
+    world = World(
+        adapters.sessions,
+        emulator,
+        simple_salesforce_client(emulator),
+        seeded["campaigns"][0]["id"],
+    )
+    for email, status in sorted(in_salesforce.items()):
+        world.edit_salesforce(SalesforceEdit(email, status))
+
+    def run(step: Any) -> None:
+        if isinstance(step, ConversionEdit):
+            world.edit_conversion(step)
+        elif isinstance(step, SalesforceEdit):
+            world.edit_salesforce(step)
+        elif isinstance(step, Skew):
+            emulator.admin.shift_clock(step.offset_ms)
+        else:
+            sync(world, ctx, dispatcher.queue, crashing, rnd)
+
+    sync(world, ctx, dispatcher.queue, crashing, rnd)  # the link's initial sync
+    for step in edits:
+        run(step)
+    sync(world, ctx, dispatcher.queue, crashing, rnd)
+    # Converged: one more run moves nothing.
+    before = (world.live_conversion(), world.live_salesforce())
+    sync(world, ctx, dispatcher.queue, crashing, rnd)
+    assert (world.live_conversion(), world.live_salesforce()) == before
+    assert before[0] == before[1]
