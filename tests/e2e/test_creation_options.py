@@ -229,3 +229,27 @@ def test_sync_existing_refused_for_statuses_the_type_lacks_creates_nothing(
     assert "'Waitlisted' (1)" in one_line_error(output)
     assert campaigns_here() == {}
     assert salesforce_members(org, sf["id"]) == {"ann@example.com": "Waitlisted"}
+
+
+def test_members_are_pushed_onto_the_contact_or_lead_salesforce_has_for_their_email(
+    org: EmulatorHandle,
+) -> None:
+    conversion_type()
+    sf = simple_salesforce_client(org)
+    contact = sf.Contact.create({"LastName": "Hopper", "Email": "Grace@Example.com"})
+    lead = sf.Lead.create({"LastName": "Lovelace", "Company": "Acme", "Email": "ada@example.com"})
+    cli("campaigns", "create", "Spring", "--type", "Webinar", "--sync", "new")
+    succeeded_run("Spring")
+    cli("members", "add", "Spring", "grace@example.com", "Registered")
+    cli("members", "add", "Spring", "ada@example.com", "Invited")
+
+    sync_now("Spring")
+
+    rows = sf.query_all("SELECT ContactId, LeadId, Status FROM CampaignMember ORDER BY Status")[
+        "records"
+    ]
+    assert [(r["ContactId"], r["LeadId"], r["Status"]) for r in rows] == [
+        (None, lead["id"], "Invited"),
+        (contact["id"], None, "Registered"),
+    ]
+    assert sf.query("SELECT COUNT() FROM Lead")["totalSize"] == 1
