@@ -20,6 +20,8 @@ MAX_STATUS_LENGTH = 40
 # Deliberately permissive (RFC 5322 is wider than any marketing list needs): one "@",
 # something on each side, a dot in the domain, no spaces or control characters.
 _EMAIL = re.compile(r"^[^@\s\x00-\x1f]+@[^@\s\x00-\x1f]+\.[^@\s\x00-\x1f]+$")
+# RFC 5321's limit on an address, and the width of the people.email column.
+MAX_EMAIL_LENGTH = 254
 
 
 class Side(StrEnum):
@@ -98,6 +100,11 @@ class CampaignType:
 def normalize_email(raw: str) -> str:
     """The form emails are compared and stored in: trimmed and lower-cased."""
     email = raw.strip().lower()
+    if len(email) > MAX_EMAIL_LENGTH:
+        raise ValidationError(
+            f"{raw[:40]!r}… is not a valid email address (longer than {MAX_EMAIL_LENGTH} "
+            "characters)"
+        )
     if not _EMAIL.match(email):
         raise ValidationError(f"{raw!r} is not a valid email address")
     return email
