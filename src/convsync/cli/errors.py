@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import typer
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import DataError, OperationalError, ProgrammingError
 from typer.core import TyperGroup
 
 from convsync.domain.errors import ConvsyncError
@@ -28,6 +28,11 @@ def _database_message(error: Exception) -> str:
     return f"cannot use the database at CONVSYNC_DATABASE_URL: {text}"
 
 
+def _value_message(error: DataError) -> str:
+    text = str(getattr(error, "orig", error)).strip().splitlines()[0]
+    return f"a value does not fit in the database ({text}): shorten it"
+
+
 class ConvsyncGroup(TyperGroup):
     """A command group that reports known errors in one line."""
 
@@ -38,6 +43,10 @@ class ConvsyncGroup(TyperGroup):
             raise fail(str(error)) from None
         except (OperationalError, ProgrammingError) as error:
             raise fail(_database_message(error)) from None
+        except DataError as error:
+            # A value past a column's width (a 100-character first name): the
+            # transaction rolled back, so nothing was written.
+            raise fail(_value_message(error)) from None
 
 
 def typer_app(help_text: str) -> typer.Typer:
