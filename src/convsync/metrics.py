@@ -182,10 +182,11 @@ def observe_salesforce_response(response: requests.Response, *_: Any, **__: Any)
     path = urlsplit(response.url).path
     resource = _resource(path)
     metrics = _metrics()
-    if resource is not None:
-        metrics.api_calls.labels(resource).inc()
-    elif "/oauth2/" not in path:
+    if resource is None and "/oauth2/" not in path:
         return
+    if resource is not None and response.status_code != 401:
+        # A request refused as unauthenticated (expired session) is not charged.
+        metrics.api_calls.labels(resource).inc()
     if response.status_code >= 400 or resource == "composite":
         for code in _error_codes(response):
             metrics.api_errors.labels(code).inc()
