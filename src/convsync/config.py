@@ -7,6 +7,7 @@ deployment points these at PostgreSQL and Redis.
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -154,9 +155,18 @@ def _describe(error: ValidationError) -> str:
 
 
 def load_settings() -> Settings:
-    """Read and validate the environment; a bad value raises one line naming the variable."""
+    """Read and validate the environment; a bad value raises one line naming the variable.
+
+    Secrets may also come from files: with `CONVSYNC_SECRETS_DIR` set, a file there named
+    after a variable (`CONVSYNC_SALESFORCE_PASSWORD`, ...; Docker and Kubernetes secrets
+    mount them so) holds its value. A variable set in the environment wins over its file.
+    """
+    secrets_dir = os.environ.get("CONVSYNC_SECRETS_DIR") or None
+    if secrets_dir is not None and not Path(secrets_dir).is_dir():
+        raise ConfigurationError(f"CONVSYNC_SECRETS_DIR: no such directory: {secrets_dir}")
     try:
-        return Settings()
+        # An init-time option of pydantic-settings, unknown to mypy without its plugin.
+        return Settings(_secrets_dir=secrets_dir)  # type: ignore[call-arg]
     except ValidationError as error:
         raise ConfigurationError(_describe(error)) from None
 
