@@ -560,7 +560,7 @@ def _run(members: int, timeout: float, started: float) -> None:
         _migrate_empty_database()
         group = stack.enter_context(_stopping(ProcessGroup({}, logs)))
         group.start("worker", "worker", f"--concurrency={WORKER_CONCURRENCY}", "--hostname=demo@%h")
-        group.start("beat", "beat")
+        group.start("beat", "beat", f"--schedule={root / 'beat-schedule'}")
         _wait_for(group, "worker", "ready.", logs / "worker.log")
         _wait_for(group, "beat", "beat: Starting", logs / "beat.log")
         _step(
