@@ -22,7 +22,7 @@ import psutil
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.support.observe import log_events
+from tests.support.logs import json_events
 from tests.support.scenario import cli, cli_json, eventually
 
 pytestmark = pytest.mark.e2e
@@ -166,7 +166,7 @@ def test_the_demo_worker_logs_say_which_campaign_run_stage_and_task(
     log = (embedded_demo.data / "logs" / "worker.log").read_text()
 
     for stage in ("inbound", "outbound"):
-        lines = log_events(log, f"{stage} chunk applied")
+        lines = json_events(log, f"{stage} chunk applied")
         assert lines, f"no {stage} chunk in the worker log"
         for line in lines:
             assert line["stage"] == stage

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import pytest
 
 from convsync.salesforce_emulator.testing import EmulatorHandle
-from tests.support.observe import log_events
+from tests.support.logs import json_events
 from tests.support.scenario import (
     WEBINAR_IN_SALESFORCE,
     cli,
@@ -76,8 +76,8 @@ def test_a_real_sync_logs_no_password_token_client_secret_or_session_id(
     worker, tokens, secrets = synced_twice
     log = worker.log()
 
-    assert log_events(log, "salesforce.relogin"), "the sync should have logged in again"
-    assert log_events(log, "salesforce.retry"), "the sync should have retried the 503"
+    assert json_events(log, "salesforce.relogin"), "the sync should have logged in again"
+    assert json_events(log, "salesforce.retry"), "the sync should have retried the 503"
     assert tokens, "the emulator should have issued access tokens"
     leaked = [s for s in [*secrets, *tokens] if s in log]
     assert leaked == []

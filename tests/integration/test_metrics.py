@@ -18,7 +18,7 @@ from convsync.salesforce.http import SalesforceSession
 from convsync.salesforce.records import MemberChange
 from convsync.salesforce_emulator.testing import EmulatorHandle
 from convsync.workers import root
-from tests.support.observe import log_events
+from tests.support.logs import json_events
 from tests.support.scenario import (
     WEBINAR_IN_SALESFORCE,
     cli,
@@ -155,7 +155,7 @@ def test_a_refused_login_is_counted_by_its_oauth_error(
 
 
 def metrics_page(worker: WorkerProcess) -> list[metrics.Sample]:
-    [serving] = eventually(lambda: log_events(worker.log(), "serving metrics"))
+    [serving] = eventually(lambda: json_events(worker.log(), "serving metrics"))
     with requests.Session() as http:
         http.trust_env = False  # loopback: no proxy
         page = http.get(serving["url"], timeout=10)
