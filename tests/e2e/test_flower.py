@@ -421,8 +421,13 @@ class HeadlessChromium:
         return path
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):
+        async def hang_up() -> None:
             self._ws.close()
+
+        # The connection belongs to the loop's thread: tornado's streams are not
+        # thread-safe, and the loop may be answering a paused request right now.
+        with contextlib.suppress(Exception):
+            self._run(hang_up(), timeout=10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
         self._process.terminate()
