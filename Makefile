@@ -44,8 +44,16 @@ flower-check: $(STAMP)
 	CONVSYNC_BROWSER_CHECK=1 $(BIN)/pytest tests/e2e/test_flower.py -k browser -rs -p no:cacheprovider
 	@ls .convsync/flower-check/*.png 2>/dev/null | sed 's/^/flower-check: screenshot /' || true
 
+## chaos: the chaos suite at full scale (20,200 members; SIGKILLs, Redis and PostgreSQL
+## restarts, 5 % Salesforce faults; prints its figures) and 500 property-test examples
+chaos: $(STAMP)
+	CONVSYNC_CHAOS=full CONVSYNC_PROPERTY_EXAMPLES=500 $(BIN)/pytest tests/chaos tests/property \
+	  -s -p no:cacheprovider --timeout=3600
+
+## audit: dependency bounds and `pip check` (offline), then pip-audit; exits 3 (and says so)
+## when PyPI's vulnerability data is unreachable and nothing could be audited
 audit: $(STAMP)
-	$(BIN)/pip-audit --skip-editable
+	$(BIN)/python scripts/audit.py
 
 clean:
 	rm -rf .convsync .pytest_cache .mypy_cache .ruff_cache
