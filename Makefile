@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint unit chaos bench audit flower-check clean
+.PHONY: demo test lint unit chaos bench audit flower-check clean recovery-heavy
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "convsync needs Python 3.11 or newer: set PYTHON=python3.11")'
@@ -43,6 +43,10 @@ flower-check: $(STAMP)
 	rm -rf .convsync/flower-check
 	CONVSYNC_BROWSER_CHECK=1 $(BIN)/pytest tests/e2e/test_flower.py -k browser -rs -p no:cacheprovider
 	@ls .convsync/flower-check/*.png 2>/dev/null | sed 's/^/flower-check: screenshot /' || true
+
+## recovery-heavy: SIGKILL recovery at 20,000 + 5,000 members, every kill combination
+recovery-heavy: $(STAMP)
+	CONVSYNC_HEAVY_RECOVERY=1 $(BIN)/pytest tests/e2e/test_recovery.py -k heavy
 
 ## chaos: the chaos suite at full scale (20,200 members; SIGKILLs, Redis and PostgreSQL
 ## restarts, 5 % Salesforce faults; prints its figures) and 500 property-test examples

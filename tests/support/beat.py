@@ -16,7 +16,9 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import redis
+from celery import Celery
 
+from convsync.celeryconfig import build_celery_config
 from convsync.config import get_settings
 from convsync.workers import root
 
@@ -111,9 +113,9 @@ def fast_cadence(
         "CONVSYNC_LEASE_SECONDS": str(lease),
         **more,
     }
-    client = redis.Redis.from_url(redis_url)
-    client.flushdb()
-    client.close()
+    flush(redis_url)
+    strangers = workers_on_broker()
+    assert not strangers, f"{redis_url} is consumed by workers not started here: {strangers}"
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     get_settings.cache_clear()
@@ -128,3 +130,36 @@ def fast_cadence(
                 os.environ[key] = value
         get_settings.cache_clear()
         root.reset(root.build())
+
+
+def flush(redis_url: str) -> None:
+    """Empty a test's Redis database: queued, unacked and scheduled messages included."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+
+
+def broker_app() -> Celery:
+    """A Celery app on this process's current settings (the test session's Redis database).
+
+    Built afresh rather than reusing `convsync.workers.app`, whose configuration is read
+    once, on first use, from whatever environment the process had then.
+    """
+    app = Celery("convsync", set_as_current=False)
+    app.config_from_object(build_celery_config(get_settings()))
+    return app
+
+
+def workers_on_broker(timeout: float = 0.5) -> list[str]:
+    """The Celery workers that answer a ping on this process's broker (its Redis database).
+
+    A worker left running by another test run on the same database would take this test's
+    messages (beat ticks, chunks) and make it fail in puzzling ways; better to say so.
+    """
+    app = broker_app()
+    try:
+        return sorted(name for reply in app.control.ping(timeout=timeout) for name in reply)
+    finally:
+        app.close()
