@@ -91,7 +91,11 @@ def plan_inbound(ctx: SyncContext, run_id: int) -> None:
             run.stage_attempts += 1
         runs.extend_lease(session, run_id, ctx.options.lease)
         link = links.get_link(session, view.link_id)
-        first_sync = not link.initial_sync_done
+        # Removals matter once an earlier inbound stage has landed (the bookmark moved),
+        # even if that run failed later and the initial sync is not done yet: members it
+        # imported may have been removed in Salesforce since. Only the very first read
+        # leaves old tombstones out.
+        include_deleted = link.inbound_mark is not None
         since, signpost = query_window(link.inbound_mark, run.started_at, ctx.options.overlap)
         until = _read_bound(signpost)
         existing = session.execute(
@@ -116,7 +120,7 @@ def plan_inbound(ctx: SyncContext, run_id: int) -> None:
     # crash): a chunk may only be applied when every row of its people is known.
     numbers = list(pending)
     rows = ctx.salesforce.iter_members(
-        view.salesforce_campaign_id, since=since, until=until, include_deleted=not first_sync
+        view.salesforce_campaign_id, since=since, until=until, include_deleted=include_deleted
     )
     for page in _pages(rows, ctx.options.inbound_chunk, skip):
         with transaction(ctx.sessions) as session:
