@@ -495,3 +495,51 @@ def test_both_sides_converge_on_the_conflict_rules_values(
     sync(world, ctx, dispatcher.queue, crashing, rnd)
     assert (world.live_conversion(), world.live_salesforce()) == before
     assert before[0] == before[1]
+
+
+# ------------------------------------------------------------------ runs that fail half-way
+
+
+def test_a_removal_in_salesforce_after_a_failed_initial_run_still_reaches_conversion(
+    salesforce_env: dict[str, str], emulator: EmulatorHandle
+) -> None:
+    """The initial run imports, then fails (the API limit, say) before its outbound stage
+    ends; a member it imported is removed in Salesforce; the next run must see that."""
+    adapters = root.adapters()
+    reset_everything(adapters.sessions, emulator)
+    dispatcher = InlineDispatcher()
+    ctx = SyncContext(adapters.sessions, lambda: adapters.salesforce, dispatcher)
+    catalog.create_type(adapters.sessions, "Webinar", list(STATUSES))
+    catalog.create_campaign(adapters.sessions, CAMPAIGN, "Webinar")
+    seeded = emulator.admin.seed(
+        campaigns=[
+            {
+                "Name": "Spring SF",
+                "statuses": [
+                    {"Label": label, "IsDefault": default, "HasResponded": responded}
+                    for label, default, responded in WEBINAR
+                ],
+            }
+        ]
+    )
+    world = World(
+        adapters.sessions,
+        emulator,
+        simple_salesforce_client(emulator),
+        seeded["campaigns"][0]["id"],
+    )
+    world.edit_salesforce(SalesforceEdit("ann@example.com", "Registered"))
+    run_id = linking.link_existing(ctx, CAMPAIGN, world.campaign_id).run_id
+    while dispatcher.queue[0].kind.startswith("inbound"):
+        _run(ctx, dispatcher.queue.pop(0))
+    dispatcher.queue.clear()
+    stages.fail_run(ctx, run_id, "Salesforce API limit reached")
+    assert world.live_conversion() == {"ann@example.com": "Registered"}
+
+    world.edit_salesforce(SalesforceEdit("ann@example.com", None))
+    world.wait_for_salesforce_clock()
+    linking.request_sync(ctx, CAMPAIGN)
+    while dispatcher.queue:
+        _run(ctx, dispatcher.queue.pop(0))
+
+    assert world.live_conversion() == world.live_salesforce() == {}
