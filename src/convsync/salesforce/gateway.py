@@ -283,15 +283,19 @@ class SalesforceGateway:
                         found[email] = SalesforcePerson(id=row["Id"], kind=kind, email=email)
         return found
 
-    def create_leads(self, people: Sequence[NewLead]) -> list[RecordResult]:
-        """Create Leads (collections of 200); one RecordResult per person, in order.
+    def create_leads(
+        self, people: Sequence[NewLead], *, use_bulk: bool = False
+    ) -> list[RecordResult]:
+        """Create Leads (collections of 200, or one Bulk API 2.0 job); one RecordResult
+        per person, in order.
 
         Salesforce requires LastName and Company: the email's local part and the
-        configured fallback company stand in when Conversion does not know them.
+        configured fallback company stand in when Conversion does not know them. The
+        bulk job is never retried whole (it would create every Lead twice): a failure
+        goes to the task, whose retry finds the Leads that landed by email.
         """
         records = [
             {
-                "attributes": {"type": "Lead"},
                 "Email": p.email,
                 "FirstName": p.first_name or None,
                 "LastName": (p.last_name or _person_name(p.email))[:80],
@@ -299,7 +303,13 @@ class SalesforceGateway:
             }
             for p in people
         ]
-        return self._collection("POST", records, action="create Leads")
+        if use_bulk:
+            return self._bulk("Lead", "insert", records, key=_email_key, retry=False)
+        return self._collection(
+            "POST",
+            [{"attributes": {"type": "Lead"}, **r} for r in records],
+            action="create Leads",
+        )
 
     # ---------------------------------------------------------------- writing members
 
@@ -309,7 +319,7 @@ class SalesforceGateway:
         """Insert CampaignMembers; one RecordResult per row, in input order."""
         records = [_member_insert(row) for row in rows]
         if use_bulk:
-            return self._bulk("insert", records, key=_insert_key)
+            return self._bulk("CampaignMember", "insert", records, key=_insert_key)
         return self._collection(
             "POST",
             [{"attributes": {"type": "CampaignMember"}, **r} for r in records],
@@ -322,7 +332,7 @@ class SalesforceGateway:
         """Change members' statuses; one RecordResult per row, in input order."""
         records = [{"Id": validate_id(r.id, "CampaignMember"), "Status": r.status} for r in rows]
         if use_bulk:
-            return self._bulk("update", records, key=_id_key)
+            return self._bulk("CampaignMember", "update", records, key=_id_key)
         return self._collection(
             "PATCH",
             [{"attributes": {"type": "CampaignMember"}, **r} for r in records],
@@ -333,7 +343,7 @@ class SalesforceGateway:
         """Remove members; one RecordResult per id, in input order."""
         valid = [validate_id(i, "CampaignMember") for i in ids]
         if use_bulk:
-            return self._bulk("delete", [{"Id": i} for i in valid], key=_id_key)
+            return self._bulk("CampaignMember", "delete", [{"Id": i} for i in valid], key=_id_key)
         results: list[RecordResult] = []
         for start in range(0, len(valid), COLLECTION_SIZE):
             chunk = valid[start : start + COLLECTION_SIZE]
@@ -363,10 +373,12 @@ class SalesforceGateway:
 
     def _bulk(
         self,
+        object_name: Literal["CampaignMember", "Lead"],
         operation: Literal["insert", "update", "delete"],
-        records: list[dict[str, str]],
+        records: list[dict[str, Any]],
         *,
         key: Any,
+        retry: bool = True,
     ) -> list[RecordResult]:
         """Run one Bulk API 2.0 ingest job; map its result files back to input order."""
         if not records:
@@ -374,17 +386,19 @@ class SalesforceGateway:
         poll = self.client.options.bulk_poll_seconds
 
         def run(sf: Any) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
-            handler = getattr(sf.bulk2.CampaignMember, operation)
-            jobs = handler(records=records, wait=poll)
+            handle = getattr(sf.bulk2, object_name)
+            jobs = getattr(handle, operation)(records=records, wait=poll)
             successes: list[dict[str, str]] = []
             failures: list[dict[str, str]] = []
             for job in jobs:
                 job_id = job["job_id"]
-                successes += _csv_rows(sf.bulk2.CampaignMember.get_successful_records(job_id))
-                failures += _csv_rows(sf.bulk2.CampaignMember.get_failed_records(job_id))
+                successes += _csv_rows(handle.get_successful_records(job_id))
+                failures += _csv_rows(handle.get_failed_records(job_id))
             return successes, failures
 
-        successes, failures = self.client.call(f"bulk {operation} CampaignMembers", run)
+        action = f"bulk {operation} {object_name}s"
+        call = self.client.call if retry else self.client.call_once
+        successes, failures = call(action, run)
         pending: dict[tuple[str, ...], deque[int]] = defaultdict(deque)
         for index, record in enumerate(records):
             pending[key(record)].append(index)
@@ -520,6 +534,10 @@ def _insert_key(row: Mapping[str, str]) -> tuple[str, ...]:
         (row.get("LeadId") or "")[:15],
         (row.get("ContactId") or "")[:15],
     )
+
+
+def _email_key(row: Mapping[str, str]) -> tuple[str, ...]:
+    return ((row.get("Email") or "").strip().lower(),)
 
 
 def _id_key(row: Mapping[str, str]) -> tuple[str, ...]:

@@ -28,6 +28,8 @@ class ChunkClaim:
     token: str
     member_id_lo: int | None
     member_id_hi: int | None
+    # Members the chunk was planned with: the outbound stage's write path hangs on it.
+    size: int = 0
 
 
 def open_run(session: Session, link_id: int, kind: str, lease: timedelta) -> int | None:
@@ -147,11 +149,17 @@ def claim_chunk(
             ),
         )
         .values(claimed_by=token, lease_until=now + lease, attempts=ChunkRow.attempts + 1)
-        .returning(ChunkRow.id, ChunkRow.number, ChunkRow.member_id_lo, ChunkRow.member_id_hi)
+        .returning(
+            ChunkRow.id,
+            ChunkRow.number,
+            ChunkRow.member_id_lo,
+            ChunkRow.member_id_hi,
+            ChunkRow.size,
+        )
     ).first()
     if row is None:
         return None
-    return ChunkClaim(row.id, row.number, token, row.member_id_lo, row.member_id_hi)
+    return ChunkClaim(row.id, row.number, token, row.member_id_lo, row.member_id_hi, row.size)
 
 
 def complete_chunk(session: Session, claim: ChunkClaim, counts: dict[str, int]) -> bool:

@@ -31,10 +31,13 @@ from convsync.store.db import transaction
 from convsync.store.member_sync import PushCandidate
 from convsync.store.tables import RunRow, utcnow
 from convsync.sync import stages
-from convsync.sync.context import SyncContext
+from convsync.sync.context import SyncContext, SyncOptions
 from convsync.sync.ports import SalesforcePort
 
 STATUS_NOT_ON_CAMPAIGN = "STATUS_NOT_ON_CAMPAIGN"
+# A Bulk API 2.0 job costs ~7 API calls (create, upload, close, poll, poll, results x2):
+# fewer records than 7 collection calls carry are cheaper without it.
+BULK_MIN_RECORDS = 7 * 200
 NO_SALESFORCE_PERSON = "NO_SALESFORCE_PERSON"
 # Member ids named in a dead-letter log line; `convsync dlq list` has them all.
 LOGGED_MEMBER_IDS = 20
@@ -69,7 +72,7 @@ def plan_outbound(ctx: SyncContext, run_id: int) -> None:
         assert run is not None
         ids = member_sync.push_candidate_ids(session, view.link_id, view.campaign_id)
         member_sync.resolve_settled_dead_letters(session, view.link_id, view.campaign_id)
-        size = ctx.options.outbound_chunk
+        size = outbound_chunk_size(len(ids), ctx.options)
         numbers = []
         for number, start in enumerate(range(0, len(ids), size)):
             piece = ids[start : start + size]
@@ -90,6 +93,35 @@ def plan_outbound(ctx: SyncContext, run_id: int) -> None:
     for number in numbers:
         ctx.dispatch.outbound_chunk(run_id, number)
     stages.close_outbound(ctx, run_id)
+
+
+def outbound_chunk_size(candidates: int, options: SyncOptions) -> int:
+    """Members per chunk. A stage with at least `bulk_threshold` members to push goes
+    through Bulk API 2.0, in chunks of at least `max(bulk_threshold, bulk_chunk)`; a
+    smaller one uses collections of 200, in chunks of `outbound_chunk`.
+
+    So a chunk of at least `bulk_threshold` members is exactly a chunk of a bulk stage
+    (`bulk_from`), and a redelivered chunk takes the path its stage was planned with.
+    """
+    if candidates < options.bulk_threshold:
+        return options.outbound_chunk
+    pieces = max(1, candidates // max(options.bulk_threshold, options.bulk_chunk))
+    return -(-candidates // pieces)
+
+
+def bulk_from(claim: runs.ChunkClaim, options: SyncOptions) -> int | None:
+    """For a chunk of a bulk stage, the fewest records worth a Bulk API job; else None.
+
+    A job costs ~7 calls, so a write smaller than `BULK_MIN_RECORDS` goes in collections
+    even in a bulk stage, unless the threshold was set lower still.
+    """
+    if claim.size < options.bulk_threshold:
+        return None
+    return min(options.bulk_threshold, BULK_MIN_RECORDS)
+
+
+def _bulk_pays(bulk: int | None, records: int) -> bool:
+    return bulk is not None and records >= bulk
 
 
 @dataclass
@@ -158,7 +190,12 @@ def _known_people(
 
 
 def _resolve_people(
-    ctx: SyncContext, sf: SalesforcePort, members: Sequence[PushCandidate], out: _Outcome
+    ctx: SyncContext,
+    sf: SalesforcePort,
+    members: Sequence[PushCandidate],
+    out: _Outcome,
+    *,
+    bulk: int | None,
 ) -> dict[int, SalesforcePerson]:
     """Person → Contact/Lead; people Salesforce does not know become Leads (configurable)."""
     people, missing = _known_people(sf, members, out)
@@ -173,7 +210,8 @@ def _resolve_people(
             )
         return people
     leads = [NewLead(m.email, m.first_name, m.last_name, m.company) for m in missing]
-    for member, result in zip(missing, sf.create_leads(leads), strict=True):
+    results = sf.create_leads(leads, use_bulk=_bulk_pays(bulk, len(leads)))
+    for member, result in zip(missing, results, strict=True):
         if result.ok and result.salesforce_id:
             people[member.person_id] = SalesforcePerson(result.salesforce_id, "Lead", member.email)
             out.people.append((member.person_id, "Lead", result.salesforce_id))
@@ -189,13 +227,15 @@ def _insert(
     campaign: str,
     members: Sequence[PushCandidate],
     out: _Outcome,
+    *,
+    bulk: int | None,
 ) -> list[tuple[PushCandidate, str]]:
     """Insert new members; returns duplicates found already there (member, person id)."""
-    people = _resolve_people(ctx, sf, members, out)
+    people = _resolve_people(ctx, sf, members, out, bulk=bulk)
     ready = [m for m in members if m.person_id in people]
     rows = [NewMember.for_person(campaign, people[m.person_id], m.status or "") for m in ready]
     duplicates: list[tuple[PushCandidate, str]] = []
-    use_bulk = len(rows) >= ctx.options.bulk_threshold
+    use_bulk = _bulk_pays(bulk, len(rows))
     for member, result in zip(ready, sf.insert_members(rows, use_bulk=use_bulk), strict=True):
         if result.ok:
             out.synced(member, result.salesforce_id)
@@ -231,12 +271,16 @@ def _reconcile_duplicates(
 
 
 def _update(
-    ctx: SyncContext, sf: SalesforcePort, pairs: Sequence[tuple[PushCandidate, str]], out: _Outcome
+    sf: SalesforcePort,
+    pairs: Sequence[tuple[PushCandidate, str]],
+    out: _Outcome,
+    *,
+    bulk: int | None,
 ) -> None:
     if not pairs:
         return
     changes = [MemberChange(sf_id, m.status or "") for m, sf_id in pairs]
-    use_bulk = len(changes) >= ctx.options.bulk_threshold
+    use_bulk = _bulk_pays(bulk, len(changes))
     for (member, sf_id), result in zip(
         pairs, sf.update_members(changes, use_bulk=use_bulk), strict=True
     ):
@@ -252,11 +296,14 @@ def _update(
             out.failed(member, result)
 
 
-def _delete(sf: SalesforcePort, members: Sequence[PushCandidate], out: _Outcome) -> None:
+def _delete(
+    sf: SalesforcePort, members: Sequence[PushCandidate], out: _Outcome, *, bulk: int | None
+) -> None:
     if not members:
         return
     ids = [m.salesforce_member_id or "" for m in members]
-    for member, result in zip(members, sf.delete_members(ids), strict=True):
+    use_bulk = _bulk_pays(bulk, len(ids))
+    for member, result in zip(members, sf.delete_members(ids, use_bulk=use_bulk), strict=True):
         if result.ok or result.outcome is WriteOutcome.NOT_FOUND:
             out.synced(member, None)
             out.counts["removed_in_salesforce"] += 1
@@ -306,10 +353,11 @@ def push_outbound_chunk(
         sf = ctx.salesforce
         campaign = view.salesforce_campaign_id
         try:
-            duplicates = _insert(ctx, sf, campaign, inserts, out)
+            bulk = bulk_from(claim, ctx.options)
+            duplicates = _insert(ctx, sf, campaign, inserts, out, bulk=bulk)
             updates.extend(_reconcile_duplicates(sf, campaign, duplicates, out))
-            _update(ctx, sf, updates, out)
-            _delete(sf, deletes, out)
+            _update(sf, updates, out, bulk=bulk)
+            _delete(sf, deletes, out, bulk=bulk)
         except Exception:
             # Keep what landed: the retry then pushes only the members still different.
             _record(ctx, view.link_id, run_id, out, claim=None)

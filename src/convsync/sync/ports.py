@@ -60,7 +60,9 @@ class SalesforcePort(Protocol):
         self, campaign_id: str, person_ids: Sequence[str]
     ) -> list[SalesforceMember]: ...
 
-    def create_leads(self, people: Sequence[NewLead]) -> list[RecordResult]: ...
+    def create_leads(
+        self, people: Sequence[NewLead], *, use_bulk: bool = False
+    ) -> list[RecordResult]: ...
 
     def insert_members(
         self, rows: Sequence[NewMember], *, use_bulk: bool = False
