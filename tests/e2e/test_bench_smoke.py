@@ -53,9 +53,9 @@ def test_bench_reports_every_scenario_against_its_floor_and_cleans_up() -> None:
             "convsync.cli",
             "bench",
             "--members",
-            "400",
+            "1000",
             "--campaigns",
-            "4",
+            "5",
             "--json",
         ],
         env=bench_environment(),
@@ -75,10 +75,11 @@ def test_bench_reports_every_scenario_against_its_floor_and_cleans_up() -> None:
         assert figures["time_ratio"] == round(figures["seconds"] / figures["floor_seconds"], 2)
         assert figures["api_ratio"] == round(figures["api_calls"] / figures["floor_api_calls"], 2)
         assert figures["peak_worker_rss_mb"] > 0
-    assert scenarios["initial"]["members"] == 400
-    assert scenarios["many_campaigns"]["campaigns"] == 4
+    assert scenarios["initial"]["members"] == 1000
+    assert scenarios["initial"]["write_path"] == "collections"  # below the threshold
+    assert scenarios["initial_bulk"]["write_path"] == "bulk"  # the variant, threshold 200
+    assert scenarios["many_campaigns"]["campaigns"] == 5
     assert scenarios["idle_tick"]["due"] == 0
-    assert {"initial_bulk", "initial_collections"} & set(scenarios)
     assert not database_exists(f"convsync_bench_{bench.pid}")
 
 
