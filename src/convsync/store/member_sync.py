@@ -324,7 +324,13 @@ def _differs_from_base() -> Any:
     state = MemberSyncStateRow
     return or_(
         and_(state.id.is_(None), MemberRow.status.is_not(None)),
-        and_(state.id.is_not(None), state.synced.is_(False), MemberRow.status.is_not(None)),
+        # Not yet agreed: push a status, or a removal of a member Salesforce has (a removal
+        # in Conversion that won against it).
+        and_(
+            state.id.is_not(None),
+            state.synced.is_(False),
+            or_(MemberRow.status.is_not(None), state.salesforce_member_id.is_not(None)),
+        ),
         and_(state.synced.is_(True), MemberRow.status.is_distinct_from(state.status)),
     )
 

@@ -162,11 +162,18 @@ def _salesforce_value(row: StagedMember) -> MemberValue:
     return MemberValue(row.status, row.last_modified)
 
 
-def _conversion_value(local: LocalMember | None, base: Base | None) -> MemberValue:
+def _conversion_value(
+    local: LocalMember | None, base: Base | None, linked_at: datetime
+) -> MemberValue:
     if local is None:
         return ABSENT
-    if local.removed and base is None:
-        # Removed before the campaign was ever linked: not "on this side" for a first sync.
+    if (
+        local.removed
+        and base is None
+        and (local.updated_at is None or local.updated_at < linked_at)
+    ):
+        # Removed before the campaign was linked: not "on this side" for a first sync.
+        # A removal made since (while the initial sync runs) is a tombstone like any other.
         return ABSENT
     return MemberValue(local.status, local.updated_at)
 
@@ -239,6 +246,7 @@ class _Chunk:
     allowed: frozenset[str]
     local: dict[int, LocalMember]
     known: dict[int, Base]
+    linked_at: datetime
     writes: dict[int, tuple[int, str | None, datetime]] = field(default_factory=dict)
     bases: dict[int, tuple[int, bool, str | None, str | None]] = field(default_factory=dict)
     skips: list[tuple[str, str | None, str | None, str]] = field(default_factory=list)
@@ -263,7 +271,9 @@ class _Chunk:
             return
         salesforce = _salesforce_value(row)
         verdict = resolve(
-            _conversion_value(self.local.get(person), base), salesforce, _base_value(base)
+            _conversion_value(self.local.get(person), base, self.linked_at),
+            salesforce,
+            _base_value(base),
         )
         if verdict.conflict and verdict.winner is not None:
             self.counts[f"conflicts_won_by_{verdict.winner.value}"] += 1
@@ -295,13 +305,15 @@ def apply_inbound_chunk(
         view = stages.load_open_run(session, run_id, Stage.INBOUND)
         if view is None:
             return
-        campaign = links.campaign_of(session, links.get_link(session, view.link_id))
+        link = links.get_link(session, view.link_id)
+        campaign = links.campaign_of(session, link)
         rows = member_sync.staged(session, claim.chunk_id)
         persons, unusable = _resolve_people(session, rows)
         chunk = _Chunk(
             allowed=catalog.type_of_campaign(session, campaign.id).labels,
             local=member_sync.lock_members(session, campaign.id, persons.values()),
             known=member_sync.bases(session, view.link_id, persons.values()),
+            linked_at=link.linked_at,
         )
         for row in unusable:
             if not row.is_deleted:
