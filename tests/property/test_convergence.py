@@ -320,7 +320,7 @@ class World:
         verdicts: dict[str, MemberValue | None] = {}
         for email in EMAILS:
             base = self.bases.get(email)
-            c_value = self._conversion_value(conversion.get(email), base)
+            c_value = self._conversion_value(conversion.get(email))
             s_value = self._salesforce_value(salesforce.get(email, []))
             verdict = resolve(c_value, s_value, base)
             if verdict.action is Action.NOTHING and base is None:
@@ -330,11 +330,11 @@ class World:
         return verdicts
 
     @staticmethod
-    def _conversion_value(
-        row: tuple[str | None, datetime] | None, base: MemberValue | None
-    ) -> MemberValue:
-        if row is None or (row[0] is None and base is None):
-            return ABSENT  # never here, or removed before it was ever synced
+    def _conversion_value(row: tuple[str | None, datetime] | None) -> MemberValue:
+        """Never here: absent. Removed: a tombstone with its time (every removal in these
+        examples is made after the link; one made before it would count as absent)."""
+        if row is None:
+            return ABSENT
         return MemberValue(row[0], row[1])
 
     def _salesforce_value(self, rows: list[dict[str, Any]]) -> MemberValue:
@@ -539,6 +539,47 @@ def test_a_removal_in_salesforce_after_a_failed_initial_run_still_reaches_conver
     world.edit_salesforce(SalesforceEdit("ann@example.com", None))
     world.wait_for_salesforce_clock()
     linking.request_sync(ctx, CAMPAIGN)
+    while dispatcher.queue:
+        _run(ctx, dispatcher.queue.pop(0))
+
+    assert world.live_conversion() == world.live_salesforce() == {}
+
+
+def test_a_removal_in_conversion_while_the_initial_sync_runs_is_not_undone(
+    salesforce_env: dict[str, str], emulator: EmulatorHandle
+) -> None:
+    """Linked, then the member is removed in Conversion before the initial import lands:
+    the removal is later than Salesforce's value, so it wins on both sides."""
+    adapters = root.adapters()
+    reset_everything(adapters.sessions, emulator)
+    dispatcher = InlineDispatcher()
+    ctx = SyncContext(adapters.sessions, lambda: adapters.salesforce, dispatcher)
+    catalog.create_type(adapters.sessions, "Webinar", list(STATUSES))
+    catalog.create_campaign(adapters.sessions, CAMPAIGN, "Webinar")
+    catalog.add_member(adapters.sessions, CAMPAIGN, "ann@example.com", "Invited")
+    seeded = emulator.admin.seed(
+        campaigns=[
+            {
+                "Name": "Spring SF",
+                "statuses": [
+                    {"Label": label, "IsDefault": default, "HasResponded": responded}
+                    for label, default, responded in WEBINAR
+                ],
+            }
+        ]
+    )
+    world = World(
+        adapters.sessions,
+        emulator,
+        simple_salesforce_client(emulator),
+        seeded["campaigns"][0]["id"],
+    )
+    world.edit_salesforce(SalesforceEdit("ann@example.com", "Invited"))
+    world.wait_for_salesforce_clock()
+    linking.link_existing(ctx, CAMPAIGN, world.campaign_id)
+    _run(ctx, dispatcher.queue.pop(0))  # the inbound stage stages the page
+
+    catalog.remove_member(adapters.sessions, CAMPAIGN, "ann@example.com")
     while dispatcher.queue:
         _run(ctx, dispatcher.queue.pop(0))
 
