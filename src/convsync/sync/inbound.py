@@ -93,9 +93,11 @@ def plan_inbound(ctx: SyncContext, run_id: int) -> None:
         link = links.get_link(session, view.link_id)
         # Removals matter once an earlier inbound stage has landed (the bookmark moved),
         # even if that run failed later and the initial sync is not done yet: members it
-        # imported may have been removed in Salesforce since. Only the very first read
-        # leaves old tombstones out.
-        include_deleted = link.inbound_mark is not None
+        # imported may have been removed in Salesforce since; and, of course, once the
+        # initial sync is done (the bookmark stays unset while Salesforce had no member,
+        # yet members pushed since can be removed there). Only the very first read leaves
+        # old tombstones out.
+        include_deleted = link.initial_sync_done or link.inbound_mark is not None
         since, signpost = query_window(link.inbound_mark, run.started_at, ctx.options.overlap)
         until = _read_bound(signpost)
         existing = session.execute(
