@@ -58,6 +58,9 @@ class PersonInput:
     first_name: str | None = None
     last_name: str | None = None
     company: str | None = None
+    # Salesforce ids to fill in when the person has none yet (the inbound stage knows them).
+    salesforce_lead_id: str | None = None
+    salesforce_contact_id: str | None = None
 
 
 # ---------------------------------------------------------------- types
@@ -164,7 +167,7 @@ def list_campaigns(session: Session) -> list[CampaignInfo]:
 
 
 def upsert_people(session: Session, people: Sequence[PersonInput]) -> dict[str, int]:
-    """Insert new people, fill in missing names; return email → person id.
+    """Insert new people, fill in missing names and Salesforce ids; return email → person id.
 
     One cached statement run as an executemany with RETURNING (SQLAlchemy's
     insertmanyvalues), not a fresh 2,000-row VALUES statement compiled per batch: 5x
@@ -179,6 +182,12 @@ def upsert_people(session: Session, people: Sequence[PersonInput]) -> dict[str, 
             "first_name": func.coalesce(excluded.first_name, table.c.first_name),
             "last_name": func.coalesce(excluded.last_name, table.c.last_name),
             "company": func.coalesce(excluded.company, table.c.company),
+            "salesforce_lead_id": func.coalesce(
+                table.c.salesforce_lead_id, excluded.salesforce_lead_id
+            ),
+            "salesforce_contact_id": func.coalesce(
+                table.c.salesforce_contact_id, excluded.salesforce_contact_id
+            ),
         },
     ).returning(table.c.id, table.c.email)
     ids: dict[str, int] = {}
@@ -190,6 +199,8 @@ def upsert_people(session: Session, people: Sequence[PersonInput]) -> dict[str, 
                 "first_name": p.first_name,
                 "last_name": p.last_name,
                 "company": p.company,
+                "salesforce_lead_id": p.salesforce_lead_id,
+                "salesforce_contact_id": p.salesforce_contact_id,
                 "created_at": now,
             }
             for p in people[start : start + BATCH]

@@ -209,22 +209,28 @@ def _resolve_people(
         except ValidationError:
             unusable.append(row)
     if need_email:
-        people = {
-            email: PersonInput(email, row.first_name, row.last_name, row.company)
-            for row, email in need_email
-        }
+        # The Lead/Contact ids go in with the person (one write, not an insert then an
+        # update of the same rows); the lowest id wins when several rows share an email.
+        people: dict[str, PersonInput] = {}
+        for row, email in need_email:
+            seen = people.get(email)
+            lead = None if row.contact_id else row.lead_id
+            people[email] = PersonInput(
+                email,
+                row.first_name,
+                row.last_name,
+                row.company,
+                _lowest(seen.salesforce_lead_id if seen else None, lead),
+                _lowest(seen.salesforce_contact_id if seen else None, row.contact_id),
+            )
         ids = catalog.upsert_people(session, list(people.values()))
         for row, email in need_email:
             resolved[row.salesforce_member_id] = ids[email]
-        member_sync.remember_salesforce_people(
-            session,
-            [
-                (ids[email], "Contact" if row.contact_id else "Lead", sf_id)
-                for row, email in need_email
-                if (sf_id := row.contact_id or row.lead_id)
-            ],
-        )
     return resolved, unusable
+
+
+def _lowest(a: str | None, b: str | None) -> str | None:
+    return min(a, b) if a and b else a or b
 
 
 def _superseded(row: StagedMember, base: Base | None) -> bool:
