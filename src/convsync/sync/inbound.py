@@ -119,7 +119,10 @@ def plan_inbound(ctx: SyncContext, run_id: int) -> None:
         stages.close_inbound(ctx, run_id)
         return
     # Chunks are enqueued once the whole stage is staged (including those staged before a
-    # crash): a chunk may only be applied when every row of its people is known.
+    # crash): a chunk may only be applied when every row of its people is known. The very
+    # first read has no deleted rows, so nothing can be superseded: there each chunk goes
+    # as soon as it is staged and is applied while the next pages are read.
+    pipelined = not include_deleted
     numbers = list(pending)
     rows = ctx.salesforce.iter_members(
         view.salesforce_campaign_id, since=since, until=until, include_deleted=include_deleted
@@ -143,7 +146,10 @@ def plan_inbound(ctx: SyncContext, run_id: int) -> None:
             if run_row.inbound_max_stamp is None or top > run_row.inbound_max_stamp:
                 run_row.inbound_max_stamp = top
             runs.extend_lease(session, run_id, ctx.options.lease)
-        numbers.append(next_number)
+        if pipelined:
+            ctx.dispatch.inbound_chunk(run_id, next_number)
+        else:
+            numbers.append(next_number)
         next_number += 1
     with transaction(ctx.sessions) as session:
         # A person removed and re-added in Salesforce reads as a deleted and a live row;
