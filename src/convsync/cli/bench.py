@@ -80,7 +80,7 @@ def _main_scenarios(bench: Bench, options: Options, results: dict[str, Any]) -> 
     """initial → incremental (same campaign) → many_campaigns → idle_tick (same campaigns)."""
     from convsync.cli import bench_scenarios as scenarios
 
-    scenarios.ensure_type(bench)
+    scenarios.warm_up(bench)
     results["initial"] = scenarios.initial(bench, options.members, options.overlap, "initial")
     results["incremental"] = scenarios.incremental(bench, options.members, options.overlap)
     assert bench.last_initial is not None
@@ -149,6 +149,7 @@ def run_bench(options: Options, progress: Console) -> dict[str, Any]:
                     _worker_env(svc.env, other), log_dir, "variant-worker", concurrency
                 ) as sampler:
                     bench = bench_scenarios.Bench(svc, ctx, sampler, say)
+                    bench_scenarios.warm_up(bench)
                     results[name] = bench_scenarios.initial(
                         bench, options.members, options.overlap, name
                     )

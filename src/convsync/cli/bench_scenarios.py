@@ -715,6 +715,16 @@ def incremental(bench: Bench, members: int, overlap: float) -> dict[str, Any]:
     )
 
 
+def warm_up(bench: Bench) -> None:
+    """A few small syncs first, untimed: every pool process has imported its modules,
+    logged in to Salesforce and opened its connections, as in a running deployment."""
+    ensure_type(bench)
+    seeded = seed_campaigns(bench, "warmup", 4, Mix.of(100, 0.1))
+    wait_for_runs(bench, link_all(bench, seeded), "warm-up")
+    for campaign in seeded:
+        retire(bench, campaign)
+
+
 def retire(bench: Bench, campaign: Campaign) -> None:
     """Unlink a scenario's campaign so later scenarios see only their own links."""
     unlink(bench.ctx, campaign.name)
