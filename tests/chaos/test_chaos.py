@@ -3,8 +3,10 @@ Salesforce fails 5 % of its calls; afterwards the two sides agree.
 
 Both sides are edited throughout (each member by one side only, so the expected end
 state is known without timing the conflict rule, which tests/property covers). During
-the chaos window the test SIGKILLs worker processes at random moments, both ways: a
-pool child (its task dies with it) and a whole worker, main process and children (its
+the chaos window the test SIGKILLs worker processes at random moments (at each, it waits
+for a worker to be running a sync task, found with `inspect active` as Flower would,
+and kills that one), both ways: the pool child running the task (it dies with it) and
+a whole worker, main process and children (its
 fetched messages stay in Redis's unacked set for the visibility timeout, an hour, so
 recovery has to come from the runs' leases and beat's `convsync.schedule.reconcile`).
 It restarts its own Redis (no persistence: every queued message is lost) and its own
@@ -39,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from celery import Celery
 from simple_salesforce import format_soql
 from simple_salesforce.exceptions import SalesforceExpiredSession
 from sqlalchemy import func, select
@@ -512,9 +515,10 @@ class Chaos:
     postgres: PostgresServer
     sessions: sessionmaker[Session]
     rng: random.Random
-    counts: Counter[str] = field(default_factory=Counter)
+    counts: Counter[str] = field(default_factory=lambda: Counter({"kills mid-task": 0}))
     recoveries: list[float] = field(default_factory=list)
     _pending: list[tuple[float, set[int]]] = field(default_factory=list)
+    _probe: Celery | None = None
 
     def plan(self) -> list[tuple[float, str]]:
         kinds = ["child"] * SCALE.child_kills + ["whole"] * SCALE.whole_kills
@@ -523,14 +527,47 @@ class Chaos:
         self.rng.shuffle(kinds)
         return list(zip(moments, kinds, strict=True))
 
-    def strike(self, kind: str) -> None:
+    def _busy(self) -> tuple[WorkerProcess, int] | None:
+        """A worker running a sync task right now, and the pool process running it
+        (asked as Flower would, over the broker: `inspect active`)."""
+        if self._probe is None:
+            self._probe = Celery("chaos-probe", broker=self.redis_server.url)
+        try:
+            active = self._probe.control.inspect(timeout=0.5).active() or {}
+        except Exception:  # noqa: BLE001 - Redis is restarting: nobody is busy then
+            return None
+        for hostname, tasks in active.items():
+            for task in tasks:
+                if not str(task.get("name", "")).startswith("convsync.sync."):
+                    continue
+                for worker in self.fleet.workers:
+                    if hostname.startswith(f"{worker.name}@") and worker.process.poll() is None:
+                        return worker, int(task["worker_pid"])
+        return None
+
+    def _victim(self) -> tuple[WorkerProcess, int | None]:
+        """Preferably a worker in the middle of a sync task (waiting up to a cadence and a
+        half for one); otherwise any live worker."""
+        deadline = time.monotonic() + 1.5 * SCALE.cadence
+        while time.monotonic() < deadline:
+            found = self._busy()
+            if found is not None:
+                self.counts["kills mid-task"] += 1
+                return found
+            time.sleep(0.05)
         alive = [w for w in self.fleet.workers if w.process.poll() is None]
+        return self.rng.choice(alive), None
+
+    def strike(self, kind: str) -> None:
         if kind == "child":
-            victim = self.rng.choice([w for w in alive if w.children()] or alive)
-            victim.kill_child()
+            victim, pid = self._victim()
+            if pid is None:
+                victim.kill_child()
+            else:
+                os.kill(pid, signal.SIGKILL)
             self.counts["pool children SIGKILLed"] += 1
         elif kind == "whole":
-            victim = self.rng.choice(alive)
+            victim, _ = self._victim()
             held = retrying(lambda: claimed_chunks(self.sessions))
             victim.kill_all()
             self._pending.append((time.monotonic(), held))
@@ -648,7 +685,12 @@ def _scenario(
         fleet.start_beat()
         chaos = Chaos(fleet, redis_server, postgres, sessions, rng)
         convsync(env, "link", CAMPAIGN, "--salesforce-campaign", campaign["id"], "--force")
+        # 5 % of calls, plus one of each kind up front so that a small run sees them all;
+        # 50 ms a call, so that runs last long enough for the kills to catch them working.
         emulator.admin.inject_faults(rate=0.05, kinds=FAULTS)
+        for kind in FAULTS:
+            emulator.admin.inject_faults(next=1, kind=kind)
+        emulator.admin.set_latency(50)
         started = time.monotonic()
         plan = chaos.plan()
         next_edit = started
