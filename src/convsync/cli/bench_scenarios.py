@@ -26,7 +26,7 @@ from simple_salesforce.api import Salesforce
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from convsync.cli.bench_services import RssSampler, Services
+from convsync.cli.bench_services import RssSampler, Services, cpu_seconds
 from convsync.cli.errors import UserError
 from convsync.salesforce.soql import chunked_in, parse_datetime, soql
 from convsync.salesforce.streams import CAMPAIGN_MEMBER
@@ -379,6 +379,7 @@ def timed_sync(
     """Counters and RSS from zero; `action` starts runs; timed until the last one finished."""
     bench.sampler.reset()
     bench.admin.reset_counters()
+    cpu_before = cpu_seconds(bench.sampler.root, bench.services.emulator.pid)
     wall_start = utcnow()
     started = time.perf_counter()
     run_ids = action()
@@ -389,7 +390,11 @@ def timed_sync(
     else:
         seconds = time.perf_counter() - started
     counters = bench.admin.counters()
-    return Measured(seconds, int(counters["total"]), dict(counters["by_endpoint"])), counts
+    cpu_after = cpu_seconds(bench.sampler.root, bench.services.emulator.pid)
+    cpu = {k: round(cpu_after[k] - cpu_before[k], 2) for k in cpu_after}
+    measured = Measured(seconds, int(counters["total"]), dict(counters["by_endpoint"]))
+    measured.detail = {"cpu_seconds": cpu}
+    return measured, counts
 
 
 # ---------------------------------------------------------------- the floor
@@ -565,6 +570,7 @@ def result(
         "api_calls_by_endpoint": dict(sorted(run.by_endpoint.items())),
         "floor_api_calls_by_endpoint": dict(sorted(floor.by_endpoint.items())),
         "floor_moved": floor.detail,
+        **run.detail,
         **extra,
     }
 

@@ -56,6 +56,7 @@ class Emulator:
     url: str
     ca_file: str
     admin: AdminClient
+    pid: int
 
 
 @dataclass
@@ -189,7 +190,7 @@ def start_emulator(group: ProcessGroup, log_dir: Path, latency_ms: int) -> Emula
     info = json.loads(info_file.read_text())
     admin = AdminClient(info["url"], CaBundleSession(info["ca_file"]))
     admin.reset()
-    return Emulator(info["url"], info["ca_file"], admin)
+    return Emulator(info["url"], info["ca_file"], admin, group.children["emulator"].pid)
 
 
 def _stop_emulator(group: ProcessGroup) -> None:
@@ -279,6 +280,33 @@ class RssSampler:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
+
+
+def cpu_seconds(workers: psutil.Process, emulator_pid: int) -> dict[str, float]:
+    """CPU time so far of the worker tree, the emulator, every PostgreSQL process on the
+    machine (other databases' work included), and this process."""
+
+    def tree(root: psutil.Process) -> float:
+        total = 0.0
+        with contextlib.suppress(psutil.Error):
+            for process in [root, *root.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):
+                    times = process.cpu_times()
+                    total += times.user + times.system
+        return total
+
+    postgresql = 0.0
+    for process in psutil.process_iter(["name"]):
+        if process.info["name"] in ("postgres", "postmaster"):
+            with contextlib.suppress(psutil.Error):
+                times = process.cpu_times()
+                postgresql += times.user + times.system
+    return {
+        "workers": tree(workers),
+        "emulator": tree(psutil.Process(emulator_pid)),
+        "postgresql": postgresql,
+        "bench": tree(psutil.Process()),
+    }
 
 
 # ---------------------------------------------------------------- all together
