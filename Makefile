@@ -54,6 +54,10 @@ chaos: $(STAMP)
 	CONVSYNC_CHAOS=full CONVSYNC_PROPERTY_EXAMPLES=500 $(BIN)/pytest tests/chaos tests/property \
 	  -s -p no:cacheprovider --timeout=3600
 
+## bench: the default benchmark (10,000 members, 100 campaigns); see docs/performance.md
+bench: $(STAMP)
+	$(BIN)/convsync bench
+
 ## audit: dependency bounds and `pip check` (offline), then pip-audit; exits 3 (and says so)
 ## when PyPI's vulnerability data is unreachable and nothing could be audited
 audit: $(STAMP)
