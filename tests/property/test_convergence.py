@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from convsync.domain.conflict import Action, resolve
 from convsync.domain.errors import TransientSalesforceError
 from convsync.domain.model import ABSENT, MemberValue
+from convsync.domain.watermark import read_bound
 from convsync.salesforce.soql import parse_datetime
 from convsync.salesforce_emulator.testing import EmulatorHandle, simple_salesforce_client
 from convsync.store.tables import Base, CampaignRow, MemberRow, PersonRow, RunRow, utcnow
@@ -497,20 +498,13 @@ def test_both_sides_converge_on_the_conflict_rules_values(
     assert before[0] == before[1]
 
 
-# ------------------------------------------------------------------ runs that fail half-way
+# ------------------------------------------------------------------ something happens half-way
 
 
-def test_a_removal_in_salesforce_after_a_failed_initial_run_still_reaches_conversion(
-    salesforce_env: dict[str, str], emulator: EmulatorHandle
-) -> None:
-    """The initial run imports, then fails (the API limit, say) before its outbound stage
-    ends; a member it imported is removed in Salesforce; the next run must see that."""
-    adapters = root.adapters()
-    reset_everything(adapters.sessions, emulator)
-    dispatcher = InlineDispatcher()
-    ctx = SyncContext(adapters.sessions, lambda: adapters.salesforce, dispatcher)
-    catalog.create_type(adapters.sessions, "Webinar", list(STATUSES))
-    catalog.create_campaign(adapters.sessions, CAMPAIGN, "Webinar")
+def spring_campaign(sessions: sessionmaker[Session], emulator: EmulatorHandle) -> World:
+    """The Conversion campaign (type Webinar, empty) and an empty Salesforce campaign."""
+    catalog.create_type(sessions, "Webinar", list(STATUSES))
+    catalog.create_campaign(sessions, CAMPAIGN, "Webinar")
     seeded = emulator.admin.seed(
         campaigns=[
             {
@@ -522,12 +516,90 @@ def test_a_removal_in_salesforce_after_a_failed_initial_run_still_reaches_conver
             }
         ]
     )
-    world = World(
-        adapters.sessions,
-        emulator,
-        simple_salesforce_client(emulator),
-        seeded["campaigns"][0]["id"],
+    return World(
+        sessions, emulator, simple_salesforce_client(emulator), seeded["campaigns"][0]["id"]
     )
+
+
+class DiesAfter:
+    """The gateway, dying once right after one named call (its write has landed)."""
+
+    def __init__(self, gateway: Any, method: str) -> None:
+        self._gateway = gateway
+        self._method: str | None = method
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._gateway, name)
+        if name != self._method:
+            return method
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self._method = None
+            method(*args, **kwargs)
+            raise TransientSalesforceError("test: died after the write", code="TEST")
+
+        return call
+
+
+def deliver_in_order(ctx: SyncContext, queue: list[Delivery]) -> None:
+    while queue:
+        _run(ctx, queue.pop(0))
+
+
+@pytest.mark.parametrize(
+    "edit_meanwhile",
+    [
+        pytest.param("Attended", id="a-newer-conversion-edit"),
+        pytest.param("Invited", id="conversion-changed-back-to-the-old-base"),
+    ],
+)
+def test_a_push_whose_run_then_failed_does_not_come_back_as_a_salesforce_change(
+    salesforce_env: dict[str, str], emulator: EmulatorHandle, edit_meanwhile: str
+) -> None:
+    """An outbound chunk writes Registered to Salesforce and dies before recording the
+    base; its run then fails, so the chunk never retries. Conversion is edited meanwhile,
+    stamped just before Salesforce's write. Salesforce's Registered is the sync's own
+    write, not a change: the Conversion edit wins on both sides."""
+    adapters = root.adapters()
+    reset_everything(adapters.sessions, emulator)
+    dispatcher = InlineDispatcher()
+    ctx = SyncContext(adapters.sessions, lambda: adapters.salesforce, dispatcher)
+    world = spring_campaign(adapters.sessions, emulator)
+    catalog.add_member(adapters.sessions, CAMPAIGN, "ann@example.com", "Invited")
+    linking.link_existing(ctx, CAMPAIGN, world.campaign_id)
+    deliver_in_order(ctx, dispatcher.queue)
+    assert world.live_salesforce() == {"ann@example.com": "Invited"}
+
+    catalog.add_member(adapters.sessions, CAMPAIGN, "ann@example.com", "Registered")
+    world.wait_for_salesforce_clock()
+    run_id, _ = linking.request_sync(ctx, CAMPAIGN)
+    gateway = DiesAfter(adapters.salesforce, "update_members")
+    dying = SyncContext(adapters.sessions, lambda: gateway, dispatcher)
+    with pytest.raises(TransientSalesforceError):
+        deliver_in_order(dying, dispatcher.queue)
+    dispatcher.queue.clear()
+    stages.fail_run(ctx, run_id, "gave up")
+    assert world.live_salesforce() == {"ann@example.com": "Registered"}
+
+    world.edit_conversion(ConversionEdit("ann@example.com", edit_meanwhile, "before"))
+    world.wait_for_salesforce_clock()
+    linking.request_sync(ctx, CAMPAIGN)
+    deliver_in_order(ctx, dispatcher.queue)
+
+    expected = {"ann@example.com": edit_meanwhile}
+    assert world.live_conversion() == world.live_salesforce() == expected
+
+
+def test_a_removal_in_salesforce_after_a_failed_initial_run_still_reaches_conversion(
+    salesforce_env: dict[str, str], emulator: EmulatorHandle
+) -> None:
+    """The initial run imports, then fails (the API limit, say) before its outbound stage
+    ends; a member it imported is removed in Salesforce; the next run must see that."""
+    adapters = root.adapters()
+    reset_everything(adapters.sessions, emulator)
+    dispatcher = InlineDispatcher()
+    ctx = SyncContext(adapters.sessions, lambda: adapters.salesforce, dispatcher)
+    world = spring_campaign(adapters.sessions, emulator)
     world.edit_salesforce(SalesforceEdit("ann@example.com", "Registered"))
     run_id = linking.link_existing(ctx, CAMPAIGN, world.campaign_id).run_id
     while dispatcher.queue[0].kind.startswith("inbound"):
@@ -539,8 +611,7 @@ def test_a_removal_in_salesforce_after_a_failed_initial_run_still_reaches_conver
     world.edit_salesforce(SalesforceEdit("ann@example.com", None))
     world.wait_for_salesforce_clock()
     linking.request_sync(ctx, CAMPAIGN)
-    while dispatcher.queue:
-        _run(ctx, dispatcher.queue.pop(0))
+    deliver_in_order(ctx, dispatcher.queue)
 
     assert world.live_conversion() == world.live_salesforce() == {}
 
@@ -554,33 +625,46 @@ def test_a_removal_in_conversion_while_the_initial_sync_runs_is_not_undone(
     reset_everything(adapters.sessions, emulator)
     dispatcher = InlineDispatcher()
     ctx = SyncContext(adapters.sessions, lambda: adapters.salesforce, dispatcher)
-    catalog.create_type(adapters.sessions, "Webinar", list(STATUSES))
-    catalog.create_campaign(adapters.sessions, CAMPAIGN, "Webinar")
+    world = spring_campaign(adapters.sessions, emulator)
     catalog.add_member(adapters.sessions, CAMPAIGN, "ann@example.com", "Invited")
-    seeded = emulator.admin.seed(
-        campaigns=[
-            {
-                "Name": "Spring SF",
-                "statuses": [
-                    {"Label": label, "IsDefault": default, "HasResponded": responded}
-                    for label, default, responded in WEBINAR
-                ],
-            }
-        ]
-    )
-    world = World(
-        adapters.sessions,
-        emulator,
-        simple_salesforce_client(emulator),
-        seeded["campaigns"][0]["id"],
-    )
     world.edit_salesforce(SalesforceEdit("ann@example.com", "Invited"))
     world.wait_for_salesforce_clock()
     linking.link_existing(ctx, CAMPAIGN, world.campaign_id)
     _run(ctx, dispatcher.queue.pop(0))  # the inbound stage stages the page
 
     catalog.remove_member(adapters.sessions, CAMPAIGN, "ann@example.com")
-    while dispatcher.queue:
-        _run(ctx, dispatcher.queue.pop(0))
+    deliver_in_order(ctx, dispatcher.queue)
 
     assert world.live_conversion() == world.live_salesforce() == {}
+
+
+def test_a_member_added_in_salesforce_while_the_initial_sync_runs_is_not_overwritten(
+    salesforce_env: dict[str, str], emulator: EmulatorHandle
+) -> None:
+    """Conversion has ann (Invited); the initial run reads Salesforce (no ann), then a
+    user adds ann there as Registered before the outbound stage inserts her. The insert
+    finds her already there, with a value the run never read and that is later than
+    Conversion's: it is left for the next run, which imports it."""
+    adapters = root.adapters()
+    reset_everything(adapters.sessions, emulator)
+    dispatcher = InlineDispatcher()
+    ctx = SyncContext(adapters.sessions, lambda: adapters.salesforce, dispatcher)
+    world = spring_campaign(adapters.sessions, emulator)
+    catalog.add_member(adapters.sessions, CAMPAIGN, "ann@example.com", "Invited")
+    run_id = linking.link_existing(ctx, CAMPAIGN, world.campaign_id).run_id
+    while dispatcher.queue[0].kind.startswith("inbound"):
+        _run(ctx, dispatcher.queue.pop(0))
+    with adapters.sessions() as session:
+        run = session.get(RunRow, run_id)
+        assert run is not None
+        while utcnow() <= read_bound(run.started_at):
+            time.sleep(0.05)
+
+    world.edit_salesforce(SalesforceEdit("ann@example.com", "Registered"))
+    deliver_in_order(ctx, dispatcher.queue)
+    assert world.live_salesforce() == {"ann@example.com": "Registered"}
+
+    world.wait_for_salesforce_clock()
+    linking.request_sync(ctx, CAMPAIGN)
+    deliver_in_order(ctx, dispatcher.queue)
+    assert world.live_conversion() == world.live_salesforce() == {"ann@example.com": "Registered"}

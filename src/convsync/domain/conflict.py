@@ -13,6 +13,8 @@ Decisions recorded here (and in DESIGN.md):
 - Both changed to different values: the later `updated_at` wins; an exact tie goes to
   Salesforce (the side that lands first); a side without a time loses to one with a
   time; both without a time → Salesforce.
+- A value the sync was writing to Salesforce when it stopped (killed after the write,
+  before recording the base) is the base once Salesforce shows it: see `landed`.
 """
 
 from __future__ import annotations
@@ -62,6 +64,18 @@ def counts_as_change(value: MemberValue, base: MemberValue | None) -> bool:
     if base is None:
         return value.present or value.updated_at is not None
     return value.status != base.status
+
+
+def landed(pushing: MemberValue | None, salesforce: MemberValue) -> bool:
+    """Whether Salesforce holds the value an unfinished push was writing (`pushing`).
+
+    The outbound stage records what it is about to write before writing it. If the
+    chunk dies after the write but before recording the new base, Salesforce then holds
+    a value with a fresh time that no user chose: judged against the old base it would
+    look like a newer Salesforce change and overwrite a Conversion edit made meanwhile.
+    Seeing that value, the sync knows it as its own write: it is the base.
+    """
+    return pushing is not None and pushing.status == salesforce.status
 
 
 def _salesforce_wins_by_time(conversion: MemberValue, salesforce: MemberValue) -> bool:

@@ -65,3 +65,18 @@ def advance(
     _require_aware("observed_max", observed_max)
     candidate = min(observed_max, run_started_at)
     return candidate if mark is None else max(mark, candidate)
+
+
+def read_bound(signpost: datetime) -> datetime:
+    """The upper bound of a run's read: its start rounded *up* to a whole second.
+
+    SOQL datetime literals have whole seconds and the gateway rounds down, which would
+    leave a change made in the second before the run started out of this run: a member
+    added just before `link`, or worse, a Salesforce change that the outbound stage then
+    overwrites with an older Conversion value. Rows read past the signpost are harmless:
+    the bookmark still stops at the run's start, and reading a row twice changes nothing.
+    A row stamped after this bound is one the run has not seen.
+    """
+    _require_aware("signpost", signpost)
+    whole = signpost.replace(microsecond=0)
+    return whole if whole == signpost else whole + timedelta(seconds=1)

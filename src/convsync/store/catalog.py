@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import Select, Table, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from convsync.domain.model import CampaignType, MemberStatus
@@ -21,14 +20,10 @@ from convsync.store.tables import (
     TypeStatusRow,
     utcnow,
 )
+from convsync.store.upsert import insert
 
 # Rows per INSERT … VALUES statement in bulk writes (SQLite caps bound parameters at 32,766).
 BATCH = 2_000
-
-
-def _insert(session: Session, table: Any) -> Any:
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +169,7 @@ def upsert_people(session: Session, people: Sequence[PersonInput]) -> dict[str, 
     less CPU per person, which the inbound stage pays for every member it reads.
     """
     table = cast(Table, PersonRow.__table__)
-    stmt = _insert(session, table)
+    stmt = insert(session, table)
     excluded = stmt.excluded
     stmt = stmt.on_conflict_do_update(
         index_elements=[table.c.email],
@@ -234,7 +229,7 @@ def upsert_members(
         for person_id, status in statuses
     ]
     for start in range(0, len(values), BATCH):
-        stmt = _insert(session, MemberRow).values(values[start : start + BATCH])
+        stmt = insert(session, MemberRow).values(values[start : start + BATCH])
         stmt = stmt.on_conflict_do_update(
             index_elements=[MemberRow.campaign_id, MemberRow.person_id],
             set_={

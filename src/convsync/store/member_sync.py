@@ -14,7 +14,6 @@ from typing import Any, cast
 from sqlalchemy import Table, and_, bindparam, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
-from convsync.store.catalog import _insert
 from convsync.store.tables import (
     ChunkRow,
     MemberRow,
@@ -25,6 +24,7 @@ from convsync.store.tables import (
     SyncErrorRow,
     utcnow,
 )
+from convsync.store.upsert import insert, upsert
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +56,9 @@ class Base:
     synced: bool
     status: str | None
     salesforce_member_id: str | None
+    # An outbound write started and not recorded (push_status None = a removal).
+    push_pending: bool = False
+    push_status: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +83,7 @@ def stage(session: Session, chunk_id: int, rows: Sequence[StagedMember]) -> None
     if not rows:
         return
     session.execute(
-        _insert(session, StagedMemberRow.__table__).on_conflict_do_nothing(),
+        insert(session, StagedMemberRow.__table__).on_conflict_do_nothing(),
         [{"chunk_id": chunk_id, **_fields(row)} for row in rows],
     )
 
@@ -246,12 +249,25 @@ def bases(session: Session, link_id: int, person_ids: Iterable[int]) -> dict[int
                 MemberSyncStateRow.synced,
                 MemberSyncStateRow.status,
                 MemberSyncStateRow.salesforce_member_id,
+                MemberSyncStateRow.push_started_at,
+                MemberSyncStateRow.push_status,
             ).where(
                 MemberSyncStateRow.link_id == link_id,
                 MemberSyncStateRow.person_id.in_(wanted[start : start + 1_000]),
             )
         )
-        found.update({r.person_id: Base(r.synced, r.status, r.salesforce_member_id) for r in rows})
+        found.update(
+            {
+                r.person_id: Base(
+                    r.synced,
+                    r.status,
+                    r.salesforce_member_id,
+                    r.push_started_at is not None,
+                    r.push_status,
+                )
+                for r in rows
+            }
+        )
     return found
 
 
@@ -275,24 +291,22 @@ def write_members(
         }
         for pid, status, at in sorted(values)
     ]
-    stmt = _insert(session, MemberRow.__table__)
-    session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[MemberRow.campaign_id, MemberRow.person_id],
-            set_={
-                "status": stmt.excluded.status,
-                "updated_at": stmt.excluded.updated_at,
-                "removed_at": stmt.excluded.removed_at,
-            },
-        ),
+    upsert(
+        session,
+        MemberRow.__table__,
         rows,
+        key=[MemberRow.campaign_id, MemberRow.person_id],
+        overwrite=["status", "updated_at", "removed_at"],
     )
 
 
 def write_bases(
     session: Session, link_id: int, values: Sequence[tuple[int, bool, str | None, str | None]]
 ) -> None:
-    """(person, synced, status, Salesforce member id) per member: the new bases."""
+    """(person, synced, status, Salesforce member id) per member: the new bases.
+
+    A new base supersedes any pending push of the member (it was recorded or judged).
+    """
     if not values:
         return
     now = utcnow()
@@ -304,21 +318,57 @@ def write_bases(
             "status": status,
             "salesforce_member_id": sf_id,
             "synced_at": now,
+            "push_started_at": None,
+            "push_status": None,
         }
         for pid, synced, status, sf_id in sorted(values, key=lambda v: v[0])
     ]
-    stmt = _insert(session, MemberSyncStateRow.__table__)
-    session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[MemberSyncStateRow.link_id, MemberSyncStateRow.person_id],
-            set_={
-                "synced": stmt.excluded.synced,
-                "status": stmt.excluded.status,
-                "salesforce_member_id": stmt.excluded.salesforce_member_id,
-                "synced_at": stmt.excluded.synced_at,
-            },
-        ),
+    _upsert_state(
+        session,
         rows,
+        overwrite=[
+            "synced",
+            "status",
+            "salesforce_member_id",
+            "synced_at",
+            "push_started_at",
+            "push_status",
+        ],
+    )
+
+
+def mark_pushing(
+    session: Session, link_id: int, values: Sequence[tuple[int, str | None, str | None]]
+) -> None:
+    """(person, status to write or None = remove, Salesforce member id): recorded, and
+    committed, before the outbound write, so that a chunk dying between the write and its
+    new base leaves a trace the inbound stage recognises (domain.conflict.landed)."""
+    if not values:
+        return
+    now = utcnow()
+    rows = [
+        {
+            "link_id": link_id,
+            "person_id": pid,
+            "synced": False,
+            "status": None,
+            "salesforce_member_id": sf_id,
+            "synced_at": now,
+            "push_started_at": now,
+            "push_status": status,
+        }
+        for pid, status, sf_id in sorted(values, key=lambda v: v[0])
+    ]
+    _upsert_state(session, rows, overwrite=["push_started_at", "push_status"])
+
+
+def _upsert_state(session: Session, rows: list[dict[str, Any]], overwrite: Sequence[str]) -> None:
+    upsert(
+        session,
+        MemberSyncStateRow.__table__,
+        rows,
+        key=[MemberSyncStateRow.link_id, MemberSyncStateRow.person_id],
+        overwrite=overwrite,
     )
 
 
@@ -436,19 +486,12 @@ def record_skips(
         }
         for sf_id, email, status, reason in sorted(skips, key=lambda s: s[0])
     ]
-    stmt = _insert(session, SkippedMemberRow.__table__)
-    session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[SkippedMemberRow.link_id, SkippedMemberRow.salesforce_member_id],
-            set_={
-                "email": stmt.excluded.email,
-                "status": stmt.excluded.status,
-                "reason": stmt.excluded.reason,
-                "run_id": stmt.excluded.run_id,
-                "recorded_at": stmt.excluded.recorded_at,
-            },
-        ),
+    upsert(
+        session,
+        SkippedMemberRow.__table__,
         rows,
+        key=[SkippedMemberRow.link_id, SkippedMemberRow.salesforce_member_id],
+        overwrite=["email", "status", "reason", "run_id", "recorded_at"],
     )
 
 
@@ -516,7 +559,7 @@ def record_dead_letters(
         }
         for pid, code, message, payload in sorted(letters, key=lambda x: x[0])
     ]
-    stmt = _insert(session, SyncErrorRow).values(rows)
+    stmt = insert(session, SyncErrorRow).values(rows)
     session.execute(
         stmt.on_conflict_do_update(
             index_elements=[SyncErrorRow.link_id, SyncErrorRow.person_id, SyncErrorRow.direction],

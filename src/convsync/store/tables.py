@@ -220,6 +220,11 @@ class MemberSyncStateRow(Base):
     status: Mapped[str | None] = mapped_column(String(40))
     salesforce_member_id: Mapped[str | None] = mapped_column(String(18))
     synced_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The value an outbound chunk is writing to Salesforce, recorded before the write and
+    # cleared with the next base: a chunk killed in between leaves it, and the inbound
+    # stage then knows that value in Salesforce as the sync's own (domain.conflict.landed).
+    push_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    push_status: Mapped[str | None] = mapped_column(String(40))
 
 
 class RunRow(Base):

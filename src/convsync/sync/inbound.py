@@ -17,10 +17,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from convsync.domain.conflict import Action, resolve
+from convsync.domain.conflict import Action, landed, resolve
 from convsync.domain.errors import ValidationError
 from convsync.domain.model import ABSENT, MemberValue, Stage, normalize_email
-from convsync.domain.watermark import query_window
+from convsync.domain.watermark import query_window, read_bound
 from convsync.salesforce.records import SalesforceMember
 from convsync.store import catalog, links, member_sync, runs
 from convsync.store.catalog import PersonInput
@@ -31,19 +31,6 @@ from convsync.sync import stages
 from convsync.sync.context import SyncContext
 
 _RESUME_SLACK = timedelta(milliseconds=1)
-
-
-def _read_bound(signpost: datetime) -> datetime:
-    """The signpost rounded *up* to a whole second, for the query's upper bound.
-
-    SOQL datetime literals have whole seconds and the gateway rounds down, which would
-    leave a change made in the second before the run started out of this run: a member
-    added just before `link`, or worse, a Salesforce change that the outbound stage then
-    overwrites with an older Conversion value. Rows read past the signpost are harmless:
-    the bookmark still stops at the run's start, and reading a row twice changes nothing.
-    """
-    whole = signpost.replace(microsecond=0)
-    return whole if whole == signpost else whole + timedelta(seconds=1)
 
 
 def _staged(member: SalesforceMember) -> StagedMember:
@@ -82,14 +69,10 @@ def _pages(
 def plan_inbound(ctx: SyncContext, run_id: int) -> None:
     """Stage the changed Salesforce members chunk by chunk; resume where a crash left off."""
     with transaction(ctx.sessions) as session:
-        view = stages.load_open_run(session, run_id, Stage.INBOUND)
-        if view is None:
+        opened = stages.start_planning(ctx, session, run_id, Stage.INBOUND)
+        if opened is None:
             return
-        run = runs.get_run(session, run_id)
-        assert run is not None
-        if not view.stage_planned:  # a late duplicate is no attempt at planning
-            run.stage_attempts += 1
-        runs.extend_lease(session, run_id, ctx.options.lease)
+        view, run, pending = opened
         link = links.get_link(session, view.link_id)
         # Removals matter once an earlier inbound stage has landed (the bookmark moved),
         # even if that run failed later and the initial sync is not done yet: members it
@@ -99,13 +82,12 @@ def plan_inbound(ctx: SyncContext, run_id: int) -> None:
         # old tombstones out.
         include_deleted = link.initial_sync_done or link.inbound_mark is not None
         since, signpost = query_window(link.inbound_mark, run.started_at, ctx.options.overlap)
-        until = _read_bound(signpost)
+        until = read_bound(signpost)
         existing = session.execute(
             select(ChunkRow.id, ChunkRow.number).where(
                 ChunkRow.run_id == run_id, ChunkRow.stage == Stage.INBOUND.value
             )
         ).all()
-        pending = runs.chunk_numbers(session, run_id, Stage.INBOUND.value, pending_only=True)
         planned = view.stage_planned
         skip: set[str] = set()
         if existing and run.inbound_max_stamp is not None:
@@ -114,9 +96,7 @@ def plan_inbound(ctx: SyncContext, run_id: int) -> None:
             skip = member_sync.staged_since(session, [c.id for c in existing], since)
         next_number = max((c.number for c in existing), default=-1) + 1
     if planned:
-        for number in pending:
-            ctx.dispatch.inbound_chunk(run_id, number)
-        stages.close_inbound(ctx, run_id)
+        stages.resume_planned(ctx, run_id, Stage.INBOUND, pending)
         return
     # Chunks are enqueued once the whole stage is staged (including those staged before a
     # crash): a chunk may only be applied when every row of its people is known. The very
@@ -190,6 +170,13 @@ def _base_value(base: Base | None) -> MemberValue | None:
     if base is None or not base.synced:
         return None
     return MemberValue(base.status)
+
+
+def _pushing(base: Base | None) -> MemberValue | None:
+    """The value an outbound chunk started writing and never recorded, if any."""
+    if base is None or not base.push_pending:
+        return None
+    return MemberValue(base.push_status)
 
 
 def _resolve_people(
@@ -284,10 +271,13 @@ class _Chunk:
         if row.is_deleted and _superseded(row, base):
             return
         salesforce = _salesforce_value(row)
+        # Salesforce showing a push that was never recorded: the sync's own write, so it
+        # is the base (and is recorded as such below, whatever the verdict).
+        own_write = landed(_pushing(base), salesforce)
         verdict = resolve(
             _conversion_value(self.local.get(person), base, self.linked_at),
             salesforce,
-            _base_value(base),
+            MemberValue(salesforce.status) if own_write else _base_value(base),
         )
         if verdict.conflict and verdict.winner is not None:
             self.counts[f"conflicts_won_by_{verdict.winner.value}"] += 1
@@ -301,6 +291,8 @@ class _Chunk:
             self.bases[person] = (person, True, agreed.status, sf_member)
         elif verdict.action is Action.RECORD_BASE:
             self.bases[person] = (person, True, agreed.status, sf_member)
+        elif own_write:
+            self.bases[person] = (person, True, salesforce.status, sf_member)
         elif base is None or base.salesforce_member_id != sf_member:
             # Nothing to import (or Conversion wins and the outbound stage pushes it):
             # remember where the member lives in Salesforce, keep the agreed value.

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -19,6 +20,7 @@ import structlog
 from convsync.domain.errors import TransientSalesforceError
 from convsync.domain.model import Stage
 from convsync.domain.outcomes import RecordResult, WriteOutcome
+from convsync.domain.watermark import read_bound
 from convsync.salesforce.records import (
     MemberChange,
     NewLead,
@@ -47,19 +49,12 @@ log = structlog.get_logger(__name__)
 
 def plan_outbound(ctx: SyncContext, run_id: int) -> None:
     with transaction(ctx.sessions) as session:
-        view = stages.load_open_run(session, run_id, Stage.OUTBOUND)
-        if view is None:
+        opened = stages.start_planning(ctx, session, run_id, Stage.OUTBOUND)
+        if opened is None:
             return
-        run = session.get(RunRow, run_id)
-        assert run is not None
-        if not view.stage_planned:  # a late duplicate is no attempt at planning
-            run.stage_attempts += 1
-        runs.extend_lease(session, run_id, ctx.options.lease)
-        pending = runs.chunk_numbers(session, run_id, Stage.OUTBOUND.value, pending_only=True)
+        view, _, pending = opened
     if view.stage_planned:
-        for number in pending:
-            ctx.dispatch.outbound_chunk(run_id, number)
-        stages.close_outbound(ctx, run_id)
+        stages.resume_planned(ctx, run_id, Stage.OUTBOUND, pending)
         return
     # One API call: the statuses every member of this stage is checked against.
     labels = sorted(
@@ -252,8 +247,17 @@ def _reconcile_duplicates(
     campaign: str,
     duplicates: Sequence[tuple[PushCandidate, str]],
     out: _Outcome,
+    *,
+    seen_until: datetime,
 ) -> list[tuple[PushCandidate, str]]:
-    """ "Already a campaign member": find it, and update its status if it differs."""
+    """ "Already a campaign member": find it, and update its status if it differs.
+
+    Unless it changed after this run's inbound read (`seen_until`): then the conflict
+    rule never saw that value, which may well be later than Conversion's (a member added
+    or edited in Salesforce while the run ran, or after a killed attempt of this chunk
+    inserted it). Overwriting it would lose it for good; the next run's inbound stage
+    reads it and decides, and this member's id is remembered meanwhile.
+    """
     if not duplicates:
         return []
     existing = {m.person_id: m for m in sf.find_members(campaign, [p for _, p in duplicates])}
@@ -265,6 +269,9 @@ def _reconcile_duplicates(
         elif found.status == member.status:
             out.synced(member, found.id)
             out.counts["pushed"] += 1
+        elif found.system_modstamp is not None and found.system_modstamp > seen_until:
+            out.bases[member.person_id] = (member.person_id, False, None, found.id)
+            out.counts["deferred"] += 1
         else:
             updates.append((member, found.id))
     return updates
@@ -311,24 +318,11 @@ def _delete(
             out.failed(member, result)
 
 
-def push_outbound_chunk(
-    ctx: SyncContext, run_id: int, number: int, token: str | None = None
-) -> None:
-    claim = stages.claim(ctx, run_id, Stage.OUTBOUND, number, token)
-    if claim is None:
-        return
-    with transaction(ctx.sessions) as session:
-        view = stages.load_open_run(session, run_id, Stage.OUTBOUND)
-        if view is None:
-            return
-        run = session.get(RunRow, run_id)
-        assert run is not None
-        assert claim.member_id_lo is not None
-        on_campaign = set(run.salesforce_statuses or [])
-        members = member_sync.push_candidates(
-            session, view.link_id, view.campaign_id, claim.member_id_lo, claim.member_id_hi or 0
-        )
-    out = _Outcome()
+def _sort(
+    members: Sequence[PushCandidate], on_campaign: set[str], campaign: str, out: _Outcome
+) -> tuple[list[PushCandidate], list[tuple[PushCandidate, str]], list[PushCandidate]]:
+    """Inserts, updates (with the member's Salesforce id) and deletes; a status the
+    campaign lacks is dead-lettered and a removal Salesforce never saw settled, here."""
     inserts: list[PushCandidate] = []
     updates: list[tuple[PushCandidate, str]] = []
     deletes: list[PushCandidate] = []
@@ -343,19 +337,54 @@ def push_outbound_chunk(
                 member,
                 STATUS_NOT_ON_CAMPAIGN,
                 f"status {member.status!r} does not exist on Salesforce campaign "
-                f"{view.salesforce_campaign_id}; add it there, then replay",
+                f"{campaign}; add it there, then replay",
             )
         elif member.salesforce_member_id:
             updates.append((member, member.salesforce_member_id))
         else:
             inserts.append(member)
+    return inserts, updates, deletes
+
+
+def push_outbound_chunk(
+    ctx: SyncContext, run_id: int, number: int, token: str | None = None
+) -> None:
+    claim = stages.claim(ctx, run_id, Stage.OUTBOUND, number, token)
+    if claim is None:
+        return
+    with transaction(ctx.sessions) as session:
+        view = stages.load_open_run(session, run_id, Stage.OUTBOUND)
+        if view is None:
+            return
+        run = session.get(RunRow, run_id)
+        assert run is not None
+        assert claim.member_id_lo is not None
+        on_campaign = set(run.salesforce_statuses or [])
+        started_at = run.started_at
+        members = member_sync.push_candidates(
+            session, view.link_id, view.campaign_id, claim.member_id_lo, claim.member_id_hi or 0
+        )
+        out = _Outcome()
+        inserts, updates, deletes = _sort(members, on_campaign, view.salesforce_campaign_id, out)
+        # Committed before any write: see member_sync.mark_pushing.
+        member_sync.mark_pushing(
+            session,
+            view.link_id,
+            [
+                (m.person_id, m.status, m.salesforce_member_id)
+                for m in (*inserts, *(m for m, _ in updates), *deletes)
+            ],
+        )
     if inserts or updates or deletes:
         sf = ctx.salesforce
         campaign = view.salesforce_campaign_id
         try:
             bulk = bulk_from(claim, ctx.options)
             duplicates = _insert(ctx, sf, campaign, inserts, out, bulk=bulk)
-            updates.extend(_reconcile_duplicates(sf, campaign, duplicates, out))
+            seen_until = read_bound(started_at)
+            updates.extend(
+                _reconcile_duplicates(sf, campaign, duplicates, out, seen_until=seen_until)
+            )
             _update(sf, updates, out, bulk=bulk)
             _delete(sf, deletes, out, bulk=bulk)
         except Exception:

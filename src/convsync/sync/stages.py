@@ -67,6 +67,35 @@ def load_open_run(session: Session, run_id: int, stage: Stage) -> RunView | None
     )
 
 
+def start_planning(
+    ctx: SyncContext, session: Session, run_id: int, stage: Stage
+) -> tuple[RunView, RunRow, list[int]] | None:
+    """Open a stage's planning task: the run (None if closed or past `stage`), one more
+    planning attempt counted, the lease extended, and the chunk numbers still pending.
+
+    A late duplicate of a stage already planned is no attempt at planning: it only
+    re-enqueues what is pending (`resume_planned`).
+    """
+    view = load_open_run(session, run_id, stage)
+    if view is None:
+        return None
+    run = runs.get_run(session, run_id)
+    assert run is not None
+    if not view.stage_planned:
+        run.stage_attempts += 1
+    runs.extend_lease(session, run_id, ctx.options.lease)
+    return view, run, runs.chunk_numbers(session, run_id, stage.value, pending_only=True)
+
+
+def resume_planned(ctx: SyncContext, run_id: int, stage: Stage, pending: list[int]) -> None:
+    """Re-enqueue a planned stage's pending chunks; close its barrier if none is left."""
+    inbound = stage is Stage.INBOUND
+    enqueue = ctx.dispatch.inbound_chunk if inbound else ctx.dispatch.outbound_chunk
+    for number in pending:
+        enqueue(run_id, number)
+    (close_inbound if inbound else close_outbound)(ctx, run_id)
+
+
 def claim(
     ctx: SyncContext, run_id: int, stage: Stage, number: int, token: str | None
 ) -> ChunkClaim | None:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from convsync.domain.conflict import Action, Verdict, counts_as_change, resolve
+from convsync.domain.conflict import Action, Verdict, counts_as_change, landed, resolve
 from convsync.domain.model import ABSENT, MemberValue, Side
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)  # when the base was agreed
@@ -281,6 +281,30 @@ def test_counts_as_change_without_base_ignores_absent() -> None:
 
 def test_counts_as_change_without_base_counts_tombstone_with_time() -> None:
     assert counts_as_change(MemberValue(None, T1), None)
+
+
+def test_a_push_salesforce_shows_has_landed() -> None:
+    assert landed(MemberValue("B"), MemberValue("B", T2))
+
+
+def test_a_push_salesforce_does_not_show_has_not_landed() -> None:
+    assert not landed(MemberValue("B"), MemberValue("C", T2))
+
+
+def test_a_pushed_removal_has_landed_when_salesforce_shows_the_member_removed() -> None:
+    assert landed(MemberValue(None), MemberValue(None, T2))
+
+
+def test_nothing_pending_never_landed() -> None:
+    assert not landed(None, MemberValue(None, T2))
+
+
+def test_a_landed_push_as_base_lets_a_later_conversion_edit_win_over_it() -> None:
+    # Pushed B at T2 (Salesforce's stamp); Conversion changed to C at T1, before the push
+    # wrote: Salesforce's B is the sync's own write, not a change.
+    salesforce = MemberValue("B", T2)
+    verdict = resolve(MemberValue("C", T1), salesforce, MemberValue(salesforce.status))
+    assert verdict == Verdict(Action.WRITE_SALESFORCE, MemberValue("C", T1), Side.CONVERSION, False)
 
 
 # ------------------------------------------------------------------ properties

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from convsync.domain.watermark import advance, query_window
+from convsync.domain.watermark import advance, query_window, read_bound
 
 RUN = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 OVERLAP = timedelta(minutes=5)
@@ -72,3 +72,16 @@ def test_advance_without_mark_or_observations_stays_unset() -> None:
 def test_advance_rejects_naive_observed_max() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         advance(None, RUN.replace(tzinfo=None), RUN)
+
+
+def test_read_bound_rounds_a_signpost_with_fractions_up_to_the_next_second() -> None:
+    assert read_bound(RUN + timedelta(milliseconds=1)) == RUN + timedelta(seconds=1)
+
+
+def test_read_bound_keeps_a_whole_second() -> None:
+    assert read_bound(RUN) == RUN
+
+
+def test_read_bound_refuses_a_naive_signpost() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        read_bound(datetime(2024, 6, 1, 12, 0))  # noqa: DTZ001 - naive on purpose
