@@ -21,6 +21,7 @@ sync expects both sides to hold exactly that verdict's value.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import uuid
@@ -44,7 +45,7 @@ from convsync.domain.watermark import read_bound
 from convsync.salesforce.soql import parse_datetime
 from convsync.salesforce_emulator.testing import EmulatorHandle, simple_salesforce_client
 from convsync.store.tables import Base, CampaignRow, MemberRow, PersonRow, RunRow, utcnow
-from convsync.sync import catalog, inbound, linking, outbound, stages
+from convsync.sync import catalog, inbound, linking, outbound, schedule, stages
 from convsync.sync.context import SyncContext, SyncOptions
 from convsync.workers import root
 
@@ -668,3 +669,59 @@ def test_a_member_added_in_salesforce_while_the_initial_sync_runs_is_not_overwri
     linking.request_sync(ctx, CAMPAIGN)
     deliver_in_order(ctx, dispatcher.queue)
     assert world.live_conversion() == world.live_salesforce() == {"ann@example.com": "Registered"}
+
+
+class DiesWhileReading:
+    """The gateway, whose member read dies every time, one row further each time (a
+    resume re-reads the rows sharing the last staged stamp, so they count)."""
+
+    def __init__(self, gateway: Any) -> None:
+        self._gateway = gateway
+        self._rows = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._gateway, name)
+
+    def iter_members(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        self._rows += 1
+        for n, row in enumerate(self._gateway.iter_members(*args, **kwargs)):
+            if n == self._rows:
+                raise TransientSalesforceError("test: died while reading", code="TEST")
+            yield row
+
+
+def test_a_planner_killed_more_often_than_the_attempt_limit_still_lands_if_it_progresses(
+    salesforce_env: dict[str, str], emulator: EmulatorHandle
+) -> None:
+    """Every attempt at reading Salesforce dies after one page, more times than the
+    attempt limit allows; each staged a page, so the run goes on and lands whole."""
+    adapters = root.adapters()
+    reset_everything(adapters.sessions, emulator)
+    dispatcher = InlineDispatcher()
+    options = SyncOptions(inbound_chunk=1, max_attempts=2, lease=timedelta(milliseconds=200))
+    gateway = DiesWhileReading(adapters.salesforce)
+    dying = SyncContext(adapters.sessions, lambda: gateway, dispatcher, options)
+    world = spring_campaign(adapters.sessions, emulator)
+    for email in EMAILS:
+        world.edit_salesforce(SalesforceEdit(email, "Invited"))
+    world.wait_for_salesforce_clock()
+    run_id = linking.link_existing(dying, CAMPAIGN, world.campaign_id).run_id
+
+    for _ in range(3 * len(EMAILS)):
+        planners = [d for d in dispatcher.queue if d.kind == "inbound_stage"]
+        if not planners:
+            break
+        for delivery in planners:
+            dispatcher.queue.remove(delivery)
+            with contextlib.suppress(TransientSalesforceError):
+                _run(dying, delivery)
+        time.sleep(0.3)  # the lease expires: the reconciler restarts the planner
+        schedule.reconcile(dying)
+    ctx = SyncContext(adapters.sessions, lambda: adapters.salesforce, dispatcher, options)
+    deliver_in_order(ctx, dispatcher.queue)
+
+    with adapters.sessions() as session:
+        run = session.get(RunRow, run_id)
+        assert run is not None
+        assert (run.state, run.error) == ("succeeded", None)
+    assert world.live_conversion() == dict.fromkeys(EMAILS, "Invited")

@@ -5,7 +5,8 @@ access token (our own OAuth login, see `auth.py`) over `SalesforceSession`. Ever
 goes through `call()`, which:
 
 - pauses when the org's daily API budget is past the configured share;
-- re-authenticates once on 401 INVALID_SESSION_ID and repeats the call;
+- re-authenticates on 401 INVALID_SESSION_ID and repeats the call (a 401 again right
+  after a successful login counts as transient: retried, bounded);
 - retries with exponential backoff and jitter on 503 / SERVER_UNAVAILABLE,
   UNABLE_TO_LOCK_ROW and dropped connections only, a bounded number of times;
 - turns everything else into a one-line `SalesforceError` without secrets (403
@@ -173,12 +174,21 @@ class SalesforceClient:
         except Exception as error:  # noqa: BLE001 - every failure is translated below
             if not is_expired_session(error):
                 raise translate(error, action, self.secrets) from None
-        # 401 INVALID_SESSION_ID: renew once and repeat; a second 401 is a real refusal.
+        # 401 INVALID_SESSION_ID: renew and repeat. Credentials that no longer work fail
+        # the login itself (a clear SalesforceAuthError); a session refused right after a
+        # successful login is a glitch, retried with backoff like any transient error.
         self.relogin(sf)
+        renewed = self.sf
         try:
-            return operation(self.sf)
+            return operation(renewed)
         except Exception as error:  # noqa: BLE001 - translated, secrets masked
-            raise translate(error, action, self.secrets) from None
+            if not is_expired_session(error):
+                raise translate(error, action, self.secrets) from None
+        self.relogin(renewed)
+        raise TransientSalesforceError(
+            f"could not {action}: Salesforce refused a renewed session (renewed again; retry)",
+            code="INVALID_SESSION_ID",
+        )
 
     def _retrying(self, action: str, attempt: Callable[[], T]) -> T:
         options = self.options

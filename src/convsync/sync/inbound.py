@@ -125,6 +125,11 @@ def plan_inbound(ctx: SyncContext, run_id: int) -> None:
             assert run_row is not None
             if run_row.inbound_max_stamp is None or top > run_row.inbound_max_stamp:
                 run_row.inbound_max_stamp = top
+            # The attempt limit is for a planner that keeps dying at the same point; one
+            # that staged a page made progress (a resume starts after it), so this is
+            # its first attempt from here. A read of 100,000 members survives any
+            # number of worker kills, one page at a time.
+            run_row.stage_attempts = 1
             runs.extend_lease(session, run_id, ctx.options.lease)
         if pipelined:
             ctx.dispatch.inbound_chunk(run_id, next_number)

@@ -50,6 +50,17 @@ def test_relogin_after_an_invalid_session_fault(
     assert _read_campaign_after(org, gateway, "INVALID_SESSION_ID") == 2
 
 
+def test_a_session_refused_again_right_after_relogin_is_retried(
+    org: EmulatorHandle, gateway: SalesforceGateway
+) -> None:
+    campaign = seed_campaign(org)
+    gateway.get_campaign(campaign["id"])
+    org.admin.reset_counters()
+    org.admin.inject_faults(next=2, kind="INVALID_SESSION_ID")
+    assert gateway.get_campaign(campaign["id"]).id == campaign["id"]
+    assert calls(org, "query") == 3
+
+
 def test_expired_bare_session_is_an_auth_error(org: EmulatorHandle) -> None:
     campaign = seed_campaign(org)
     token = org.token(
