@@ -694,11 +694,14 @@ def _scenario(
         started = time.monotonic()
         plan = chaos.plan()
         next_edit = started
+        rounds: list[float] = []
         while (elapsed := time.monotonic() - started) < SCALE.window:
             while plan and plan[0][0] <= elapsed:
                 chaos.strike(plan.pop(0)[1])
             if time.monotonic() >= next_edit:
+                began = time.monotonic()
                 edit_round(sides, expected, rng, counts)
+                rounds.append(time.monotonic() - began)
                 next_edit += SCALE.edit_every
             chaos.track_recoveries()
             time.sleep(0.2)
@@ -730,6 +733,8 @@ def _scenario(
         "members": len(expected.value),
         "present at the end": sum(v is not None for v in expected.value.values()),
         **counts,
+        "edit rounds": len(rounds),
+        "slowest edit round (s)": round(max(rounds, default=0.0), 1),
         **chaos.counts,
         "faults injected": sum(faults.values()),
         **{f"  {kind}": n for kind, n in sorted(faults.items())},

@@ -217,8 +217,16 @@ def test_emails_with_quotes_backslashes_and_wildcards_match_exactly_themselves(
         lambda g: g.member_status_counts("701Hs0000000001') OR (Id != null"),
         lambda g: g.find_members(to_18("701Hs0000000001"), ["00QHs0000000001' OR Id != null"]),
         lambda g: g.changed_campaigns(["701' OR Id != null"], None),
+        lambda g: g.members_by_id(["00vHs0000000001' OR Id != null"]),
     ],
-    ids=["get_campaign", "campaign_statuses", "member_status_counts", "find_members", "changed"],
+    ids=[
+        "get_campaign",
+        "campaign_statuses",
+        "member_status_counts",
+        "find_members",
+        "changed",
+        "members_by_id",
+    ],
 )
 def test_an_injected_id_is_refused_before_any_api_call(
     gateway: Any, org: EmulatorHandle, call: Callable[[Any], Any]

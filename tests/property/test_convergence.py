@@ -725,3 +725,45 @@ def test_a_planner_killed_more_often_than_the_attempt_limit_still_lands_if_it_pr
         assert run is not None
         assert (run.state, run.error) == ("succeeded", None)
     assert world.live_conversion() == dict.fromkeys(EMAILS, "Invited")
+
+
+def test_a_retried_push_does_not_overwrite_an_edit_made_in_salesforce_since_the_first_try(
+    salesforce_env: dict[str, str], emulator: EmulatorHandle
+) -> None:
+    """An outbound chunk writes Registered and dies; before its retry, a user sets the
+    member to Attended in Salesforce. The retry must not write Registered over it: the
+    next run judges Attended (the later change) and it wins on both sides, as it would
+    have had the chunk never died."""
+    adapters = root.adapters()
+    reset_everything(adapters.sessions, emulator)
+    dispatcher = InlineDispatcher()
+    ctx = SyncContext(adapters.sessions, lambda: adapters.salesforce, dispatcher)
+    world = spring_campaign(adapters.sessions, emulator)
+    catalog.add_member(adapters.sessions, CAMPAIGN, "ann@example.com", "Invited")
+    linking.link_existing(ctx, CAMPAIGN, world.campaign_id)
+    deliver_in_order(ctx, dispatcher.queue)
+
+    catalog.add_member(adapters.sessions, CAMPAIGN, "ann@example.com", "Registered")
+    world.wait_for_salesforce_clock()
+    linking.request_sync(ctx, CAMPAIGN)
+    gateway = DiesAfter(adapters.salesforce, "update_members")
+    dying = SyncContext(adapters.sessions, lambda: gateway, dispatcher)
+    died: Delivery | None = None
+    while dispatcher.queue and died is None:
+        delivery = dispatcher.queue.pop(0)
+        try:
+            _run(dying, delivery)
+        except TransientSalesforceError:
+            died = delivery
+    assert died is not None
+    assert world.live_salesforce() == {"ann@example.com": "Registered"}
+
+    world.edit_salesforce(SalesforceEdit("ann@example.com", "Attended"))
+    _run(ctx, died)  # Celery's autoretry: the same message again
+    deliver_in_order(ctx, dispatcher.queue)
+    assert world.live_salesforce() == {"ann@example.com": "Attended"}
+
+    world.wait_for_salesforce_clock()
+    linking.request_sync(ctx, CAMPAIGN)
+    deliver_in_order(ctx, dispatcher.queue)
+    assert world.live_conversion() == world.live_salesforce() == {"ann@example.com": "Attended"}

@@ -196,6 +196,19 @@ class SalesforceGateway:
                 found.extend(_member(row) for row in rows)
         return found
 
+    def members_by_id(self, member_ids: Sequence[str]) -> list[SalesforceMember]:
+        """These live CampaignMembers as Salesforce holds them now (≤ 500 ids a query).
+
+        Used before repeating updates that a killed attempt may already have made.
+        """
+        ids = sorted({validate_id(i, "CampaignMember") for i in member_ids})
+        found: list[SalesforceMember] = []
+        for chunk in chunked_in(ids):
+            query = soql(CAMPAIGN_MEMBER.select() + " WHERE Id IN {ids} ORDER BY Id", ids=chunk)
+            rows = self.client.query_records(query, action="read CampaignMembers by id")
+            found.extend(_member(row) for row in rows)
+        return found
+
     def member_status_counts(self, campaign_id: str) -> dict[str, int]:
         """How many members hold each status (one aggregate query)."""
         cid = validate_id(campaign_id, "Campaign")

@@ -74,6 +74,9 @@ class PushCandidate:
     status: str | None
     updated_at: datetime
     salesforce_member_id: str | None
+    # What an earlier attempt started writing and never recorded (see `mark_pushing`).
+    push_pending: bool = False
+    push_status: str | None = None
 
 
 # ---------------------------------------------------------------- inbound staging
@@ -421,6 +424,8 @@ def push_candidates(
             MemberRow.status,
             MemberRow.updated_at,
             MemberSyncStateRow.salesforce_member_id,
+            MemberSyncStateRow.push_started_at.is_not(None).label("push_pending"),
+            MemberSyncStateRow.push_status,
         )
         .join(PersonRow, PersonRow.id == MemberRow.person_id)
         .outerjoin(
@@ -435,7 +440,24 @@ def push_candidates(
         )
         .order_by(MemberRow.id)
     )
-    return [PushCandidate(*r) for r in rows]
+    return [
+        PushCandidate(
+            member_id=r.id,
+            person_id=r.person_id,
+            email=r.email,
+            first_name=r.first_name,
+            last_name=r.last_name,
+            company=r.company,
+            lead_id=r.salesforce_lead_id,
+            contact_id=r.salesforce_contact_id,
+            status=r.status,
+            updated_at=r.updated_at,
+            salesforce_member_id=r.salesforce_member_id,
+            push_pending=bool(r.push_pending),
+            push_status=r.push_status,
+        )
+        for r in rows
+    ]
 
 
 def member_counts(session: Session, link_id: int, campaign_id: int) -> dict[str, int]:

@@ -20,12 +20,12 @@ import structlog
 from convsync.domain.errors import TransientSalesforceError
 from convsync.domain.model import Stage
 from convsync.domain.outcomes import RecordResult, WriteOutcome
-from convsync.domain.watermark import read_bound
 from convsync.salesforce.records import (
     MemberChange,
     NewLead,
     NewMember,
     PersonKind,
+    SalesforceMember,
     SalesforcePerson,
 )
 from convsync.store import member_sync, runs
@@ -248,15 +248,15 @@ def _reconcile_duplicates(
     duplicates: Sequence[tuple[PushCandidate, str]],
     out: _Outcome,
     *,
-    seen_until: datetime,
+    run_started: datetime,
 ) -> list[tuple[PushCandidate, str]]:
     """ "Already a campaign member": find it, and update its status if it differs.
 
-    Unless it changed after this run's inbound read (`seen_until`): then the conflict
-    rule never saw that value, which may well be later than Conversion's (a member added
-    or edited in Salesforce while the run ran, or after a killed attempt of this chunk
-    inserted it). Overwriting it would lose it for good; the next run's inbound stage
-    reads it and decides, and this member's id is remembered meanwhile.
+    Unless it changed after this run started (so, maybe, after its inbound read): the
+    conflict rule may never have seen that value, which may well be later than
+    Conversion's (a member added or edited in Salesforce while the run ran, or after a
+    killed attempt of this chunk inserted it). Overwriting it would lose it for good;
+    the next run's inbound stage reads it and decides, and its id is remembered.
     """
     if not duplicates:
         return []
@@ -269,12 +269,55 @@ def _reconcile_duplicates(
         elif found.status == member.status:
             out.synced(member, found.id)
             out.counts["pushed"] += 1
-        elif found.system_modstamp is not None and found.system_modstamp > seen_until:
+        elif _edited_since_read(found, member, run_started):
             out.bases[member.person_id] = (member.person_id, False, None, found.id)
             out.counts["deferred"] += 1
         else:
             updates.append((member, found.id))
     return updates
+
+
+def _edited_since_read(
+    found: SalesforceMember, member: PushCandidate, run_started: datetime
+) -> bool:
+    """Whether Salesforce's value may be an edit this run's conflict rule never judged:
+    made after the run started (its read came later, but a row stamped since may or may
+    not have made it in: better judged again by the next run than overwritten), and not
+    the value an earlier attempt of ours was writing."""
+    ours = member.push_pending and found.status == member.push_status
+    stamp = found.system_modstamp
+    return not ours and stamp is not None and stamp > run_started
+
+
+def _recheck_unfinished(
+    sf: SalesforcePort,
+    updates: Sequence[tuple[PushCandidate, str]],
+    out: _Outcome,
+    *,
+    run_started: datetime,
+) -> list[tuple[PushCandidate, str]]:
+    """Before repeating updates a killed attempt may have made, read those members.
+
+    A retry long after the run's read (a kill costs a lease period) would otherwise
+    overwrite an edit made in Salesforce meanwhile, which a run that was never killed
+    would have left for the next run to judge: a kill must not change the outcome.
+    One query per 500 such members, and only for them.
+    """
+    unsure = [(m, sf_id) for m, sf_id in updates if m.push_pending]
+    if not unsure:
+        return list(updates)
+    now = {row.id: row for row in sf.members_by_id([sf_id for _, sf_id in unsure])}
+    still = [(m, sf_id) for m, sf_id in updates if not m.push_pending]
+    for member, sf_id in unsure:
+        found = now.get(sf_id)
+        if found is not None and found.status == member.status:
+            out.synced(member, sf_id)
+            out.counts["pushed"] += 1
+        elif found is not None and _edited_since_read(found, member, run_started):
+            out.counts["deferred"] += 1  # the next run reads it and the rule decides
+        else:
+            still.append((member, sf_id))  # unchanged, or deleted (the update says so)
+    return still
 
 
 def _update(
@@ -381,9 +424,9 @@ def push_outbound_chunk(
         try:
             bulk = bulk_from(claim, ctx.options)
             duplicates = _insert(ctx, sf, campaign, inserts, out, bulk=bulk)
-            seen_until = read_bound(started_at)
+            updates = _recheck_unfinished(sf, updates, out, run_started=started_at)
             updates.extend(
-                _reconcile_duplicates(sf, campaign, duplicates, out, seen_until=seen_until)
+                _reconcile_duplicates(sf, campaign, duplicates, out, run_started=started_at)
             )
             _update(sf, updates, out, bulk=bulk)
             _delete(sf, deletes, out, bulk=bulk)

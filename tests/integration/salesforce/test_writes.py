@@ -165,3 +165,20 @@ def test_find_members_after_a_duplicate_insert(
         (inserted[0].salesforce_id, lead),
         (inserted[1].salesforce_id, contact),
     }
+
+
+def test_members_by_id_reads_them_as_salesforce_holds_them_now(
+    org: EmulatorHandle, gateway: SalesforceGateway
+) -> None:
+    campaign = seed_campaign(org)
+    first, second = seed_leads(org, ["a@example.com", "b@example.com"])
+    inserted = gateway.insert_members(
+        [
+            NewMember(campaign["id"], "Sent", lead_id=first),
+            NewMember(campaign["id"], "Sent", lead_id=second),
+        ]
+    )
+    ids = [r.salesforce_id or "" for r in inserted]
+    gateway.update_members([MemberChange(ids[1], "Clicked")])
+    gateway.delete_members(ids[:1])
+    assert [(m.id, m.status) for m in gateway.members_by_id(ids)] == [(ids[1], "Clicked")]
