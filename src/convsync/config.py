@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     lead_company_fallback: str = "[not provided]"
     # Above this many records in one stage, writes go through Bulk API 2.0.
     bulk_threshold: int = Field(default=10_000, ge=200)
+    # The org's daily API limit reached: the run waits this long, then doubles it, for
+    # up to 5 tries (60 s: ~31 minutes in all), before it fails.
+    api_limit_retry_seconds: float = Field(default=60.0, ge=0.1, le=3_600.0)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"

@@ -11,7 +11,7 @@ fetched messages stay in Redis's unacked set for the visibility timeout, an hour
 recovery has to come from the runs' leases and beat's `convsync.schedule.reconcile`).
 It restarts its own Redis (no persistence: every queued message is lost) and its own
 PostgreSQL once each, and the emulator injects 503, UNABLE_TO_LOCK_ROW,
-REQUEST_LIMIT_EXCEEDED (which fails a run on purpose; the next one resumes), expired
+REQUEST_LIMIT_EXCEEDED (the task waits for the budget, 2 s here, then resumes), expired
 sessions and dropped connections into 5 % of API calls, until the end.
 
 Then, within three cadences of the chaos ending: both sides hold the same members with
@@ -640,6 +640,7 @@ def _scenario(
         "CONVSYNC_RESULT_BACKEND": redis_server.url,
         "CONVSYNC_SYNC_INTERVAL_SECONDS": str(SCALE.cadence),
         "CONVSYNC_LEASE_SECONDS": str(SCALE.lease),
+        "CONVSYNC_API_LIMIT_RETRY_SECONDS": "2",
         "CONVSYNC_LOG_FORMAT": "json",
     }
     engine = make_engine(postgres.url)

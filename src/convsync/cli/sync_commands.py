@@ -139,9 +139,13 @@ def wait_for_run(run_id: int, timeout: float) -> RunSummary:
         bars = {
             stage: progress.add_task(f"{stage:>8}", total=None) for stage in ("inbound", "outbound")
         }
+        said = None
         while True:
             run = reporting.run_summary(ctx, run_id)
             assert run is not None
+            if run.state == "running" and run.error and run.error != said:
+                progress.console.print(f"run {run_id}: {run.error}")  # why it is waiting
+                said = run.error
             for stage, (done, total) in run.progress.items():
                 if stage in bars:
                     progress.update(bars[stage], completed=done, total=max(total, 1))

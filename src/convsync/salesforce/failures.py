@@ -93,7 +93,7 @@ def translate(  # noqa: PLR0911 - one return per failure kind reads best
         if status == 403 and code == "REQUEST_LIMIT_EXCEEDED":
             return ApiLimitExceededError(
                 f"the org's daily Salesforce API limit is used up ({text}); "
-                "the run stops and resumes later",
+                "the run waits for the budget and resumes where it stopped",
                 code=code,
             )
         if code in TRANSIENT_CODES or status in TRANSIENT_HTTP:

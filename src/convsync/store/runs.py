@@ -68,11 +68,34 @@ def get_run(session: Session, run_id: int, *, lock: bool = False) -> RunRow | No
 
 
 def extend_lease(session: Session, run_id: int, lease: timedelta) -> None:
+    """The run is moving: hold it for `lease` more (and forget why it was paused)."""
     session.execute(
         update(RunRow)
         .where(RunRow.id == run_id, RunRow.state.in_(("queued", "running")))
-        .values(lease_until=utcnow() + lease, state="running")
+        .values(lease_until=utcnow() + lease, state="running", error=None)
     )
+
+
+def hold(
+    session: Session, run_id: int, until: datetime, reason: str, chunk_token: str | None
+) -> None:
+    """Keep an open run (and the chunk `chunk_token` holds) leased until `until`, with
+    the reason shown meanwhile: the reconciler leaves a waiting run alone."""
+    session.execute(
+        update(RunRow)
+        .where(RunRow.id == run_id, RunRow.state.in_(("queued", "running")))
+        .values(lease_until=until, error=reason[:2_000])
+    )
+    if chunk_token is not None:
+        session.execute(
+            update(ChunkRow)
+            .where(
+                ChunkRow.run_id == run_id,
+                ChunkRow.claimed_by == chunk_token,
+                ChunkRow.state == "pending",
+            )
+            .values(lease_until=until)
+        )
 
 
 def add_chunk(
@@ -219,6 +242,7 @@ def finish_run(session: Session, run_id: int, state: str, error: str | None = No
     }
     if state == "succeeded":
         values["stage"] = "done"
+        values["error"] = None  # a pause it came through is no error
     if error is not None:
         values["error"] = error[:2_000]
     session.execute(

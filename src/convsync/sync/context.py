@@ -36,6 +36,8 @@ class SyncOptions:
     bulk_chunk: int = BULK_CHUNK
     overlap: timedelta = OVERLAP
     max_attempts: int = MAX_ATTEMPTS
+    # The first wait after Salesforce's daily API limit stops a task (doubled per try).
+    api_limit_retry: timedelta = timedelta(seconds=60)
 
 
 class Unobserved:

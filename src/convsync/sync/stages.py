@@ -7,6 +7,7 @@ last chunk done closes the barrier and enqueues what comes next, after its commi
 
 from __future__ import annotations
 
+import random
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -21,6 +22,8 @@ from convsync.store.db import transaction
 from convsync.store.runs import ChunkClaim
 from convsync.store.tables import ChunkRow, LinkRow, RunRow, utcnow
 from convsync.sync.context import SyncContext
+
+log = structlog.get_logger(__name__)
 
 # A chunk waiting in the queue (never claimed yet, or republished) holds this many run
 # leases. Past it, a stalled run's reconciler republishes the chunk: a message a killed
@@ -161,6 +164,41 @@ def close_outbound(ctx: SyncContext, run_id: int) -> None:
         )
         took = (utcnow() - (inbound_end or moved.started_at)).total_seconds()
     ctx.observer.stage_finished(Stage.OUTBOUND, took)
+
+
+# However often the budget runs out, a run waits at most this long between tries.
+LONGEST_BUDGET_WAIT = timedelta(hours=1)
+
+
+def wait_for_api_budget(
+    ctx: SyncContext, run_id: int, reason: str, *, attempt: int, token: str | None = None
+) -> float | None:
+    """Salesforce's daily API limit stopped a task of this run: how long (seconds) the
+    task should wait before trying again, or None when the run has now failed.
+
+    Nothing the run did is thrown away: the run and the task's chunk stay leased for
+    the wait (so the reconciler leaves them be), `convsync status` shows why, and the
+    retry resumes where the task stopped. The wait doubles from `api_limit_retry`
+    (with jitter, so several runs do not come back at once); after `max_attempts`
+    waits the run fails, and the scheduler waits for the budget before the next one.
+    """
+    if attempt >= ctx.options.max_attempts:
+        fail_run(ctx, run_id, f"Salesforce API limit reached: {reason}")
+        return None
+    longest = LONGEST_BUDGET_WAIT.total_seconds()
+    wait = min(ctx.options.api_limit_retry.total_seconds() * 2.0**attempt, longest)
+    wait *= random.uniform(1.0, 1.2)  # noqa: S311 - jitter, not a secret
+    until = utcnow() + timedelta(seconds=wait)
+    with transaction(ctx.sessions) as session:
+        runs.hold(
+            session,
+            run_id,
+            until + ctx.options.lease,
+            f"waiting for the Salesforce API budget until {until:%H:%M:%S} UTC: {reason}",
+            token,
+        )
+    log.warning("run waits for the Salesforce API budget", seconds=round(wait, 1), attempt=attempt)
+    return wait
 
 
 def fail_run(ctx: SyncContext, run_id: int, error: str) -> None:

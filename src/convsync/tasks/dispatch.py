@@ -42,6 +42,7 @@ def sync_context() -> SyncContext:
         lease=timedelta(seconds=settings.lease_seconds),
         create_missing_leads=settings.create_missing_leads,
         bulk_threshold=settings.bulk_threshold,
+        api_limit_retry=timedelta(seconds=settings.api_limit_retry_seconds),
     )
     return SyncContext(
         built.sessions, lambda: built.salesforce, CeleryDispatcher(), options, SyncTelemetry()

@@ -11,8 +11,17 @@ from convsync.tasks.dispatch import sync_context
 from convsync.workers.app import app
 
 
-def _stop_on_api_limit(run_id: int, error: ApiLimitExceededError) -> None:
-    stages.fail_run(sync_context(), run_id, f"Salesforce API limit reached: {error}")
+def _wait_for_budget(
+    task: Any, run_id: int, error: ApiLimitExceededError, token: str | None = None
+) -> None:
+    """Retry this task once the API budget may be back (the run keeps its work), or
+    give up when the run has failed."""
+    wait = stages.wait_for_api_budget(
+        sync_context(), run_id, str(error), attempt=task.request.retries, token=token
+    )
+    if wait is not None:
+        # Our own bound decides (attempts are counted with the transient retries).
+        raise task.retry(countdown=wait, exc=error, max_retries=None)
 
 
 @app.task(base=SyncTask, bind=True, name="convsync.sync.import_inbound")
@@ -20,7 +29,7 @@ def import_inbound(self: Any, run_id: int) -> None:
     try:
         inbound.plan_inbound(sync_context(), run_id)
     except ApiLimitExceededError as error:
-        _stop_on_api_limit(run_id, error)
+        _wait_for_budget(self, run_id, error)
 
 
 @app.task(base=SyncTask, bind=True, name="convsync.sync.apply_inbound_chunk")
@@ -36,7 +45,7 @@ def push_outbound(self: Any, run_id: int) -> None:
     try:
         outbound.plan_outbound(sync_context(), run_id)
     except ApiLimitExceededError as error:
-        _stop_on_api_limit(run_id, error)
+        _wait_for_budget(self, run_id, error)
 
 
 @app.task(base=SyncTask, bind=True, name="convsync.sync.push_outbound_chunk")
@@ -46,4 +55,4 @@ def push_outbound_chunk(self: Any, run_id: int, chunk: int) -> None:
     except stages.LostClaimError:
         return
     except ApiLimitExceededError as error:
-        _stop_on_api_limit(run_id, error)
+        _wait_for_budget(self, run_id, error, token=self.request.id)
