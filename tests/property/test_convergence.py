@@ -547,6 +547,26 @@ def deliver_in_order(ctx: SyncContext, queue: list[Delivery]) -> None:
         _run(ctx, queue.pop(0))
 
 
+def fresh_scene(emulator: EmulatorHandle) -> tuple[Any, InlineDispatcher, SyncContext, World]:
+    """Both sides emptied; the Spring campaigns on both; a context over the gateway."""
+    adapters = root.adapters()
+    reset_everything(adapters.sessions, emulator)
+    dispatcher = InlineDispatcher()
+    ctx = SyncContext(adapters.sessions, lambda: adapters.salesforce, dispatcher)
+    return adapters, dispatcher, ctx, spring_campaign(adapters.sessions, emulator)
+
+
+def ann_in_sync_as_invited(
+    emulator: EmulatorHandle,
+) -> tuple[Any, InlineDispatcher, SyncContext, World]:
+    """ann@example.com linked and synced: Invited on both sides, with its base."""
+    adapters, dispatcher, ctx, world = fresh_scene(emulator)
+    catalog.add_member(adapters.sessions, CAMPAIGN, "ann@example.com", "Invited")
+    linking.link_existing(ctx, CAMPAIGN, world.campaign_id)
+    deliver_in_order(ctx, dispatcher.queue)
+    return adapters, dispatcher, ctx, world
+
+
 @pytest.mark.parametrize(
     "edit_meanwhile",
     [
@@ -561,14 +581,7 @@ def test_a_push_whose_run_then_failed_does_not_come_back_as_a_salesforce_change(
     base; its run then fails, so the chunk never retries. Conversion is edited meanwhile,
     stamped just before Salesforce's write. Salesforce's Registered is the sync's own
     write, not a change: the Conversion edit wins on both sides."""
-    adapters = root.adapters()
-    reset_everything(adapters.sessions, emulator)
-    dispatcher = InlineDispatcher()
-    ctx = SyncContext(adapters.sessions, lambda: adapters.salesforce, dispatcher)
-    world = spring_campaign(adapters.sessions, emulator)
-    catalog.add_member(adapters.sessions, CAMPAIGN, "ann@example.com", "Invited")
-    linking.link_existing(ctx, CAMPAIGN, world.campaign_id)
-    deliver_in_order(ctx, dispatcher.queue)
+    adapters, dispatcher, ctx, world = ann_in_sync_as_invited(emulator)
     assert world.live_salesforce() == {"ann@example.com": "Invited"}
 
     catalog.add_member(adapters.sessions, CAMPAIGN, "ann@example.com", "Registered")
@@ -596,11 +609,7 @@ def test_a_removal_in_salesforce_after_a_failed_initial_run_still_reaches_conver
 ) -> None:
     """The initial run imports, then fails (the API limit, say) before its outbound stage
     ends; a member it imported is removed in Salesforce; the next run must see that."""
-    adapters = root.adapters()
-    reset_everything(adapters.sessions, emulator)
-    dispatcher = InlineDispatcher()
-    ctx = SyncContext(adapters.sessions, lambda: adapters.salesforce, dispatcher)
-    world = spring_campaign(adapters.sessions, emulator)
+    _, dispatcher, ctx, world = fresh_scene(emulator)
     world.edit_salesforce(SalesforceEdit("ann@example.com", "Registered"))
     run_id = linking.link_existing(ctx, CAMPAIGN, world.campaign_id).run_id
     while dispatcher.queue[0].kind.startswith("inbound"):
@@ -622,11 +631,7 @@ def test_a_removal_in_conversion_while_the_initial_sync_runs_is_not_undone(
 ) -> None:
     """Linked, then the member is removed in Conversion before the initial import lands:
     the removal is later than Salesforce's value, so it wins on both sides."""
-    adapters = root.adapters()
-    reset_everything(adapters.sessions, emulator)
-    dispatcher = InlineDispatcher()
-    ctx = SyncContext(adapters.sessions, lambda: adapters.salesforce, dispatcher)
-    world = spring_campaign(adapters.sessions, emulator)
+    adapters, dispatcher, ctx, world = fresh_scene(emulator)
     catalog.add_member(adapters.sessions, CAMPAIGN, "ann@example.com", "Invited")
     world.edit_salesforce(SalesforceEdit("ann@example.com", "Invited"))
     world.wait_for_salesforce_clock()
@@ -646,11 +651,7 @@ def test_a_member_added_in_salesforce_while_the_initial_sync_runs_is_not_overwri
     user adds ann there as Registered before the outbound stage inserts her. The insert
     finds her already there, with a value the run never read and that is later than
     Conversion's: it is left for the next run, which imports it."""
-    adapters = root.adapters()
-    reset_everything(adapters.sessions, emulator)
-    dispatcher = InlineDispatcher()
-    ctx = SyncContext(adapters.sessions, lambda: adapters.salesforce, dispatcher)
-    world = spring_campaign(adapters.sessions, emulator)
+    adapters, dispatcher, ctx, world = fresh_scene(emulator)
     catalog.add_member(adapters.sessions, CAMPAIGN, "ann@example.com", "Invited")
     run_id = linking.link_existing(ctx, CAMPAIGN, world.campaign_id).run_id
     while dispatcher.queue[0].kind.startswith("inbound"):
@@ -734,14 +735,7 @@ def test_a_retried_push_does_not_overwrite_an_edit_made_in_salesforce_since_the_
     member to Attended in Salesforce. The retry must not write Registered over it: the
     next run judges Attended (the later change) and it wins on both sides, as it would
     have had the chunk never died."""
-    adapters = root.adapters()
-    reset_everything(adapters.sessions, emulator)
-    dispatcher = InlineDispatcher()
-    ctx = SyncContext(adapters.sessions, lambda: adapters.salesforce, dispatcher)
-    world = spring_campaign(adapters.sessions, emulator)
-    catalog.add_member(adapters.sessions, CAMPAIGN, "ann@example.com", "Invited")
-    linking.link_existing(ctx, CAMPAIGN, world.campaign_id)
-    deliver_in_order(ctx, dispatcher.queue)
+    adapters, dispatcher, ctx, world = ann_in_sync_as_invited(emulator)
 
     catalog.add_member(adapters.sessions, CAMPAIGN, "ann@example.com", "Registered")
     world.wait_for_salesforce_clock()

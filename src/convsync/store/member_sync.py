@@ -310,34 +310,12 @@ def write_bases(
 
     A new base supersedes any pending push of the member (it was recorded or judged).
     """
-    if not values:
-        return
     now = utcnow()
     rows = [
-        {
-            "link_id": link_id,
-            "person_id": pid,
-            "synced": synced,
-            "status": status,
-            "salesforce_member_id": sf_id,
-            "synced_at": now,
-            "push_started_at": None,
-            "push_status": None,
-        }
+        _state_row(link_id, pid, now, synced=synced, status=status, salesforce_member_id=sf_id)
         for pid, synced, status, sf_id in sorted(values, key=lambda v: v[0])
     ]
-    _upsert_state(
-        session,
-        rows,
-        overwrite=[
-            "synced",
-            "status",
-            "salesforce_member_id",
-            "synced_at",
-            "push_started_at",
-            "push_status",
-        ],
-    )
+    _upsert_state(session, rows, overwrite=_BASE_COLUMNS)
 
 
 def mark_pushing(
@@ -346,23 +324,46 @@ def mark_pushing(
     """(person, status to write or None = remove, Salesforce member id): recorded, and
     committed, before the outbound write, so that a chunk dying between the write and its
     new base leaves a trace the inbound stage recognises (domain.conflict.landed)."""
-    if not values:
-        return
     now = utcnow()
     rows = [
-        {
-            "link_id": link_id,
-            "person_id": pid,
-            "synced": False,
-            "status": None,
-            "salesforce_member_id": sf_id,
-            "synced_at": now,
-            "push_started_at": now,
-            "push_status": status,
-        }
+        _state_row(link_id, pid, now, salesforce_member_id=sf_id, pushing=(now, status))
         for pid, status, sf_id in sorted(values, key=lambda v: v[0])
     ]
     _upsert_state(session, rows, overwrite=["push_started_at", "push_status"])
+
+
+# Everything but the key: a new base replaces all of it, the pending push included.
+_BASE_COLUMNS = (
+    "synced",
+    "status",
+    "salesforce_member_id",
+    "synced_at",
+    "push_started_at",
+    "push_status",
+)
+
+
+def _state_row(
+    link_id: int,
+    person_id: int,
+    now: datetime,
+    *,
+    synced: bool = False,
+    status: str | None = None,
+    salesforce_member_id: str | None = None,
+    pushing: tuple[datetime, str | None] | None = None,
+) -> dict[str, Any]:
+    started, push_status = pushing if pushing is not None else (None, None)
+    return {
+        "link_id": link_id,
+        "person_id": person_id,
+        "synced": synced,
+        "status": status,
+        "salesforce_member_id": salesforce_member_id,
+        "synced_at": now,
+        "push_started_at": started,
+        "push_status": push_status,
+    }
 
 
 def _upsert_state(session: Session, rows: list[dict[str, Any]], overwrite: Sequence[str]) -> None:
