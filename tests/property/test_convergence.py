@@ -761,3 +761,39 @@ def test_a_retried_push_does_not_overwrite_an_edit_made_in_salesforce_since_the_
     linking.request_sync(ctx, CAMPAIGN)
     deliver_in_order(ctx, dispatcher.queue)
     assert world.live_conversion() == world.live_salesforce() == {"ann@example.com": "Attended"}
+
+
+def test_a_member_removed_in_salesforce_while_the_initial_sync_runs_stays_removed(
+    salesforce_env: dict[str, str], emulator: EmulatorHandle
+) -> None:
+    """ann is on both sides; the campaign is linked, and a user removes ann in Salesforce
+    before the initial run reads it. The removal is later than Conversion's value: it
+    wins on both sides (the first read skips only removals from before the link)."""
+    _, dispatcher, ctx, world = fresh_scene(emulator)
+    catalog.add_member(world.sessions, CAMPAIGN, "ann@example.com", "Registered")
+    world.edit_salesforce(SalesforceEdit("ann@example.com", "Registered"))
+    world.wait_for_salesforce_clock()
+    linking.link_existing(ctx, CAMPAIGN, world.campaign_id)
+
+    world.edit_salesforce(SalesforceEdit("ann@example.com", None))
+    deliver_in_order(ctx, dispatcher.queue)
+
+    assert world.live_conversion() == world.live_salesforce() == {}
+
+
+def test_a_member_removed_in_salesforce_before_the_link_is_not_a_removal(
+    salesforce_env: dict[str, str], emulator: EmulatorHandle
+) -> None:
+    """Removed in Salesforce long before the link, kept in Conversion: the first sync
+    copies Conversion's member over instead of removing it."""
+    _, dispatcher, ctx, world = fresh_scene(emulator)
+    catalog.add_member(world.sessions, CAMPAIGN, "ann@example.com", "Registered")
+    world.edit_salesforce(SalesforceEdit("ann@example.com", "Invited"))
+    world.edit_salesforce(SalesforceEdit("ann@example.com", None))
+    world.wait_for_salesforce_clock()
+    time.sleep(1.1)  # the read includes removals from the link's whole second on
+    linking.link_existing(ctx, CAMPAIGN, world.campaign_id)
+    deliver_in_order(ctx, dispatcher.queue)
+
+    expected = {"ann@example.com": "Registered"}
+    assert world.live_conversion() == world.live_salesforce() == expected

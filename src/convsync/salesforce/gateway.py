@@ -145,24 +145,29 @@ class SalesforceGateway:
         since: datetime | None,
         until: datetime,
         include_deleted: bool = False,
+        deleted_since: datetime | None = None,
     ) -> Iterator[SalesforceMember]:
         """Members changed in (since, until], oldest first, streamed 2,000 a page.
 
         `until` is the run's signpost, so a bookmark never passes rows that were still
-        being written; queryAll (include_deleted) also returns removed members. SOQL
-        datetime literals have whole seconds, so both bounds are rounded down: rows in
-        the bookmark's own second are read again (an overlap; de-duplicate by id), and
+        being written; queryAll (include_deleted) also returns removed members, or with
+        `deleted_since` only those removed since then (every live member still comes).
+        SOQL datetime literals have whole seconds, so both bounds are rounded down: rows
+        in the bookmark's own second are read again (an overlap; de-duplicate by id), and
         rows in the signpost's last fraction of a second come with the next window.
         """
         cid = validate_id(campaign_id, "Campaign")
         where = " WHERE CampaignId = {cid} AND SystemModstamp <= {until}"
         if since is not None:
             where += " AND SystemModstamp > {since}"
+        if include_deleted and deleted_since is not None:
+            where += " AND (IsDeleted = false OR SystemModstamp >= {deleted_since})"
         query = soql(
             CAMPAIGN_MEMBER.select() + where + " ORDER BY SystemModstamp, Id",
             cid=cid,
             since=since,
             until=until,
+            deleted_since=deleted_since,
         )
         for page in self.client.query_pages(
             query,

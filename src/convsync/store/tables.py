@@ -207,10 +207,7 @@ class MemberSyncStateRow(Base):
     """The base for conflict resolution: the value both sides held after the last sync."""
 
     __tablename__ = "member_sync_state"
-    __table_args__ = (
-        UniqueConstraint("link_id", "person_id", name="uq_sync_state_link_person"),
-        Index("ix_sync_state_salesforce_member", "salesforce_member_id"),
-    )
+    __table_args__ = (UniqueConstraint("link_id", "person_id", name="uq_sync_state_link_person"),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     link_id: Mapped[int] = mapped_column(ForeignKey("salesforce_links.id", ondelete="CASCADE"))

@@ -78,9 +78,11 @@ def plan_inbound(ctx: SyncContext, run_id: int) -> None:
         # even if that run failed later and the initial sync is not done yet: members it
         # imported may have been removed in Salesforce since; and, of course, once the
         # initial sync is done (the bookmark stays unset while Salesforce had no member,
-        # yet members pushed since can be removed there). Only the very first read leaves
-        # old tombstones out.
-        include_deleted = link.initial_sync_done or link.inbound_mark is not None
+        # yet members pushed since can be removed there). The very first read leaves out
+        # only removals from before the link, as Conversion's side does (a removal made
+        # while the initial sync runs is a removal like any other).
+        first_read = not (link.initial_sync_done or link.inbound_mark is not None)
+        deleted_since = link.linked_at if first_read else None
         since, signpost = query_window(link.inbound_mark, run.started_at, ctx.options.overlap)
         until = read_bound(signpost)
         existing = session.execute(
@@ -100,12 +102,19 @@ def plan_inbound(ctx: SyncContext, run_id: int) -> None:
         return
     # Chunks are enqueued once the whole stage is staged (including those staged before a
     # crash): a chunk may only be applied when every row of its people is known. The very
-    # first read has no deleted rows, so nothing can be superseded: there each chunk goes
-    # as soon as it is staged and is applied while the next pages are read.
-    pipelined = not include_deleted
+    # first read goes faster: each chunk goes as soon as it is staged and is applied while
+    # the next pages are read. Its only deleted rows are removals made since the link
+    # (rare); a person removed and added again then reads as a deleted row followed by a
+    # live one, and either order of applying them ends on the live value (a deletion
+    # applied after it is superseded; before it, it is the base the live row changes).
+    pipelined = first_read
     numbers = list(pending)
     rows = ctx.salesforce.iter_members(
-        view.salesforce_campaign_id, since=since, until=until, include_deleted=include_deleted
+        view.salesforce_campaign_id,
+        since=since,
+        until=until,
+        include_deleted=True,
+        deleted_since=deleted_since,
     )
     for page in _pages(rows, ctx.options.inbound_chunk, skip):
         with transaction(ctx.sessions) as session:

@@ -42,6 +42,7 @@ class SalesforcePort(Protocol):
         since: datetime | None,
         until: datetime,
         include_deleted: bool = False,
+        deleted_since: datetime | None = None,
     ) -> Iterator[SalesforceMember]: ...
 
     def member_status_counts(self, campaign_id: str) -> dict[str, int]: ...

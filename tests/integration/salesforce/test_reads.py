@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -120,6 +121,24 @@ def test_deleted_members_come_back_only_with_include_deleted(
     )
     assert [m.id for m in live] == [members[1].id]
     assert {m.id: m.is_deleted for m in every}[gone] is True
+
+
+def test_deleted_since_keeps_every_live_member_and_only_the_later_removals(
+    org: EmulatorHandle, gateway: SalesforceGateway
+) -> None:
+    campaign = seed_campaign(org, members=3)
+    first, second, third = list(gateway.iter_members(campaign["id"], since=None, until=_later()))
+    assert gateway.delete_members([first.id])[0].ok
+    # SOQL literals have whole seconds: the next whole second after the first removal.
+    cutoff = (datetime.now(UTC) + timedelta(seconds=1)).replace(microsecond=0)
+    while datetime.now(UTC) <= cutoff:
+        time.sleep(0.05)
+    assert gateway.delete_members([second.id])[0].ok
+
+    read = gateway.iter_members(
+        campaign["id"], since=None, until=_later(), include_deleted=True, deleted_since=cutoff
+    )
+    assert {(m.id, m.is_deleted) for m in read} == {(second.id, True), (third.id, False)}
 
 
 def test_member_status_counts(org: EmulatorHandle, gateway: SalesforceGateway) -> None:
