@@ -558,13 +558,25 @@ class Chaos:
         alive = [w for w in self.fleet.workers if w.process.poll() is None]
         return self.rng.choice(alive), None
 
-    def strike(self, kind: str) -> None:
-        if kind == "child":
+    def _kill_a_child(self) -> None:
+        """SIGKILL the pool process running a sync task; if it ended between the question
+        and the kill (its task finished, the pool replaced it), look again."""
+        for _ in range(3):
             victim, pid = self._victim()
             if pid is None:
                 victim.kill_child()
-            else:
+                return
+            try:
                 os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                self.counts["kills mid-task"] -= 1
+            else:
+                return
+        victim.kill_child()
+
+    def strike(self, kind: str) -> None:
+        if kind == "child":
+            self._kill_a_child()
             self.counts["pool children SIGKILLed"] += 1
         elif kind == "whole":
             victim, _ = self._victim()
