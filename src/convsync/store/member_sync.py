@@ -14,6 +14,7 @@ from typing import Any, cast
 from sqlalchemy import Table, and_, bindparam, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
+from convsync.domain.model import MemberValue
 from convsync.store.tables import (
     ChunkRow,
     MemberRow,
@@ -56,9 +57,8 @@ class Base:
     synced: bool
     status: str | None
     salesforce_member_id: str | None
-    # An outbound write started and not recorded (push_status None = a removal).
-    push_pending: bool = False
-    push_status: str | None = None
+    # The value an outbound write started and never recorded (status None: a removal).
+    pushing: MemberValue | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +75,7 @@ class PushCandidate:
     updated_at: datetime
     salesforce_member_id: str | None
     # What an earlier attempt started writing and never recorded (see `mark_pushing`).
-    push_pending: bool = False
-    push_status: str | None = None
+    pushing: MemberValue | None = None
 
 
 # ---------------------------------------------------------------- inbound staging
@@ -265,8 +264,7 @@ def bases(session: Session, link_id: int, person_ids: Iterable[int]) -> dict[int
                     r.synced,
                     r.status,
                     r.salesforce_member_id,
-                    r.push_started_at is not None,
-                    r.push_status,
+                    _pushing(r.push_started_at, r.push_status),
                 )
                 for r in rows
             }
@@ -366,6 +364,11 @@ def _state_row(
     }
 
 
+def _pushing(started_at: datetime | None, status: str | None) -> MemberValue | None:
+    """The pending push a row holds, if any (`mark_pushing`)."""
+    return None if started_at is None else MemberValue(status)
+
+
 def _upsert_state(session: Session, rows: list[dict[str, Any]], overwrite: Sequence[str]) -> None:
     upsert(
         session,
@@ -425,7 +428,7 @@ def push_candidates(
             MemberRow.status,
             MemberRow.updated_at,
             MemberSyncStateRow.salesforce_member_id,
-            MemberSyncStateRow.push_started_at.is_not(None).label("push_pending"),
+            MemberSyncStateRow.push_started_at,
             MemberSyncStateRow.push_status,
         )
         .join(PersonRow, PersonRow.id == MemberRow.person_id)
@@ -454,8 +457,7 @@ def push_candidates(
             status=r.status,
             updated_at=r.updated_at,
             salesforce_member_id=r.salesforce_member_id,
-            push_pending=bool(r.push_pending),
-            push_status=r.push_status,
+            pushing=_pushing(r.push_started_at, r.push_status),
         )
         for r in rows
     ]

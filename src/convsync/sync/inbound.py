@@ -186,13 +186,6 @@ def _base_value(base: Base | None) -> MemberValue | None:
     return MemberValue(base.status)
 
 
-def _pushing(base: Base | None) -> MemberValue | None:
-    """The value an outbound chunk started writing and never recorded, if any."""
-    if base is None or not base.push_pending:
-        return None
-    return MemberValue(base.push_status)
-
-
 def _resolve_people(
     session: Session, rows: Sequence[StagedMember]
 ) -> tuple[dict[str, int], list[StagedMember]]:
@@ -287,7 +280,7 @@ class _Chunk:
         salesforce = _salesforce_value(row)
         # Salesforce showing a push that was never recorded: the sync's own write, so it
         # is the base (and is recorded as such below, whatever the verdict).
-        own_write = landed(_pushing(base), salesforce)
+        own_write = landed(base.pushing if base else None, salesforce)
         verdict = resolve(
             _conversion_value(self.local.get(person), base, self.linked_at),
             salesforce,

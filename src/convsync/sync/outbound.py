@@ -17,8 +17,9 @@ from typing import Any
 
 import structlog
 
+from convsync.domain.conflict import landed
 from convsync.domain.errors import TransientSalesforceError
-from convsync.domain.model import Stage
+from convsync.domain.model import MemberValue, Stage
 from convsync.domain.outcomes import RecordResult, WriteOutcome
 from convsync.salesforce.records import (
     MemberChange,
@@ -284,7 +285,7 @@ def _edited_since_read(
     made after the run started (its read came later, but a row stamped since may or may
     not have made it in: better judged again by the next run than overwritten), and not
     the value an earlier attempt of ours was writing."""
-    ours = member.push_pending and found.status == member.push_status
+    ours = landed(member.pushing, MemberValue(found.status))
     stamp = found.system_modstamp
     return not ours and stamp is not None and stamp > run_started
 
@@ -303,11 +304,11 @@ def _recheck_unfinished(
     would have left for the next run to judge: a kill must not change the outcome.
     One query per 500 such members, and only for them.
     """
-    unsure = [(m, sf_id) for m, sf_id in updates if m.push_pending]
+    unsure = [(m, sf_id) for m, sf_id in updates if m.pushing is not None]
     if not unsure:
         return list(updates)
     now = {row.id: row for row in sf.members_by_id([sf_id for _, sf_id in unsure])}
-    still = [(m, sf_id) for m, sf_id in updates if not m.push_pending]
+    still = [(m, sf_id) for m, sf_id in updates if m.pushing is None]
     for member, sf_id in unsure:
         found = now.get(sf_id)
         if found is not None and found.status == member.status:
