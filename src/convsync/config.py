@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from convsync.domain import budget_wait
 from convsync.domain.errors import ConfigurationError
 
 DATA_DIR = Path(".convsync")
@@ -76,6 +77,11 @@ class Settings(BaseSettings):
     # The org's daily API limit reached: the run waits this long, then doubles it, for
     # up to 5 tries (60 s: ~31 minutes in all), before it fails.
     api_limit_retry_seconds: float = Field(default=60.0, ge=0.1, le=3_600.0)
+    # RabbitMQ closes a consumer's channel when it holds an unacknowledged message longer
+    # than the server's `consumer_timeout` (30 minutes by default); set this to the
+    # server's value. A retry delay is held unacknowledged by the worker, so every wait
+    # must end before it.
+    broker_consumer_timeout_seconds: int = Field(default=1_800, ge=60)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
@@ -137,6 +143,27 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _waits_end_before_redelivery(self) -> Settings:
+        longest = budget_wait.longest_wait(self.api_limit_retry_seconds, budget_wait.MAX_ATTEMPTS)
+        hold = self._broker_hold()
+        if hold is not None and longest >= hold[1]:
+            raise ValueError(
+                f"CONVSYNC_API_LIMIT_RETRY_SECONDS={self.api_limit_retry_seconds:g} makes runs "
+                f"wait up to {longest:.0f} s, longer than {hold[0]}={hold[1]} s: the broker "
+                "would deliver a waiting task twice; lower the first or raise the second"
+            )
+        return self
+
+    def _broker_hold(self) -> tuple[str, int] | None:
+        """The setting that bounds how long the broker lets a worker hold a message."""
+        scheme = urlsplit(self.broker_url).scheme
+        if scheme in {"redis", "rediss"}:
+            return "CONVSYNC_VISIBILITY_TIMEOUT_SECONDS", self.visibility_timeout_seconds
+        if scheme in {"amqp", "amqps", "pyamqp"}:
+            return "CONVSYNC_BROKER_CONSUMER_TIMEOUT_SECONDS", self.broker_consumer_timeout_seconds
+        return None  # the serverless transports never redeliver on a timer
+
     @property
     def is_embedded(self) -> bool:
         """True when running on the serverless defaults (SQLite broker and database)."""
@@ -153,6 +180,8 @@ def _describe(error: ValidationError) -> str:
     first = error.errors()[0]
     field = str(first["loc"][0]) if first["loc"] else ""
     message = str(first["msg"]).removeprefix("Value error, ")
+    if not field and message.startswith("CONVSYNC_"):
+        return message  # a rule across settings names its variables itself
     variable = f"CONVSYNC_{field.upper()}" if field else "the CONVSYNC_* environment"
     return f"{variable}: {message}"
 

@@ -60,3 +60,39 @@ def test_repr_never_shows_secrets(clean_env: pytest.MonkeyPatch) -> None:
 def test_redis_broker_doubles_as_limiter_store(clean_env: pytest.MonkeyPatch) -> None:
     clean_env.setenv("CONVSYNC_BROKER_URL", "redis://127.0.0.1:6379/3")
     assert load_settings().limiter_redis_url == "redis://127.0.0.1:6379/3"
+
+
+def test_an_api_limit_wait_longer_than_redis_visibility_is_refused(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    clean_env.setenv("CONVSYNC_BROKER_URL", "redis://127.0.0.1:6379/0")
+    clean_env.setenv("CONVSYNC_API_LIMIT_RETRY_SECONDS", "300")  # up to 300 x 16 x 1.2 s
+    clean_env.setenv("CONVSYNC_VISIBILITY_TIMEOUT_SECONDS", "3600")
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert "CONVSYNC_API_LIMIT_RETRY_SECONDS=300" in message
+    assert "CONVSYNC_VISIBILITY_TIMEOUT_SECONDS=3600" in message
+    assert "\n" not in message
+
+
+def test_an_api_limit_wait_longer_than_rabbitmq_consumer_timeout_is_refused(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    clean_env.setenv("CONVSYNC_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
+    clean_env.setenv("CONVSYNC_API_LIMIT_RETRY_SECONDS", "120")  # up to 2,304 s
+    with pytest.raises(ConfigurationError, match="CONVSYNC_BROKER_CONSUMER_TIMEOUT_SECONDS=1800"):
+        load_settings()
+
+
+def test_a_raised_timeout_admits_a_longer_api_limit_wait(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("CONVSYNC_BROKER_URL", "redis://127.0.0.1:6379/0")
+    clean_env.setenv("CONVSYNC_API_LIMIT_RETRY_SECONDS", "300")
+    clean_env.setenv("CONVSYNC_VISIBILITY_TIMEOUT_SECONDS", "7200")
+    assert load_settings().api_limit_retry_seconds == 300
+
+
+def test_the_default_waits_fit_every_broker(clean_env: pytest.MonkeyPatch) -> None:
+    for broker in ("redis://127.0.0.1:6379/0", "amqp://guest:guest@127.0.0.1:5672//"):
+        clean_env.setenv("CONVSYNC_BROKER_URL", broker)
+        assert load_settings().api_limit_retry_seconds == 60

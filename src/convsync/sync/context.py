@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from convsync.domain.budget_wait import MAX_ATTEMPTS
 from convsync.domain.model import Stage
 from convsync.sync.ports import Dispatcher, SalesforcePort, SyncObserver
 
@@ -22,8 +23,6 @@ BULK_CHUNK = 10_000
 # Re-read this much before the bookmark: Salesforce stamps a row when its transaction
 # starts, so rows can appear slightly behind rows already read.
 OVERLAP = timedelta(seconds=60)
-# A chunk or stage task started this many times without finishing fails its run.
-MAX_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import structlog
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from convsync.domain import budget_wait
 from convsync.domain.model import Stage
 from convsync.store import links, runs
 from convsync.store.db import transaction
@@ -166,10 +167,6 @@ def close_outbound(ctx: SyncContext, run_id: int) -> None:
     ctx.observer.stage_finished(Stage.OUTBOUND, took)
 
 
-# However often the budget runs out, a run waits at most this long between tries.
-LONGEST_BUDGET_WAIT = timedelta(hours=1)
-
-
 def wait_for_api_budget(
     ctx: SyncContext, run_id: int, reason: str, *, attempt: int, token: str | None = None
 ) -> float | None:
@@ -185,9 +182,8 @@ def wait_for_api_budget(
     if attempt >= ctx.options.max_attempts:
         fail_run(ctx, run_id, f"Salesforce API limit reached: {reason}")
         return None
-    longest = LONGEST_BUDGET_WAIT.total_seconds()
-    wait = min(ctx.options.api_limit_retry.total_seconds() * 2.0**attempt, longest)
-    wait *= random.uniform(1.0, 1.2)  # noqa: S311 - jitter, not a secret
+    wait = budget_wait.base_wait(ctx.options.api_limit_retry.total_seconds(), attempt)
+    wait *= random.uniform(1.0, budget_wait.JITTER)  # noqa: S311 - jitter, not a secret
     until = utcnow() + timedelta(seconds=wait)
     with transaction(ctx.sessions) as session:
         runs.hold(
@@ -204,7 +200,3 @@ def wait_for_api_budget(
 def fail_run(ctx: SyncContext, run_id: int, error: str) -> None:
     with transaction(ctx.sessions) as session:
         runs.finish_run(session, run_id, "failed", error)
-
-
-def now_iso() -> str:
-    return utcnow().isoformat()
