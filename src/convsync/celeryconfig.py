@@ -1,7 +1,9 @@
 """Celery settings, built from `convsync.config.Settings` (so, from the environment).
 
-Tuned for at-least-once delivery: late acks, one message prefetched at a time, a
-visibility timeout far above any task's time limit or retry delay. Recovery from a
+Tuned for at-least-once delivery: late acks, one message prefetched per process on
+Redis and RabbitMQ (eight on the embedded transports, which poll about once a second),
+a visibility timeout far above any task's time limit or retry delay (the settings
+refuse an API-limit wait that could outlive it). Recovery from a
 worker killed mid-task is the sync's own job (run leases and the reconciler), so
 `task_reject_on_worker_lost` stays off: it would requeue a poison task forever.
 """
@@ -14,7 +16,7 @@ from kombu.entity import Exchange, Queue
 
 from convsync.config import Settings
 
-# The queues, by role. Workers can be scaled per queue (`convsync worker -Q members`).
+# The queues, by role. Workers can be scaled per queue (`convsync worker -Q convsync.members`).
 QUEUES: dict[str, str] = {
     "inbound": "convsync.inbound",
     "outbound": "convsync.outbound",

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
@@ -70,9 +70,3 @@ class ProcessGroup:
         tb: TracebackType | None,
     ) -> None:
         self.stop_all()
-
-
-@contextlib.contextmanager
-def process_group(env: Mapping[str, str], log_dir: Path) -> Iterator[ProcessGroup]:
-    with ProcessGroup(env, log_dir) as group:
-        yield group

@@ -24,7 +24,7 @@ def _require_aware(name: str, value: datetime) -> None:
 def query_window(
     mark: datetime | None, run_started_at: datetime, overlap: timedelta
 ) -> tuple[datetime | None, datetime]:
-    """The `[start, end)` range of timestamps to read; `start=None` means from the beginning.
+    """The `(start, end]` range of timestamps to read; `start=None` means from the beginning.
 
     `start` never passes `end`, so a bookmark ahead of this run's clock (a clock that
     stepped back) still yields a valid, if empty, window.

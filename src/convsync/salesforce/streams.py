@@ -1,4 +1,4 @@
-"""What the sync reads from Salesforce: object, fields, key and replication field.
+"""What the sync reads from Salesforce: object and fields.
 
 Singer-SDK style: a stream declares *what*; `client.py` owns *how* (auth, paging,
 retries). Field lists are constants, so queries can name them without quoting.
@@ -17,10 +17,6 @@ class Stream:
 
     object_name: str
     fields: tuple[str, ...]
-    key: str = "Id"
-    # Moves on every change, automated ones included, and is indexed (LastModifiedDate
-    # can be back-dated on import and misses system changes).
-    replication_key: str | None = "SystemModstamp"
 
     def select(self) -> str:
         return select(self.fields, self.object_name)
@@ -52,7 +48,7 @@ CAMPAIGN_MEMBER_STATUS = Stream(
     fields=("Id", "CampaignId", "Label", "IsDefault", "HasResponded", "SortOrder"),
 )
 
-CAMPAIGN = Stream(object_name="Campaign", fields=("Id", "Name"), replication_key=None)
+CAMPAIGN = Stream(object_name="Campaign", fields=("Id", "Name"))
 
 # Read 2,000 rows a page: the most Salesforce returns, so the fewest API calls.
 PAGE_SIZE = 2_000

@@ -279,17 +279,6 @@ def iter_members(
         yield MemberInfo(*row)
 
 
-def count_members(session: Session, campaign_id: int) -> int:
-    return int(
-        session.scalar(
-            select(func.count())
-            .select_from(MemberRow)
-            .where(MemberRow.campaign_id == campaign_id, MemberRow.status.is_not(None))
-        )
-        or 0
-    )
-
-
 def status_counts(session: Session, campaign_id: int) -> dict[str, int]:
     rows = session.execute(
         select(MemberRow.status, func.count())

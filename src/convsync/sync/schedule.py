@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from convsync.domain.model import RunKind, Stage
 from convsync.store import links, runs
 from convsync.store.db import transaction
-from convsync.store.tables import RunRow
 from convsync.sync import stages
 from convsync.sync.context import SyncContext
 
@@ -125,8 +124,3 @@ def _restart_stage(ctx: SyncContext, run_id: int, stage: Stage) -> None:
         ctx.dispatch.inbound_stage(run_id)
     else:
         ctx.dispatch.outbound_stage(run_id)
-
-
-def open_run_state(ctx: SyncContext, run_id: int) -> RunRow | None:
-    with transaction(ctx.sessions) as session:
-        return runs.get_run(session, run_id)
