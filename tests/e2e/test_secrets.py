@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -75,6 +74,14 @@ class EventTap:
 
             eventually(heard)
         return self
+
+    def settled(self) -> bool:
+        """Every task seen starting has since been seen ending (its last events are in)."""
+        last: dict[str, str] = {}
+        for event in list(self.events):
+            if "uuid" in event and str(event.get("type", "")).startswith("task-"):
+                last[event["uuid"]] = event["type"]
+        return not any(kind in {"task-started", "task-received"} for kind in last.values())
 
     def __exit__(self, *_: object) -> None:
         if self._receiver is not None:
@@ -138,7 +145,7 @@ def test_a_full_sync_leaves_no_secret_in_logs_task_arguments_or_the_broker(
         run = eventually(lambda: _ended(sessions), timeout=120)
         assert run.state == "succeeded", run.error
         cli("status", "Spring")
-        time.sleep(1)  # the last task events are in flight
+        eventually(tap.settled)
     org.admin.inject_faults(clear=True)
 
     events = json.dumps(tap.events, default=str)

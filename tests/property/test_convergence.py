@@ -48,6 +48,7 @@ from convsync.store.tables import Base, CampaignRow, MemberRow, PersonRow, RunRo
 from convsync.sync import catalog, inbound, linking, outbound, schedule, stages
 from convsync.sync.context import SyncContext, SyncOptions
 from convsync.workers import root
+from tests.support.scenario import eventually
 
 EXAMPLES = int(os.environ.get("CONVSYNC_PROPERTY_EXAMPLES", "30"))
 EMAILS = ("ann@example.com", "bob@example.com", "cy@example.com", "di@example.com")
@@ -349,17 +350,31 @@ class World:
             return MemberValue(None, parse_datetime(latest["SystemModstamp"]))
         return MemberValue(latest["Status"], parse_datetime(latest["LastModifiedDate"]))
 
-    def wait_for_salesforce_clock(self) -> None:
+    def wait_for_salesforce_clock(self, *, next_second: bool = False) -> None:
         """A run reads up to its own start: let our clock pass Salesforce's latest stamp
-        (Salesforce's clock may run ahead), so every edit made so far is in the window."""
+        (Salesforce's clock may run ahead), so every edit made so far is in the window.
+        With `next_second`, wait until the clock is in a later whole second than it."""
         stamps = [
             parse_datetime(r["SystemModstamp"])
             for rows in self.salesforce_rows().values()
             for r in rows
         ]
         latest = max((s for s in stamps if s is not None), default=None)
+        if latest is not None and next_second:
+            latest = latest.replace(microsecond=0) + timedelta(seconds=1, microseconds=-1)
         while latest is not None and utcnow() <= latest:
             time.sleep(0.01)
+
+
+def wait_for_lease_to_expire(sessions: sessionmaker[Session], run_id: int) -> None:
+    def expired() -> bool:
+        with sessions() as session:
+            run = session.get(RunRow, run_id)
+            assert run is not None
+            open_run = run.state in {"queued", "running"}
+            return not open_run or (run.lease_until is not None and utcnow() > run.lease_until)
+
+    eventually(expired, timeout=10)
 
 
 def reset_everything(sessions: sessionmaker[Session], org: EmulatorHandle) -> None:
@@ -716,7 +731,7 @@ def test_a_planner_killed_more_often_than_the_attempt_limit_still_lands_if_it_pr
             dispatcher.queue.remove(delivery)
             with contextlib.suppress(TransientSalesforceError):
                 _run(dying, delivery)
-        time.sleep(0.3)  # the lease expires: the reconciler restarts the planner
+        wait_for_lease_to_expire(adapters.sessions, run_id)  # then the reconciler restarts it
         schedule.reconcile(dying)
     ctx = SyncContext(adapters.sessions, lambda: adapters.salesforce, dispatcher, options)
     deliver_in_order(ctx, dispatcher.queue)
@@ -790,8 +805,8 @@ def test_a_member_removed_in_salesforce_before_the_link_is_not_a_removal(
     catalog.add_member(world.sessions, CAMPAIGN, "ann@example.com", "Registered")
     world.edit_salesforce(SalesforceEdit("ann@example.com", "Invited"))
     world.edit_salesforce(SalesforceEdit("ann@example.com", None))
-    world.wait_for_salesforce_clock()
-    time.sleep(1.1)  # the read includes removals from the link's whole second on
+    # The read includes removals from the link's whole second on.
+    world.wait_for_salesforce_clock(next_second=True)
     linking.link_existing(ctx, CAMPAIGN, world.campaign_id)
     deliver_in_order(ctx, dispatcher.queue)
 

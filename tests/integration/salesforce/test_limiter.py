@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -11,30 +10,43 @@ from typing import Any
 import fakeredis
 import pytest
 import redis
+from tests.support.services import dedicated_redis_database
 
 from convsync.domain.errors import TransientSalesforceError
 from convsync.salesforce.limiter import LocalLimiter, RedisLimiter
 
 
-def _peak_concurrency(limiter: Any, workers: int = 8, hold: float = 0.03) -> int:
-    active = peak = 0
-    lock = threading.Lock()
+def _peak_concurrency(limiter: Any, workers: int = 8) -> int:
+    """The most threads inside `limiter.slot()` at once.
+
+    A thread that got a slot keeps it until the cap is reached (or no other thread is
+    left to come in), so the peak reaches the cap whatever the machine's load, and a
+    limiter that lets one more in shows a peak above it.
+    """
+    cap = limiter.limit
+    active = peak = done = 0
+    changed = threading.Condition()
 
     def work() -> None:
-        nonlocal active, peak
-        with limiter.slot():
-            with lock:
-                active += 1
-                peak = max(peak, active)
-            time.sleep(hold)
-            with lock:
-                active -= 1
+        nonlocal active, peak, done
+        with limiter.slot(), changed:
+            active += 1
+            peak = max(peak, active)
+            changed.notify_all()
+            reached = changed.wait_for(
+                lambda: active >= cap or active + done == workers, timeout=30
+            )
+            assert reached, "threads never filled the slots"
+            active -= 1
+            done += 1
+            changed.notify_all()
 
     threads = [threading.Thread(target=work) for _ in range(workers)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    assert done == workers
     return peak
 
 
@@ -45,13 +57,10 @@ def fake_redis() -> fakeredis.FakeRedis:
 
 @pytest.fixture
 def real_redis() -> Iterator[redis.Redis]:
-    client = redis.Redis(host="127.0.0.1", port=6379, db=15)
-    try:
-        client.ping()
-    except redis.ConnectionError:
-        pytest.skip("no Redis at 127.0.0.1:6379")
-    yield client
-    client.close()
+    with dedicated_redis_database() as url:
+        client = redis.Redis.from_url(url)
+        yield client
+        client.close()
 
 
 def _key() -> str:
