@@ -1,14 +1,15 @@
-"""Real services for tests: a fresh PostgreSQL database and a dedicated Redis database per run."""
+"""Real services for tests: a fresh PostgreSQL database and a dedicated Redis database per run.
+
+The harness is the product's own (`convsync.harness`), shared with `convsync bench`.
+"""
 
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import psycopg
-import redis
+from convsync.harness.services import claimed_redis_database, throwaway_database
 
 PG_ADMIN_URL = os.environ.get("CONVSYNC_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_BASE_URL = os.environ.get("CONVSYNC_TEST_REDIS", "redis://127.0.0.1:6379")
@@ -17,41 +18,15 @@ REDIS_BASE_URL = os.environ.get("CONVSYNC_TEST_REDIS", "redis://127.0.0.1:6379")
 @contextmanager
 def fresh_postgres_database() -> Iterator[str]:
     """Create a database for this run, yield its SQLAlchemy URL, drop it afterwards."""
-    name = f"convsync_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with throwaway_database(PG_ADMIN_URL, "convsync_test") as url:
+        yield url
 
 
 @contextmanager
 def dedicated_redis_database() -> Iterator[str]:
-    """Claim a Redis database number no other test run holds, flush it, yield its URL.
-
-    A claim is a key in database 0 with a TTL, so a crashed run frees its number.
-    """
-    control = redis.Redis.from_url(f"{REDIS_BASE_URL}/0")
-    token = uuid.uuid4().hex
-    for number in range(1, 16):
-        if control.set(f"convsync:test-claim:{number}", token, nx=True, ex=3_600):
-            break
-    else:  # pragma: no cover - sixteen concurrent runs on one machine
-        raise RuntimeError("no free Redis database for this test run")
-    url = f"{REDIS_BASE_URL}/{number}"
-    client = redis.Redis.from_url(url)
-    client.flushdb()
-    try:
+    """Claim a Redis database number no other test run (or bench) holds; yield its URL."""
+    with claimed_redis_database(REDIS_BASE_URL) as url:
         yield url
-    finally:
-        client.flushdb()
-        client.close()
-        if control.get(f"convsync:test-claim:{number}") == token.encode():
-            control.delete(f"convsync:test-claim:{number}")
-        control.close()
 
 
 def without_convsync_environment(monkeypatch: object) -> None:

@@ -9,6 +9,7 @@ import typer
 
 from convsync.cli import bench, catalog_commands, service_commands, sync_commands
 from convsync.cli.errors import fail, typer_app
+from convsync.cli.extras import require_extra
 from convsync.domain.errors import ConvsyncError
 
 app = typer_app("Keep Conversion campaigns and Salesforce campaigns in sync.")
@@ -41,6 +42,7 @@ def demo(
     ] = 120.0,
 ) -> None:
     """Run a real end-to-end sync on the embedded default (or on CONVSYNC_* services)."""
+    require_extra("emulator", "convsync demo")
     from convsync.cli.demo import run_demo
 
     run_demo(members, timeout)

@@ -34,8 +34,8 @@ from convsync.cli.demo_report import RunBoard, WatchTimeoutError
 from convsync.cli.demo_scenario import LAUNCH, NEWSLETTER, ROADSHOW, SPRING, Sizes
 from convsync.cli.errors import UserError
 from convsync.cli.output import console
-from convsync.cli.processes import ProcessGroup
 from convsync.config import DATA_DIR
+from convsync.harness.processes import ProcessGroup
 from convsync.store.tables import utcnow
 from convsync.sync.context import SyncContext
 from convsync.sync.reporting import RunSummary

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from convsync.cli.errors import UserError, typer_app
+from convsync.cli.extras import require_extra
 from convsync.cli.output import console
 from convsync.config import DATA_DIR, get_settings
 
@@ -175,6 +176,7 @@ def emulator(
     info_file: Annotated[Path, typer.Option()] = DATA_DIR / "emulator.json",
 ) -> None:
     """Run the local Salesforce REST API emulator (tests, demo, benchmarks)."""
+    require_extra("emulator", "convsync emulator")
     from convsync.salesforce_emulator.server import run
 
     if unknown_status not in ("reject", "default"):

@@ -17,7 +17,6 @@ import signal
 import subprocess
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -29,8 +28,9 @@ import psycopg
 import redis
 from sqlalchemy.engine import make_url
 
-from convsync.cli.errors import UserError
-from convsync.cli.processes import ProcessGroup
+from convsync.bench.errors import BenchError
+from convsync.harness.processes import ProcessGroup
+from convsync.harness.services import claimed_redis_database, throwaway_database
 from convsync.salesforce_emulator.testing import DEFAULT_LOGIN, AdminClient, CaBundleSession
 
 # Where a throwaway database is created (override for another server or role).
@@ -38,9 +38,6 @@ PG_ADMIN_URL = os.environ.get(
     "CONVSYNC_BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 REDIS_BASE_URL = os.environ.get("CONVSYNC_BENCH_REDIS_URL", "redis://127.0.0.1:6379")
-# The claim key test runs use too (tests/support/services.py): a bench and a test run on
-# one machine never share a Redis database number.
-REDIS_CLAIM_KEY = "convsync:test-claim:{number}"
 # Login the emulator accepts (it accepts any well-formed one unless given a credentials file).
 EMULATOR_LOGIN = {
     "CONVSYNC_SALESFORCE_CLIENT_ID": DEFAULT_LOGIN["client_id"],
@@ -81,7 +78,7 @@ def _configured_database() -> str | None:
         return None
     backend = url.split(":", 1)[0].split("+", 1)[0]
     if backend not in ("postgresql", "postgres"):
-        raise UserError(
+        raise BenchError(
             "convsync bench needs PostgreSQL: CONVSYNC_DATABASE_URL is not a postgresql:// URL "
             "(unset it to let the bench create a throwaway database on 127.0.0.1:5432)"
         )
@@ -95,27 +92,8 @@ def database() -> Iterator[tuple[str, bool]]:
     if configured is not None:
         yield configured, False
         return
-    name = f"convsync_bench_{os.getpid()}"
-    try:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=10) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            admin.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.Error as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise UserError(
-            f"cannot create a throwaway database at {_hide_password(PG_ADMIN_URL)}: {first} "
-            "(set CONVSYNC_DATABASE_URL or CONVSYNC_BENCH_PG_ADMIN_URL)"
-        ) from None
-    base = PG_ADMIN_URL.rsplit("/", 1)[0].split("://", 1)[1]
-    try:
-        yield f"postgresql+psycopg://{base}/{name}", True
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=10) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def _hide_password(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
+    with throwaway_database(PG_ADMIN_URL, "convsync_bench") as url:
+        yield url, True
 
 
 # ---------------------------------------------------------------- Redis
@@ -124,7 +102,7 @@ def _hide_password(url: str) -> str:
 def _configured_broker() -> str | None:
     configured = os.environ.get("CONVSYNC_BROKER_URL")
     if configured and not configured.startswith(("redis://", "rediss://")):
-        raise UserError(
+        raise BenchError(
             "convsync bench needs Redis: CONVSYNC_BROKER_URL is not a redis:// URL "
             "(unset it to let the bench claim a database on 127.0.0.1:6379)"
         )
@@ -144,33 +122,8 @@ def broker() -> Iterator[tuple[str, str]]:
     if configured:
         yield configured, os.environ.get("CONVSYNC_RESULT_BACKEND") or configured
         return
-    control = redis.Redis.from_url(f"{REDIS_BASE_URL}/0", socket_connect_timeout=10)
-    token = uuid.uuid4().hex
-    try:
-        number = next(
-            (
-                n
-                for n in range(1, 16)
-                if control.set(REDIS_CLAIM_KEY.format(number=n), token, nx=True, ex=3_600)
-            ),
-            None,
-        )
-    except redis.RedisError as error:
-        raise UserError(f"cannot reach Redis at {REDIS_BASE_URL}: {error}") from None
-    if number is None:
-        raise UserError(f"no free Redis database number at {REDIS_BASE_URL} (all 15 claimed)")
-    url = f"{REDIS_BASE_URL}/{number}"
-    client = redis.Redis.from_url(url)
-    client.flushdb()
-    try:
+    with claimed_redis_database(REDIS_BASE_URL) as url:
         yield url, url
-    finally:
-        client.flushdb()
-        client.close()
-        key = REDIS_CLAIM_KEY.format(number=number)
-        if control.get(key) == token.encode():
-            control.delete(key)
-        control.close()
 
 
 # ---------------------------------------------------------------- child processes

@@ -26,8 +26,8 @@ from simple_salesforce.api import Salesforce
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from convsync.cli.bench_services import RssSampler, Services, cpu_seconds
-from convsync.cli.errors import UserError
+from convsync.bench.errors import BenchError
+from convsync.bench.services import RssSampler, Services, cpu_seconds
 from convsync.salesforce.soql import chunked_in, parse_datetime, soql
 from convsync.salesforce.streams import CAMPAIGN_MEMBER
 from convsync.salesforce_emulator.testing import DEFAULT_LOGIN, AdminClient, CaBundleSession
@@ -235,7 +235,7 @@ def seed_campaigns(bench: Bench, prefix: str, count: int, mix: Mix) -> list[Camp
     for i, sf_id in enumerate(ids):
         theirs = emails.get(sf_id, [])
         if len(theirs) != mix.on_salesforce:
-            raise UserError(f"seeding: expected {mix.on_salesforce} members, read {len(theirs)}")
+            raise BenchError(f"seeding: expected {mix.on_salesforce} members, read {len(theirs)}")
         campaigns.append(
             Campaign(
                 name=f"{tag} {i}",
@@ -336,11 +336,11 @@ def wait_for_runs(bench: Bench, run_ids: Sequence[int], what: str) -> tuple[date
             with transaction(bench.sessions) as session:
                 run = session.get(RunRow, failed)
                 error = run.error if run is not None else None
-            raise UserError(f"{what}: run {failed} failed: {error}")
+            raise BenchError(f"{what}: run {failed} failed: {error}")
         if not still_open:
             break
         if time.monotonic() > deadline:
-            raise UserError(
+            raise BenchError(
                 f"{what}: {still_open} run(s) still open after {WAIT_SECONDS:.0f} s "
                 f"(worker logs: {bench.services.log_dir})"
             )
@@ -426,7 +426,7 @@ def _collections(
         )
         for result in results or []:
             if not result.get("success"):
-                raise UserError(f"floor: Salesforce refused a record: {result.get('errors')}")
+                raise BenchError(f"floor: Salesforce refused a record: {result.get('errors')}")
             yield result
 
 
@@ -531,7 +531,7 @@ def verify(
     here = _conversion_statuses(bench, [c.conversion_id for c in campaigns])
     there = _salesforce_statuses(bench, [c.salesforce_id for c in campaigns])
     if here != expected or there != expected:
-        raise UserError(
+        raise BenchError(
             f"{what}: the sync did not converge: expected {expected}, "
             f"Conversion has {here}, Salesforce has {there}"
         )
@@ -675,7 +675,7 @@ def incremental(bench: Bench, members: int, overlap: float) -> dict[str, Any]:
     """
     campaign = bench.last_initial
     if campaign is None:
-        raise UserError("incremental: the initial scenario must run first")
+        raise BenchError("incremental: the initial scenario must run first")
     mix = Mix.of(members, overlap)
     changed = max(1, round(members * CHANGE_SHARE))
     touched, theirs = campaign.salesforce_only[0], campaign.salesforce_only[1 : 1 + changed]
