@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, exists, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, delete, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from convsync.domain.model import MemberValue
@@ -463,30 +463,6 @@ def push_candidates(
     ]
 
 
-def member_counts(session: Session, link_id: int, campaign_id: int) -> dict[str, int]:
-    present = (
-        session.scalar(
-            select(func.count())
-            .select_from(MemberRow)
-            .where(MemberRow.campaign_id == campaign_id, MemberRow.status.is_not(None))
-        )
-        or 0
-    )
-    in_salesforce = (
-        session.scalar(
-            select(func.count())
-            .select_from(MemberSyncStateRow)
-            .where(
-                MemberSyncStateRow.link_id == link_id,
-                MemberSyncStateRow.synced.is_(True),
-                MemberSyncStateRow.status.is_not(None),
-            )
-        )
-        or 0
-    )
-    return {"conversion": int(present), "synced": int(in_salesforce)}
-
-
 # ---------------------------------------------------------------- skips
 
 
@@ -541,17 +517,6 @@ def skipped(session: Session, link_id: int) -> list[SkippedMemberRow]:
             .where(SkippedMemberRow.link_id == link_id)
             .order_by(SkippedMemberRow.email)
         )
-    )
-
-
-def count_skipped(session: Session, link_id: int) -> int:
-    return int(
-        session.scalar(
-            select(func.count())
-            .select_from(SkippedMemberRow)
-            .where(SkippedMemberRow.link_id == link_id)
-        )
-        or 0
     )
 
 

@@ -342,22 +342,6 @@ def last_runs(session: Session, link_ids: list[int]) -> dict[int, RunRow]:
     return {r.link_id: r for r in rows}
 
 
-def pending_chunk_progress(session: Session, run_id: int) -> dict[str, tuple[int, int]]:
-    """Per stage: (chunks done, chunks planned): drives the progress bars."""
-    rows = session.execute(
-        select(ChunkRow.stage, ChunkRow.state, func.count())
-        .where(ChunkRow.run_id == run_id)
-        .group_by(ChunkRow.stage, ChunkRow.state)
-    )
-    progress: dict[str, list[int]] = {}
-    for stage, state, n in rows:
-        entry = progress.setdefault(stage, [0, 0])
-        entry[1] += n
-        if state == "done":
-            entry[0] += n
-    return {k: (v[0], v[1]) for k, v in progress.items()}
-
-
 def link_ids_with_open_runs(session: Session) -> set[int]:
     return set(
         session.scalars(select(RunRow.link_id).where(RunRow.state.in_(("queued", "running"))))

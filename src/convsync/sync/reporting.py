@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from convsync.store import member_sync, runs
+from convsync.domain.model import RunState
+from convsync.store import link_report, member_sync, runs
 from convsync.store.db import transaction
-from convsync.store.tables import CampaignRow, LinkRow, RunRow, SyncErrorRow, utcnow
+from convsync.store.tables import CampaignRow, LinkRow, RunRow, utcnow
 from convsync.sync.catalog import require_campaign
 from convsync.sync.context import SyncContext
 
@@ -47,84 +49,68 @@ class LinkStatus:
     last_error: str | None
 
 
-def _summary(session: Session, run: RunRow) -> RunSummary:
-    counts = (
-        run.counts if run.state in ("succeeded", "failed") else runs.stage_counts(session, run.id)
+def _summaries(session: Session, found: Sequence[RunRow]) -> list[RunSummary]:
+    """Runs as shown: final counts, or (still open) their chunks' counts so far."""
+    progress = link_report.chunk_progress(session, [run.id for run in found])
+    live = link_report.chunk_counts(
+        session, [run.id for run in found if RunState(run.state).is_open]
     )
-    return RunSummary(
-        run.id,
-        run.kind,
-        run.state,
-        run.stage,
-        run.started_at,
-        run.finished_at,
-        dict(counts or {}),
-        run.error,
-        runs.pending_chunk_progress(session, run.id),
-    )
+    return [
+        RunSummary(
+            run.id,
+            run.kind,
+            run.state,
+            run.stage,
+            run.started_at,
+            run.finished_at,
+            dict(live.get(run.id, run.counts) or {}),
+            run.error,
+            progress[run.id],
+        )
+        for run in found
+    ]
 
 
 def run_summary(ctx: SyncContext, run_id: int) -> RunSummary | None:
     with transaction(ctx.sessions) as session:
         run = runs.get_run(session, run_id)
-        return None if run is None else _summary(session, run)
+        return None if run is None else _summaries(session, [run])[0]
 
 
 def link_statuses(ctx: SyncContext, campaign_name: str | None = None) -> list[LinkStatus]:
+    """Every active link (or the given campaign's links), in a constant number of queries."""
     with transaction(ctx.sessions) as session:
-        query = (
-            select(LinkRow, CampaignRow.name)
-            .join(CampaignRow, CampaignRow.id == LinkRow.campaign_id)
-            .order_by(CampaignRow.name, LinkRow.id)
-        )
+        campaign_id = None
         if campaign_name is not None:
-            campaign = require_campaign(session, campaign_name)
-            query = query.where(LinkRow.campaign_id == campaign.id)
-        else:
-            query = query.where(LinkRow.state == "active")
-        rows = session.execute(query).all()
-        last = runs.last_runs(session, [link.id for link, _ in rows])
-        now = utcnow()
-        result = []
-        for link, name in rows:
-            counts = member_sync.member_counts(session, link.id, link.campaign_id)
-            dead = (
-                session.scalar(
-                    select(func.count())
-                    .select_from(SyncErrorRow)
-                    .where(SyncErrorRow.link_id == link.id, SyncErrorRow.resolved_at.is_(None))
-                )
-                or 0
-            )
-            last_error = session.scalar(
-                select(SyncErrorRow.message)
-                .where(SyncErrorRow.link_id == link.id, SyncErrorRow.resolved_at.is_(None))
-                .order_by(SyncErrorRow.id.desc())
-                .limit(1)
-            )
-            run = last.get(link.id)
-            if run is not None and run.error:
-                last_error = run.error
-            lag = (now - link.outbound_mark).total_seconds() if link.outbound_mark else None
-            skipped = member_sync.count_skipped(session, link.id)
-            result.append(
-                LinkStatus(
-                    name,
-                    link.salesforce_campaign_id,
-                    link.mode,
-                    link.state,
-                    link.linked_at,
-                    lag,
-                    counts["conversion"],
-                    counts["synced"],
-                    counts["synced"] + skipped,
-                    skipped,
-                    int(dead),
-                    None if run is None else _summary(session, run),
-                    last_error,
-                )
-            )
-        return result
+            campaign_id = require_campaign(session, campaign_name).id
+        figures = link_report.link_figures(session, campaign_id)
+        last = runs.last_runs(session, [f.link_id for f in figures])
+        summaries = dict(zip(last, _summaries(session, list(last.values())), strict=True))
+    now = utcnow()
+    return [
+        LinkStatus(
+            f.campaign,
+            f.salesforce_campaign_id,
+            f.mode,
+            f.state,
+            f.linked_at,
+            (now - f.outbound_mark).total_seconds() if f.outbound_mark else None,
+            f.members_in_conversion,
+            f.members_synced,
+            f.members_synced + f.skipped,
+            f.skipped,
+            f.dead_letters,
+            summaries.get(f.link_id),
+            _last_error(last.get(f.link_id), f.last_dead_letter),
+        )
+        for f in figures
+    ]
+
+
+def _last_error(run: RunRow | None, last_dead_letter: str | None) -> str | None:
+    if run is not None and run.error:
+        return run.error
+    return last_dead_letter
 
 
 def campaign_lags(sessions: sessionmaker[Session]) -> dict[str, float]:
@@ -150,7 +136,7 @@ def campaign_runs(ctx: SyncContext, campaign_name: str) -> list[RunSummary]:
             .where(LinkRow.campaign_id == campaign.id)
             .order_by(RunRow.id)
         )
-        return [_summary(session, run) for run in found]
+        return _summaries(session, list(found))
 
 
 def skipped_members(
