@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     salesforce_max_concurrency: int = Field(default=10, ge=1, le=25)
     # Outbound: create a Lead for a person Salesforce does not know yet.
     create_missing_leads: bool = True
+    # Lead duplicate rules set to "alert" refuse API saves unless the request says
+    # allowSave=true, which the sync does unless this is set (then such Leads are dead
+    # letters, as under "block" rules).
+    salesforce_respect_duplicate_alerts: bool = False
     lead_company_fallback: str = "[not provided]"
     # Above this many records in one stage, writes go through Bulk API 2.0.
     bulk_threshold: int = Field(default=10_000, ge=200)

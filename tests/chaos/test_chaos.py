@@ -620,8 +620,8 @@ def test_the_sync_converges_after_kills_restarts_and_faults(
     controls = emulator.app.controls
     inject = controls.next_fault
 
-    def counted() -> str | None:
-        kind = inject()
+    def counted(endpoint: str) -> str | None:
+        kind = inject(endpoint)
         if kind is not None:
             faults[kind] += 1
         return kind

@@ -45,8 +45,6 @@ STATUSES = (("Sent", True, False), ("Opened", False, False), ("Responded", False
 SEEDED, CONFLICT, CHANGED = "Sent", "Opened", "Responded"
 COLLECTION = 200
 PAGE = 2_000
-# Aggregate "what changed?" queries name at most this many campaigns (the gateway's too).
-CAMPAIGNS_PER_QUERY = 500
 # Share of a campaign's members the incremental scenario changes, on each side.
 CHANGE_SHARE = 0.01
 _SERIAL = itertools.count(1)
@@ -783,11 +781,11 @@ def idle_tick(bench: Bench, seeded: Sequence[Campaign]) -> dict[str, Any]:
             soql(
                 "SELECT CampaignId, MAX(SystemModstamp) latest FROM CampaignMember "
                 "WHERE CampaignId IN {ids} GROUP BY CampaignId",
-                ids=ids[start : start + CAMPAIGNS_PER_QUERY],
+                ids=chunk,
             ),
             True,
         )
-        for start in range(0, len(ids), CAMPAIGNS_PER_QUERY)
+        for chunk in chunked_in(ids)
     )
     floor = measure_floor(bench, Work(reads=reads))
     reports: list[schedule.TickReport] = []

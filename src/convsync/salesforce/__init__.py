@@ -51,7 +51,11 @@ def connect(
         api_version=settings.salesforce_api_version,
         options=options,
     )
-    return SalesforceGateway(client, lead_company_fallback=settings.lead_company_fallback)
+    return SalesforceGateway(
+        client,
+        lead_company_fallback=settings.lead_company_fallback,
+        respect_duplicate_alerts=settings.salesforce_respect_duplicate_alerts,
+    )
 
 
 __all__ = ["connect"]

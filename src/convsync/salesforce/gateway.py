@@ -12,9 +12,11 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict, deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
+
+from simple_salesforce.api import Salesforce
 
 from convsync.domain.errors import NotFoundError, SalesforceError, ValidationError
 from convsync.domain.model import MemberStatus, normalize_email
@@ -39,8 +41,9 @@ from convsync.salesforce.streams import (
 
 # sObject Collections take at most 200 records: 200 members ≈ 1 API call.
 COLLECTION_SIZE = 200
-# One aggregate query per 500 campaigns keeps the IN list (18-char ids) ~10 kB.
-CAMPAIGNS_PER_QUERY = 500
+DUPLICATES_DETECTED = "DUPLICATES_DETECTED"
+# Lets a Lead through duplicate rules set to "alert" (REST only: Bulk API 2.0 has none).
+ALLOW_DUPLICATE_SAVE = {"Sforce-Duplicate-Rule-Header": "allowSave=true"}
 
 Method = Literal["POST", "PATCH", "DELETE"]
 
@@ -52,9 +55,16 @@ def _person_name(email: str) -> str:
 class SalesforceGateway:
     """Typed Salesforce operations for the sync; one per worker process."""
 
-    def __init__(self, client: SalesforceClient, *, lead_company_fallback: str) -> None:
+    def __init__(
+        self,
+        client: SalesforceClient,
+        *,
+        lead_company_fallback: str,
+        respect_duplicate_alerts: bool = False,
+    ) -> None:
         self.client = client
         self.lead_company_fallback = lead_company_fallback
+        self.respect_duplicate_alerts = respect_duplicate_alerts
 
     def __repr__(self) -> str:
         return f"SalesforceGateway({self.client!r})"
@@ -236,15 +246,15 @@ class SalesforceGateway:
     ) -> dict[str, datetime]:
         """Campaigns with member (or status) changes after their mark → latest stamp.
 
-        One aggregate query per 500 campaigns, on queryAll so removals count; with
-        `include_status_changes`, one more per 500 on CampaignMemberStatus.
+        One aggregate query per ~290 campaigns (as many ids as a URI safely holds), on
+        queryAll so removals count; with `include_status_changes`, one more on
+        CampaignMemberStatus.
         """
         ids = [validate_id(c, "Campaign") for c in campaign_ids]
         marks = _marks(campaign_ids, ids, since)
         latest: dict[str, datetime] = {}
         objects = ["CampaignMember"] + (["CampaignMemberStatus"] if include_status_changes else [])
-        for start in range(0, len(ids), CAMPAIGNS_PER_QUERY):
-            chunk = ids[start : start + CAMPAIGNS_PER_QUERY]
+        for chunk in chunked_in(ids):
             chunk_marks = [marks[c] for c in chunk]
             floor = (
                 None
@@ -280,10 +290,11 @@ class SalesforceGateway:
     def find_people_by_email(self, emails: Iterable[str]) -> dict[str, SalesforcePerson]:
         """Lower-cased email → the Contact (preferred) or Lead with that email.
 
-        Batched `Email IN (...)` queries (≤ 500 emails, well under the 100,000-character
-        SOQL limit), Contacts first, then Leads only for the emails still unknown. When
-        several records share an email, the oldest (lowest id) wins, deterministically.
-        Malformed emails are left out of the queries (they cannot match).
+        Batched `Email IN (...)` queries (≤ 500 emails, and no more than keep the GET's
+        URI well under Salesforce's 16,384 bytes), Contacts first, then Leads only for
+        the emails still unknown. When several records share an email, the oldest
+        (lowest id) wins, deterministically. Malformed emails are left out of the
+        queries (they cannot match).
         """
         wanted = sorted(_valid_emails(emails))
         found: dict[str, SalesforcePerson] = {}
@@ -308,9 +319,17 @@ class SalesforceGateway:
         per person, in order.
 
         Salesforce requires LastName and Company: the email's local part and the
-        configured fallback company stand in when Conversion does not know them. The
-        bulk job is never retried whole (it would create every Lead twice): a failure
-        goes to the task, whose retry finds the Leads that landed by email.
+        configured fallback company stand in when Conversion does not know them.
+
+        A Lead create is never repeated blind: a call whose answer was lost (a dropped
+        connection, a 5xx) may well have created its Leads, and a repeat would create
+        them all again. Any failure goes to the task instead, whose retry first looks
+        up by email what the failed attempt created.
+
+        Duplicate rules set to "alert" are answered with allowSave=true (unless
+        `respect_duplicate_alerts`); Bulk API 2.0 cannot say so, so the rows a rule
+        refused there go again through a collection call, which can, and which names
+        the matching records when a "block" rule refuses them.
         """
         records = [
             {
@@ -321,13 +340,27 @@ class SalesforceGateway:
             }
             for p in people
         ]
-        if use_bulk:
-            return self._bulk("Lead", "insert", records, key=_email_key, retry=False)
-        return self._collection(
-            "POST",
-            [{"attributes": {"type": "Lead"}, **r} for r in records],
-            action="create Leads",
-        )
+        if not use_bulk:
+            return self._create_leads_in_collections(records)
+        results = self._bulk("Lead", "insert", records, key=_email_key, retry=False)
+        refused = [i for i, r in enumerate(results) if r.code == DUPLICATES_DETECTED]
+        if refused and not self.respect_duplicate_alerts:
+            again = self._create_leads_in_collections([records[i] for i in refused])
+            for index, result in zip(refused, again, strict=True):
+                results[index] = result
+        return results
+
+    def _create_leads_in_collections(self, records: list[dict[str, Any]]) -> list[RecordResult]:
+        headers = {} if self.respect_duplicate_alerts else ALLOW_DUPLICATE_SAVE
+        results: list[RecordResult] = []
+        for start in range(0, len(records), COLLECTION_SIZE):
+            chunk = [
+                {"attributes": {"type": "Lead"}, **r}
+                for r in records[start : start + COLLECTION_SIZE]
+            ]
+            response = self.client.call_once("create Leads", _create_call(chunk, headers))
+            results.extend(_collection_results(response, len(chunk)))
+        return results
 
     # ---------------------------------------------------------------- writing members
 
@@ -535,9 +568,34 @@ def _collection_results(response: Any, expected: int) -> list[RecordResult]:
         error = errors[0]
         code = str(error.get("statusCode") or error.get("errorCode") or "UNKNOWN")
         message = str(error.get("message") or "")
+        if isinstance(error.get("duplicateResult"), Mapping):
+            message = _duplicate_message(message, error["duplicateResult"])
         fields = [str(f) for f in error.get("fields") or []]
         results.append(RecordResult(classify(code, message, fields), item.get("id"), code, message))
     return results
+
+
+def _create_call(
+    records: list[dict[str, Any]], headers: dict[str, str]
+) -> Callable[[Salesforce], Any]:
+    def create(sf: Salesforce) -> Any:
+        body = {"allOrNone": False, "records": records}
+        return sf.restful("composite/sobjects", method="POST", json=body, headers=headers)
+
+    return create
+
+
+def _duplicate_message(message: str, result: Mapping[str, Any]) -> str:
+    """A duplicate rule's refusal, naming the rule and the records it matched."""
+    matches = [
+        f"{match.get('entityType')} {found['record']['Id']}"
+        for match in result.get("matchResults") or []
+        for found in match.get("matchRecords") or []
+        if isinstance(found.get("record"), Mapping) and found["record"].get("Id")
+    ]
+    named = f"it matches {', '.join(matches)}" if matches else "Salesforce named no match"
+    rule = result.get("duplicateRule") or "a duplicate rule"
+    return f"duplicate rule {rule} refused the new Lead ({named}): {message}"
 
 
 def _csv_rows(text: str) -> list[dict[str, str]]:

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote_plus
 
 from simple_salesforce.format import format_soql
 
@@ -33,6 +34,10 @@ _CHECKSUM_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 MAX_SOQL_LENGTH = 90_000
 # At most this many values in one IN (...) list.
 MAX_IN_VALUES = 500
+# A query travels in the URI of a GET, and Salesforce refuses a URI over 16,384 bytes
+# (414; 431 with the headers). An IN list takes at most this many bytes once
+# URL-encoded, leaving the rest of the query, the path and the headers half the limit.
+MAX_IN_ENCODED_BYTES = 8_000
 
 
 def id_checksum(id15: str) -> str:
@@ -97,17 +102,27 @@ def chunked_in(
     *,
     max_values: int = MAX_IN_VALUES,
     max_chars: int = MAX_SOQL_LENGTH - 2_000,
+    max_encoded: int = MAX_IN_ENCODED_BYTES,
 ) -> Iterator[list[str]]:
-    """Split values for `IN (...)` lists: ≤ max_values each and ≤ max_chars when quoted."""
+    """Split values for `IN (...)` lists: ≤ max_values each, ≤ max_chars when quoted,
+    and ≤ max_encoded bytes once URL-encoded as a query string (`'` and `@` take three
+    bytes each there: 500 emails of 40 characters would make a 26 kB URI)."""
     chunk: list[str] = []
-    size = 2
+    size = encoded = 2
     for value in values:
-        quoted = len(format_soql("{}", value)) + 1
-        if chunk and (len(chunk) >= max_values or size + quoted > max_chars):
+        quoted = format_soql("{}", value) + ","
+        grown = len(quoted)
+        grown_encoded = len(quote_plus(quoted))
+        if chunk and (
+            len(chunk) >= max_values
+            or size + grown > max_chars
+            or encoded + grown_encoded > max_encoded
+        ):
             yield chunk
-            chunk, size = [], 2
+            chunk, size, encoded = [], 2, 2
         chunk.append(value)
-        size += quoted
+        size += grown
+        encoded += grown_encoded
     if chunk:
         yield chunk
 

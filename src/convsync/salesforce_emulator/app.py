@@ -21,11 +21,12 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import describe, ids
+from . import describe, duplicates, ids
 from .auth import Credentials, Sessions
 from .bulk import BulkJobs
 from .clock import format_datetime, format_value
-from .controls import DEFAULT_API_LIMIT, Controls
+from .composite import run_composite
+from .controls import DEFAULT_API_LIMIT, LOST_RESPONSE, Controls
 from .errors import ApiError, not_found
 from .queries import QueryService, batch_size
 from .schema import sobject
@@ -38,6 +39,9 @@ log = logging.getLogger("convsync.salesforce_emulator")
 JSON_TYPE = "application/json;charset=UTF-8"
 _DATA_PATH = re.compile(r"^/services/data/v(\d+\.\d+)(?:/(.*))?$")
 MAX_COLLECTION = 200
+# Salesforce refuses a URI longer than this (414), or URI + headers longer (431): help
+# article 000386264. Always on: it is how every org behaves.
+MAX_REQUEST_BYTES = 16_384
 ROLLED_BACK = ApiError(
     "ALL_OR_NONE_OPERATION_ROLLED_BACK",
     "Record rolled back because not all records were valid and the request was using "
@@ -71,6 +75,27 @@ def _abort(send: Callable[..., Awaitable[None]]) -> bool:
     transport.abort()
     cycle.disconnected = True  # type: ignore[union-attr]
     return True
+
+
+def oversized(scope: dict[str, Any]) -> Response | None:
+    """The 414 / 431 Salesforce sends for a request past 16,384 bytes, else None.
+
+    Its body is not documented (it comes before the API proper): plain text, so a
+    client that expects the JSON error list fails loudly rather than misreading it.
+    """
+    uri = len(scope.get("raw_path") or scope["path"].encode())
+    if scope.get("query_string"):
+        uri += 1 + len(scope["query_string"])
+    if uri > MAX_REQUEST_BYTES:
+        return Response("URI Too Long", status_code=414, media_type="text/plain")
+    headers = sum(len(name) + len(value) + 4 for name, value in scope.get("headers") or [])
+    if uri + headers > MAX_REQUEST_BYTES:
+        return Response("Request Header Fields Too Large", status_code=431, media_type="text/plain")
+    return None
+
+
+def _allow_save(request: Request) -> bool:
+    return duplicates.allow_save(request.headers.get("sforce-duplicate-rule-header"))
 
 
 def _loopback(request: Request) -> bool:
@@ -129,8 +154,9 @@ class Emulator:
         if scope["type"] != "http":
             return
         request = Request(scope, receive)
+        too_large = oversized(scope)
         try:
-            response = await self.dispatch(request)
+            response = too_large or await self.dispatch(request)
         except DropConnectionError:
             if _abort(send):
                 return
@@ -183,8 +209,11 @@ class Emulator:
             raise ApiError("INVALID_SESSION_ID", "Session expired or invalid", status=401)
         if not self.controls.charge(endpoint_key(request.method, rest)):
             raise ApiError("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.", status=403)
-        self._inject_fault(token, rest)
-        return await self.route(request, version, rest)
+        lose_response = self._inject_fault(token, endpoint_key(request.method, rest))
+        response = await self.route(request, version, rest)
+        if lose_response:
+            raise DropConnectionError()
+        return response
 
     @staticmethod
     def _token(request: Request) -> str | None:
@@ -194,10 +223,13 @@ class Emulator:
             return token.strip()
         return None
 
-    def _inject_fault(self, token: str, rest: str) -> None:
-        kind = self.controls.next_fault()
+    def _inject_fault(self, token: str, endpoint: str) -> bool:
+        """Raise the fault planned for this call; True: serve it, then lose the response."""
+        kind = self.controls.next_fault(endpoint)
         if kind is None:
-            return
+            return False
+        if kind == LOST_RESPONSE:
+            return True
         if kind == "503":
             raise ApiError(
                 "SERVER_UNAVAILABLE", "Server temporarily unavailable, please retry.", status=503
@@ -262,6 +294,10 @@ class Emulator:
             return await self.sobjects(request, version, parts[1:])
         if head == "composite" and parts[1:] == ["sobjects"]:
             return await self.collections(request)
+        if head == "composite" and len(parts) == 1 and method == "POST":
+            return json_response(
+                await run_composite(request, await self._json(request), self.route)
+            )
         if head == "jobs" and len(parts) >= 2 and parts[1] in ("ingest", "query"):
             return await self.jobs(request, version, parts[1], parts[2:])
         raise not_found()
@@ -315,7 +351,7 @@ class Emulator:
                         "JSON_PARSER_ERROR",
                         "Cannot deserialize instance of sObject out of START_ARRAY",
                     )
-                with self.store.transaction() as tx:
+                with self.store.transaction(allow_save=_allow_save(request)) as tx:
                     new_id = self.store.create(tx, obj, values)
                 return json_response({"id": new_id, "success": True, "errors": []}, 201)
             return self._not_allowed(method, "GET, HEAD, POST")
@@ -431,7 +467,7 @@ class Emulator:
             )
         results: list[dict[str, Any]] = []
         failed = False
-        with self.store.transaction() as tx:
+        with self.store.transaction(allow_save=_allow_save(request)) as tx:
             for item in items:
                 savepoint = tx.savepoint()
                 given_id: str | None = item if isinstance(item, str) else None
@@ -592,6 +628,15 @@ class Emulator:
                 return json_response(self.controls.set_faults(body))
             except ValueError as error:
                 raise ApiError("INVALID_FIELD", str(error)) from None
+        if (method, path) == ("POST", "duplicate-rules"):
+            for object_name, mode in body.items():
+                if object_name != "Lead" or mode not in duplicates.MODES:
+                    raise ApiError("INVALID_FIELD", 'expected {"Lead": off|alert|block}')
+                self.store.duplicate_rules[object_name] = mode
+            return json_response(self.store.duplicate_rules)
+        if (method, path) == ("POST", "bulk"):
+            self.bulk.processing_seconds = float(body.get("processing_seconds", 0))
+            return json_response({"processing_seconds": self.bulk.processing_seconds})
         if (method, path) == ("POST", "latency"):
             self.controls.latency_ms = int(body.get("ms", 0))
             return json_response({"ms": self.controls.latency_ms})

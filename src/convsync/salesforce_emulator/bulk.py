@@ -1,8 +1,10 @@
 """Bulk API 2.0: ingest jobs (CSV in, per-row results out) and query jobs (CSV pages).
 
-Ingest jobs are processed synchronously when the client marks them UploadComplete, in
-one store transaction with a savepoint per row, so a failed row never half-applies.
-State still walks Open → UploadComplete → JobComplete as clients poll, matching what
+Ingest jobs are processed when the client marks them UploadComplete, in one store
+transaction with a savepoint per row, so a failed row never half-applies: at once by
+default, or — like a busy org, where jobs take minutes — `processing_seconds` later,
+the job `InProgress` meanwhile and none of its rows written yet. State walks Open →
+UploadComplete → (InProgress →) JobComplete as clients poll, matching what
 simple-salesforce's `wait_for_job` expects.
 """
 
@@ -105,11 +107,13 @@ class BulkJobs:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.jobs: dict[str, Job] = {}
+        self.processing_seconds = 0.0
         self._lock = threading.Lock()
 
     def reset(self) -> None:
         with self._lock:
             self.jobs.clear()
+            self.processing_seconds = 0.0
 
     def get(self, job_id: str, kind: str) -> Job:
         with self._lock:
@@ -169,7 +173,13 @@ class BulkJobs:
         if state == "UploadComplete" and kind == "ingest" and job.state == "Open":
             job.state = "UploadComplete"
             info = job.info()
-            self._process(job)
+            if self.processing_seconds > 0:
+                job.state = "InProgress"
+                timer = threading.Timer(self.processing_seconds, self._process, [job])
+                timer.daemon = True
+                timer.start()
+            else:
+                self._process(job)
             return info
         raise ApiError("INVALIDJOBSTATE", f"Cannot move job from {job.state} to {state}")
 
@@ -189,6 +199,8 @@ class BulkJobs:
         return header, rows
 
     def _process(self, job: Job) -> None:
+        if job.state not in ("UploadComplete", "InProgress"):
+            return  # aborted while it waited
         try:
             header, rows = self._rows(job)
             self._check_header(job.object, header)

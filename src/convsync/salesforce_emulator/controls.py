@@ -13,6 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 FAULT_KINDS = ("503", "UNABLE_TO_LOCK_ROW", "REQUEST_LIMIT_EXCEEDED", "INVALID_SESSION_ID", "drop")
+# Served, then the connection dropped: the call's write is made but its answer never
+# arrives. Only on request (`kind`/`kinds`), never in the default random mix, which
+# models failures a client may blindly retry.
+LOST_RESPONSE = "lost_response"
+KNOWN_FAULTS = (*FAULT_KINDS, LOST_RESPONSE)
 DEFAULT_API_LIMIT = 1_000_000
 
 
@@ -26,7 +31,8 @@ class Controls:
     fault_kinds: tuple[str, ...] = FAULT_KINDS
     api_used: int = 0
     counters: Counter[str] = field(default_factory=Counter)
-    _queued: list[str] = field(default_factory=list)
+    # (kind, endpoint key it waits for, or None for the next call of any kind)
+    _queued: list[tuple[str, str | None]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _random: random.Random = field(default_factory=random.Random)
 
@@ -47,22 +53,26 @@ class Controls:
         """The `Sforce-Limit-Info` header value."""
         return f"api-usage={self.api_used}/{self.api_limit}"
 
-    def next_fault(self) -> str | None:
-        """The fault to inject into this call, if any (queued ones first)."""
+    def next_fault(self, endpoint: str) -> str | None:
+        """The fault to inject into this call to `endpoint`, if any (queued ones first)."""
         with self._lock:
-            if self._queued:
-                return self._queued.pop(0)
+            for index, (kind, wanted) in enumerate(self._queued):
+                if wanted is None or wanted == endpoint:
+                    del self._queued[index]
+                    return kind
             if self.fault_rate > 0 and self._random.random() < self.fault_rate:
                 return self._random.choice(self.fault_kinds)
             return None
 
     def set_faults(self, spec: dict[str, Any]) -> dict[str, Any]:
-        """Apply `{"rate", "kinds"}` and/or `{"next", "kind"}`; `{"clear": true}` clears."""
+        """Apply `{"rate", "kinds"}` and/or `{"next", "kind", "endpoint"?}`; `{"clear": true}`
+        clears. With `endpoint` (a counter key such as `composite/sobjects:POST`) the queued
+        faults wait for a call to that endpoint."""
         kinds = spec.get("kinds")
         kind = spec.get("kind")
         for k in [*(kinds or []), *([kind] if kind else [])]:
-            if k not in FAULT_KINDS:
-                raise ValueError(f"unknown fault kind {k!r}; known: {', '.join(FAULT_KINDS)}")
+            if k not in KNOWN_FAULTS:
+                raise ValueError(f"unknown fault kind {k!r}; known: {', '.join(KNOWN_FAULTS)}")
         with self._lock:
             if spec.get("clear"):
                 self._queued.clear()
@@ -71,13 +81,14 @@ class Controls:
                 self.fault_rate = float(spec["rate"])
                 self.fault_kinds = tuple(kinds or FAULT_KINDS)
             if "next" in spec:
-                self._queued.extend([kind or "503"] * int(spec["next"]))
+                endpoint = spec.get("endpoint")
+                self._queued.extend([(kind or "503", endpoint)] * int(spec["next"]))
             if "seed" in spec:
                 self._random.seed(spec["seed"])
             return {
                 "rate": self.fault_rate,
                 "kinds": list(self.fault_kinds),
-                "queued": list(self._queued),
+                "queued": [kind for kind, _ in self._queued],
             }
 
     def snapshot(self) -> dict[str, Any]:

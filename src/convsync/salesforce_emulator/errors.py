@@ -20,23 +20,31 @@ class ApiError(Exception):
         *,
         status: int = 400,
         fields: list[str] | None = None,
+        details: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
         self.status = status
         self.fields = fields
+        # Extra keys Salesforce puts beside errorCode for some errors (`duplicateResult`).
+        self.details = details or {}
 
     def to_json(self) -> list[dict[str, Any]]:
         """The REST body: a list with one error object."""
         body: dict[str, Any] = {"message": self.message, "errorCode": self.code}
         if self.fields is not None:
             body["fields"] = self.fields
-        return [body]
+        return [{**self.details, **body}]
 
     def to_collection_error(self) -> dict[str, Any]:
         """The shape inside sObject Collections results, where the key is statusCode."""
-        return {"statusCode": self.code, "message": self.message, "fields": self.fields or []}
+        return {
+            **self.details,
+            "statusCode": self.code,
+            "message": self.message,
+            "fields": self.fields or [],
+        }
 
     def to_bulk_error(self) -> str:
         """The `sf__Error` column of Bulk API 2.0 failed results."""

@@ -26,6 +26,9 @@ def _config(app: Emulator, host: str, port: int, tls: TlsFiles) -> uvicorn.Confi
         ssl_certfile=tls.cert_file,
         ssl_keyfile=tls.key_file,
         http="h11",
+        # h11 refuses a request head over 16 KiB itself (a bare 400): let the app see it
+        # and answer 414 / 431 as Salesforce does.
+        h11_max_incomplete_event_size=1 << 20,
         lifespan="off",
         log_level="warning",
         access_log=False,

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from . import ids
+from . import duplicates, ids
 from .clock import Clock
 from .errors import ApiError, not_found
 from .schema import OBJECTS, Field, SObject
@@ -34,9 +34,11 @@ UNKNOWN_STATUS_MODES = ("reject", "default")
 class Transaction:
     """One Salesforce transaction: a single timestamp and an undo log for rollback."""
 
-    def __init__(self, store: Store, now: datetime) -> None:
+    def __init__(self, store: Store, now: datetime, *, allow_save: bool = False) -> None:
         self.store = store
         self.now = now
+        # The request sent `Sforce-Duplicate-Rule-Header: allowSave=true`.
+        self.allow_save = allow_save
         self.undo: list[tuple[str, str, Record | None]] = []
 
     def savepoint(self) -> int:
@@ -80,12 +82,13 @@ class Store:
                 "Contact": {},
             }
             self.tombstones: dict[str, dict[str, None]] = {name: {} for name in OBJECTS}
+            self.duplicate_rules: dict[str, str] = {"Lead": "off"}
 
     @contextmanager
-    def transaction(self) -> Iterator[Transaction]:
+    def transaction(self, *, allow_save: bool = False) -> Iterator[Transaction]:
         """Hold the lock for one transaction; an escaping exception rolls it all back."""
         with self.lock:
-            tx = Transaction(self, self.clock.tick())
+            tx = Transaction(self, self.clock.tick(), allow_save=allow_save)
             try:
                 yield tx
             except BaseException:
@@ -583,7 +586,25 @@ class Store:
         self._tombstone(tx, object_name, current)
 
     def _create_Lead(self, tx: Transaction, so: SObject, rec: Record) -> None:  # noqa: N802
+        self._missing(so, rec)
+        self._refuse_duplicate(tx, rec)
         self._create_person(tx, so, rec)
+
+    def _refuse_duplicate(self, tx: Transaction, rec: Record) -> None:
+        """Apply the Lead duplicate rule (see `duplicates`)."""
+        mode = self.duplicate_rules.get("Lead", "off")
+        if mode == "off" or (mode == "alert" and tx.allow_save):
+            return
+        email = str(rec.get("Email") or "").lower()
+        by_email = {
+            name: [self.tables[name][i] for i in self.people_by_email[name].get(email, {})]
+            for name in ("Lead", "Contact")
+        }
+        named = rec.get("FirstName") and rec.get("LastName") and rec.get("Company")
+        leads = list(self.tables["Lead"].values()) if named else by_email["Lead"]
+        found = duplicates.matches(rec, {"Lead": leads, "Contact": by_email["Contact"]})
+        if found:
+            raise duplicates.refusal(found, allow_save_possible=mode == "alert")
 
     def _create_Contact(self, tx: Transaction, so: SObject, rec: Record) -> None:  # noqa: N802
         self._create_person(tx, so, rec)

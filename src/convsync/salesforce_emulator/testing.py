@@ -87,10 +87,12 @@ class AdminClient:
         kinds: list[str] | None = None,
         next: int | None = None,
         kind: str | None = None,
+        endpoint: str | None = None,
         clear: bool = False,
         seed: int | None = None,
     ) -> dict[str, Any]:
-        """Random faults at `rate` among `kinds`, or `kind` for the `next` N API calls."""
+        """Random faults at `rate` among `kinds`, or `kind` for the `next` N API calls
+        (with `endpoint`, the next N calls to that counter key)."""
         spec: dict[str, Any] = {"clear": clear}
         if rate is not None:
             spec["rate"] = rate
@@ -98,9 +100,19 @@ class AdminClient:
         if next is not None:
             spec["next"] = next
             spec["kind"] = kind
+            if endpoint is not None:
+                spec["endpoint"] = endpoint
         if seed is not None:
             spec["seed"] = seed
         return dict(self._call("POST", "faults", spec))
+
+    def set_duplicate_rules(self, lead: str) -> None:
+        """The Lead duplicate rule: "off", "alert" or "block"."""
+        self._call("POST", "duplicate-rules", {"Lead": lead})
+
+    def set_bulk_processing(self, seconds: float) -> None:
+        """Bulk API 2.0 ingest jobs stay InProgress this long after UploadComplete."""
+        self._call("POST", "bulk", {"processing_seconds": seconds})
 
     def set_latency(self, ms: int) -> None:
         self._call("POST", "latency", {"ms": ms})

@@ -185,6 +185,21 @@ def claim_chunk(
     return ChunkClaim(row.id, row.number, token, row.member_id_lo, row.member_id_hi, row.size)
 
 
+def renew_chunk_lease(session: Session, claim: ChunkClaim, lease: timedelta) -> bool:
+    """Hold a chunk this task still claims for `lease` more; False if it is no longer ours."""
+    renewed = session.execute(
+        update(ChunkRow)
+        .where(
+            ChunkRow.id == claim.chunk_id,
+            ChunkRow.claimed_by == claim.token,
+            ChunkRow.state == "pending",
+        )
+        .values(lease_until=utcnow() + lease)
+        .returning(ChunkRow.run_id)
+    ).first()
+    return renewed is not None
+
+
 def complete_chunk(session: Session, claim: ChunkClaim, counts: dict[str, int]) -> bool:
     """Mark the chunk done, if this task still holds its claim (else the caller rolls back)."""
     done = session.execute(

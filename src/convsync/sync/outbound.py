@@ -423,14 +423,15 @@ def push_outbound_chunk(
         sf = ctx.salesforce
         campaign = view.salesforce_campaign_id
         try:
-            bulk = bulk_from(claim, ctx.options)
-            duplicates = _insert(ctx, sf, campaign, inserts, out, bulk=bulk)
-            updates = _recheck_unfinished(sf, updates, out, run_started=started_at)
-            updates.extend(
-                _reconcile_duplicates(sf, campaign, duplicates, out, run_started=started_at)
-            )
-            _update(sf, updates, out, bulk=bulk)
-            _delete(sf, deletes, out, bulk=bulk)
+            with stages.keep_leased(ctx, run_id, claim):
+                bulk = bulk_from(claim, ctx.options)
+                duplicates = _insert(ctx, sf, campaign, inserts, out, bulk=bulk)
+                updates = _recheck_unfinished(sf, updates, out, run_started=started_at)
+                updates.extend(
+                    _reconcile_duplicates(sf, campaign, duplicates, out, run_started=started_at)
+                )
+                _update(sf, updates, out, bulk=bulk)
+                _delete(sf, deletes, out, bulk=bulk)
         except Exception:
             # Keep what landed: the retry then pushes only the members still different.
             _record(ctx, view.link_id, run_id, out, claim=None)

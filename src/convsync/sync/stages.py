@@ -8,7 +8,10 @@ last chunk done closes the barrier and enqueues what comes next, after its commi
 from __future__ import annotations
 
 import random
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -118,6 +121,46 @@ def claim(
         if claimed is not None:
             runs.extend_lease(session, run_id, ctx.options.lease)
         return claimed
+
+
+# A held lease is renewed this often: two renewals can fail before it runs out.
+RENEWALS_PER_LEASE = 3
+
+
+@contextmanager
+def keep_leased(ctx: SyncContext, run_id: int, chunk: ChunkClaim) -> Iterator[None]:
+    """Hold the chunk's and the run's leases for as long as the block runs.
+
+    A chunk's Salesforce writes can outlast a lease: a Bulk API job takes minutes in a
+    busy org. Were the lease to run out meanwhile, the reconciler would hand the chunk to
+    another worker, which would write it again (Leads whose bulk job has not finished
+    cannot be found by email yet, so it would create them twice). A background thread
+    renews both leases every third of a lease until the block ends or the claim is
+    lost. It dies with its process: a killed worker's chunk is taken over as before, and
+    a hung one when the task's time limit kills it.
+    """
+    stop = threading.Event()
+    period = ctx.options.lease.total_seconds() / RENEWALS_PER_LEASE
+    context = structlog.contextvars.get_contextvars()
+
+    def renew() -> None:
+        structlog.contextvars.bind_contextvars(**context)
+        while not stop.wait(period):
+            try:
+                with transaction(ctx.sessions) as session:
+                    if not runs.renew_chunk_lease(session, chunk, ctx.options.lease):
+                        return  # taken over: completing will say so
+                    runs.extend_lease(session, run_id, ctx.options.lease)
+            except Exception:  # logged; a missed renewal is tried again next period
+                log.warning("could not renew the chunk's lease", chunk=chunk.number, exc_info=True)
+
+    renewer = threading.Thread(target=renew, name=f"lease-{run_id}-{chunk.number}", daemon=True)
+    renewer.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        renewer.join()
 
 
 def complete(session: Session, chunk: ChunkClaim, counts: dict[str, int]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from urllib.parse import urlencode
 
 import pytest
 
@@ -92,15 +93,28 @@ def test_naive_datetimes_are_refused() -> None:
 
 
 def test_in_lists_are_chunked_by_count() -> None:
-    chunks = list(chunked_in([f"p{i}@x.io" for i in range(1_201)], max_values=500))
+    chunks = list(
+        chunked_in([f"p{i}@x.io" for i in range(1_201)], max_values=500, max_encoded=10**6)
+    )
     assert [len(c) for c in chunks] == [500, 500, 201]
 
 
 def test_in_lists_are_chunked_by_length() -> None:
     long_email = "x" * 240 + "@example.com"
-    chunks = list(chunked_in([long_email] * 500, max_chars=10_000))
+    chunks = list(chunked_in([long_email] * 500, max_chars=10_000, max_encoded=10**6))
     assert all(len(soql("{v}", v=c)) <= 10_000 for c in chunks)
     assert sum(len(c) for c in chunks) == 500
+
+
+def test_in_lists_are_chunked_to_keep_the_query_uri_well_under_16384_bytes() -> None:
+    emails = [f"{i:04}.{'x' * (25 + i % 50)}@example.com" for i in range(1_000)]
+
+    chunks = list(chunked_in(emails))
+
+    assert sum(len(c) for c in chunks) == 1_000
+    for chunk in chunks:
+        uri = "/services/data/v59.0/query/?" + urlencode({"q": soql("WHERE Email IN {e}", e=chunk)})
+        assert len(uri) < 8_400
 
 
 def test_salesforce_datetimes_parse_to_aware_utc() -> None:
