@@ -82,6 +82,8 @@ def test_a_thousand_unknown_people_with_long_emails_are_looked_up_within_the_uri
     assert salesforce_members(org, campaign) == dict.fromkeys(emails, "Registered")
     assert leads_in_salesforce(org) == 1_000
     assert dead_letters("Spring") == []
+    # Contacts, then Leads: two queries of 500 emails each, in one Composite call apiece
+    assert org.admin.counters()["by_endpoint"]["composite"] == 2
 
 
 def test_a_lead_create_whose_response_was_lost_is_not_repeated_blind(

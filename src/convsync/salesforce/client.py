@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 import structlog
 from simple_salesforce.api import Salesforce
+from simple_salesforce.exceptions import SalesforceGeneralError
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -32,7 +34,11 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from convsync.domain.errors import SalesforceAuthError, TransientSalesforceError
+from convsync.domain.errors import (
+    SalesforceAuthError,
+    SalesforceError,
+    TransientSalesforceError,
+)
 from convsync.salesforce.auth import Credentials, Flow, Token, authenticate
 from convsync.salesforce.budget import ApiBudget
 from convsync.salesforce.failures import is_expired_session, translate
@@ -234,6 +240,48 @@ class SalesforceClient:
     ) -> Iterator[dict[str, Any]]:
         for page in self.query_pages(soql, action=action, include_deleted=include_deleted):
             yield from page
+
+    def composite_queries(self, queries: Sequence[str], *, action: str) -> list[dict[str, Any]]:
+        """Up to five queries in one Composite API call (one API call for all): their
+        SOQL travels in the request body, never in a URI. Each result is a first page,
+        as `query` returns it; a refused subrequest fails the whole call."""
+        prefix = f"/services/data/v{self.api_version}/query?"
+        body = {
+            "allOrNone": False,
+            "compositeRequest": [
+                {"method": "GET", "url": prefix + urlencode({"q": q}), "referenceId": f"q{i}"}
+                for i, q in enumerate(queries)
+            ],
+        }
+
+        def run(sf: Salesforce) -> list[dict[str, Any]]:
+            response = sf.restful("composite", method="POST", json=body)
+            items = response.get("compositeResponse") if isinstance(response, dict) else None
+            if not isinstance(items, list) or len(items) != len(queries):
+                raise SalesforceError(
+                    f"Salesforce answered {action} with an unexpected composite response",
+                    code="UNEXPECTED_RESPONSE",
+                )
+            results = []
+            for item in items:
+                if item["httpStatusCode"] != 200:
+                    # The subrequest's own status and error list, as if called alone.
+                    raise SalesforceGeneralError(
+                        "composite", item["httpStatusCode"], "composite", item["body"]
+                    )
+                results.append(item["body"])
+            return results
+
+        return self.call(action, run)
+
+    def more_pages(self, next_url: str, *, action: str) -> Iterator[list[dict[str, Any]]]:
+        """The pages after a first one, from its `nextRecordsUrl` (each a short GET)."""
+        headers: dict[str, str] = {}
+        url: str | None = next_url
+        while url:
+            result: dict[str, Any] = self.call(action, _query_more(url, headers))
+            yield list(result.get("records") or [])
+            url = None if result.get("done", True) else result.get("nextRecordsUrl")
 
     def restful(self, path: str, *, action: str, method: str = "GET", **kwargs: Any) -> Any:
         return self.call(action, lambda sf: sf.restful(path, method=method, **kwargs))

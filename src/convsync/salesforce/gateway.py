@@ -31,7 +31,14 @@ from convsync.salesforce.records import (
     SalesforceMember,
     SalesforcePerson,
 )
-from convsync.salesforce.soql import chunked_in, parse_datetime, select, soql, validate_id
+from convsync.salesforce.soql import (
+    chunked_in,
+    fits_in_uri,
+    parse_datetime,
+    select,
+    soql,
+    validate_id,
+)
 from convsync.salesforce.streams import (
     CAMPAIGN,
     CAMPAIGN_MEMBER,
@@ -41,6 +48,8 @@ from convsync.salesforce.streams import (
 
 # sObject Collections take at most 200 records: 200 members ≈ 1 API call.
 COLLECTION_SIZE = 200
+# A Composite API call carries up to five queries in its body: one API call for all.
+QUERIES_PER_COMPOSITE = 5
 DUPLICATES_DETECTED = "DUPLICATES_DETECTED"
 # Lets a Lead through duplicate rules set to "alert" (REST only: Bulk API 2.0 has none).
 ALLOW_DUPLICATE_SAVE = {"Sforce-Duplicate-Rule-Header": "allowSave=true"}
@@ -290,27 +299,43 @@ class SalesforceGateway:
     def find_people_by_email(self, emails: Iterable[str]) -> dict[str, SalesforcePerson]:
         """Lower-cased email → the Contact (preferred) or Lead with that email.
 
-        Batched `Email IN (...)` queries (≤ 500 emails, and no more than keep the GET's
-        URI well under Salesforce's 16,384 bytes), Contacts first, then Leads only for
-        the emails still unknown. When several records share an email, the oldest
-        (lowest id) wins, deterministically. Malformed emails are left out of the
-        queries (they cannot match).
+        Batched `Email IN (...)` queries of ≤ 500 emails, Contacts first, then Leads only
+        for the emails still unknown; several queries go five to a Composite API call,
+        their SOQL in its body (a GET of 500 emails would pass Salesforce's 16,384-byte
+        URI limit). When several records share an email, the oldest (lowest id) wins,
+        deterministically. Malformed emails are left out (they cannot match).
         """
         wanted = sorted(_valid_emails(emails))
         found: dict[str, SalesforcePerson] = {}
         kinds: tuple[PersonKind, ...] = ("Contact", "Lead")
         for kind in kinds:
             remaining = [e for e in wanted if e not in found]
-            for chunk in chunked_in(remaining):
-                query = soql(
+            queries = [
+                soql(
                     select(("Id", "Email"), kind) + " WHERE Email IN {emails} ORDER BY Id",
                     emails=chunk,
                 )
-                for row in self.client.query_records(query, action=f"look up {kind}s by email"):
-                    email = str(row.get("Email") or "").strip().lower()
-                    if email and email not in found:
-                        found[email] = SalesforcePerson(id=row["Id"], kind=kind, email=email)
+                for chunk in chunked_in(remaining, max_encoded=None)
+            ]
+            for row in self._query_many(queries, action=f"look up {kind}s by email"):
+                email = str(row.get("Email") or "").strip().lower()
+                if email and email not in found:
+                    found[email] = SalesforcePerson(id=row["Id"], kind=kind, email=email)
         return found
+
+    def _query_many(self, queries: Sequence[str], *, action: str) -> Iterator[dict[str, Any]]:
+        """The rows of each query in turn: a lone query short enough for a URI as a GET,
+        others five to a Composite API call, each followed by its further pages."""
+        if len(queries) == 1 and fits_in_uri(queries[0]):
+            yield from self.client.query_records(queries[0], action=action)
+            return
+        for start in range(0, len(queries), QUERIES_PER_COMPOSITE):
+            batch = queries[start : start + QUERIES_PER_COMPOSITE]
+            for first in self.client.composite_queries(batch, action=action):
+                yield from first.get("records") or []
+                if not first.get("done", True) and first.get("nextRecordsUrl"):
+                    for page in self.client.more_pages(first["nextRecordsUrl"], action=action):
+                        yield from page
 
     def create_leads(
         self, people: Sequence[NewLead], *, use_bulk: bool = False

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote_plus
+from urllib.parse import quote_plus, urlencode
 
 from simple_salesforce.format import format_soql
 
@@ -38,6 +38,8 @@ MAX_IN_VALUES = 500
 # (414; 431 with the headers). An IN list takes at most this many bytes once
 # URL-encoded, leaving the rest of the query, the path and the headers half the limit.
 MAX_IN_ENCODED_BYTES = 8_000
+# A query string (`q=...`, URL-encoded) no longer than this fits in a GET.
+MAX_QUERY_STRING_BYTES = 9_000
 
 
 def id_checksum(id15: str) -> str:
@@ -102,11 +104,13 @@ def chunked_in(
     *,
     max_values: int = MAX_IN_VALUES,
     max_chars: int = MAX_SOQL_LENGTH - 2_000,
-    max_encoded: int = MAX_IN_ENCODED_BYTES,
+    max_encoded: int | None = MAX_IN_ENCODED_BYTES,
 ) -> Iterator[list[str]]:
     """Split values for `IN (...)` lists: ≤ max_values each, ≤ max_chars when quoted,
     and ≤ max_encoded bytes once URL-encoded as a query string (`'` and `@` take three
-    bytes each there: 500 emails of 40 characters would make a 26 kB URI)."""
+    bytes each there: 500 emails of 40 characters would make a 26 kB URI). None: the
+    query travels in a request body (Composite API), where only SOQL's limits apply."""
+    limit = max_encoded if max_encoded is not None else float("inf")
     chunk: list[str] = []
     size = encoded = 2
     for value in values:
@@ -114,9 +118,7 @@ def chunked_in(
         grown = len(quoted)
         grown_encoded = len(quote_plus(quoted))
         if chunk and (
-            len(chunk) >= max_values
-            or size + grown > max_chars
-            or encoded + grown_encoded > max_encoded
+            len(chunk) >= max_values or size + grown > max_chars or encoded + grown_encoded > limit
         ):
             yield chunk
             chunk, size, encoded = [], 2, 2
@@ -125,6 +127,11 @@ def chunked_in(
         encoded += grown_encoded
     if chunk:
         yield chunk
+
+
+def fits_in_uri(query: str) -> bool:
+    """Whether a query can go as a GET (else: in a Composite API call's body)."""
+    return len(urlencode({"q": query})) <= MAX_QUERY_STRING_BYTES
 
 
 def parse_datetime(value: str | None) -> datetime | None:

@@ -38,8 +38,11 @@ def allow_save(header: str | None) -> bool:
     return False
 
 
-def _key(*values: Any) -> tuple[str, ...] | None:
-    parts = tuple(str(v or "").strip().lower() for v in values)
+def name_key(rec: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """A Lead's (first name, last name, company), lower-cased; None if any is blank."""
+    parts = tuple(
+        str(rec.get(f) or "").strip().lower() for f in ("FirstName", "LastName", "Company")
+    )
     return parts if all(parts) else None
 
 
@@ -48,18 +51,14 @@ def matches(
 ) -> dict[str, list[str]]:
     """object name → ids of the live records `new` duplicates (an empty dict: none)."""
     email = str(new.get("Email") or "").strip().lower()
-    name = _key(new.get("FirstName"), new.get("LastName"), new.get("Company"))
+    name = name_key(new)
     found: dict[str, list[str]] = {}
     for object_name, records in people.items():
         for rec in records:
             if rec["IsDeleted"]:
                 continue
             same_email = bool(email) and str(rec.get("Email") or "").lower() == email
-            same_name = (
-                object_name == "Lead"
-                and name is not None
-                and _key(rec.get("FirstName"), rec.get("LastName"), rec.get("Company")) == name
-            )
+            same_name = object_name == "Lead" and name is not None and name_key(rec) == name
             if same_email or same_name:
                 found.setdefault(object_name, []).append(str(rec["Id"]))
     return found

@@ -9,7 +9,8 @@ all-or-nothing behaviour without copying the org.
 Indexes (no full scans for id or campaign lookups, so 100,000+ members stay fast):
 CampaignMember by CampaignId (creation order, tombstones included for queryAll), by
 (CampaignId, person) and by person; CampaignMemberStatus by CampaignId; Lead/Contact by
-lower-cased Email; tombstones per object.
+lower-cased Email; Lead by (FirstName, LastName, Company) for duplicate rules; tombstones
+per object.
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ class Store:
                 "Contact": {},
             }
             self.tombstones: dict[str, dict[str, None]] = {name: {} for name in OBJECTS}
+            self.leads_by_name: dict[tuple[str, ...], dict[str, None]] = {}
             self.duplicate_rules: dict[str, str] = {"Lead": "off"}
 
     @contextmanager
@@ -126,6 +128,8 @@ class Store:
         elif object_name in ("Lead", "Contact") and live and rec["Email"]:
             by_email = self.people_by_email[object_name]
             by_email.setdefault(rec["Email"].lower(), {})[record_id] = None
+        if object_name == "Lead" and live and (name := duplicates.name_key(rec)):
+            self.leads_by_name.setdefault(name, {})[record_id] = None
 
     def _unindex(self, object_name: str, record_id: str, rec: Record, *, removing: bool) -> None:
         self.tombstones[object_name].pop(record_id, None)
@@ -140,6 +144,8 @@ class Store:
             self.statuses_by_campaign.get(rec["CampaignId"], {}).pop(record_id, None)
         elif object_name in ("Lead", "Contact") and rec["Email"]:
             self.people_by_email[object_name].get(rec["Email"].lower(), {}).pop(record_id, None)
+        if object_name == "Lead" and (name := duplicates.name_key(rec)):
+            self.leads_by_name.get(name, {}).pop(record_id, None)
 
     # ------------------------------------------------------------------ reads
     def get(self, object_name: str, record_id: str) -> Record | None:
@@ -596,13 +602,15 @@ class Store:
         if mode == "off" or (mode == "alert" and tx.allow_save):
             return
         email = str(rec.get("Email") or "").lower()
-        by_email = {
-            name: [self.tables[name][i] for i in self.people_by_email[name].get(email, {})]
+        candidates = {
+            name: dict.fromkeys(self.people_by_email[name].get(email, {}) if email else ())
             for name in ("Lead", "Contact")
         }
-        named = rec.get("FirstName") and rec.get("LastName") and rec.get("Company")
-        leads = list(self.tables["Lead"].values()) if named else by_email["Lead"]
-        found = duplicates.matches(rec, {"Lead": leads, "Contact": by_email["Contact"]})
+        if name := duplicates.name_key(rec):
+            candidates["Lead"].update(self.leads_by_name.get(name, {}))
+        found = duplicates.matches(
+            rec, {name: [self.tables[name][i] for i in ids] for name, ids in candidates.items()}
+        )
         if found:
             raise duplicates.refusal(found, allow_save_possible=mode == "alert")
 

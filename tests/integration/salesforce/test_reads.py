@@ -183,8 +183,37 @@ def test_find_people_prefers_contacts_and_batches_queries(
     assert people["p0@example.com"].id == contact["contacts"][0]
     assert people["p599@example.com"].id == lead_ids[599]
     assert "nobody@example.com" not in people
-    # ~27 URL-encoded bytes an email, ≤ 8,000 bytes a query: 3 for Contacts, 3 for Leads
-    assert calls(org, "query") == 6
+    # 500 emails a query, two queries a kind, sent together in one Composite call
+    assert org.admin.counters()["by_endpoint"] == {"composite": 2}
+
+
+def test_a_lone_lookup_too_long_for_a_uri_goes_in_a_composite_body(
+    org: EmulatorHandle, gateway: SalesforceGateway
+) -> None:
+    emails = [
+        f"{i:03}.a.rather.long.address.of.someone@mail.example-company.com" for i in range(400)
+    ]
+    lead_ids = seed_leads(org, emails[:1])
+    org.admin.reset_counters()
+
+    people = gateway.find_people_by_email(emails)
+
+    assert {e: p.id for e, p in people.items()} == {emails[0]: lead_ids[0]}
+    assert org.admin.counters()["by_endpoint"] == {"composite": 2}
+
+
+def test_a_lookup_with_more_than_a_page_of_matches_reads_the_next_page(
+    org: EmulatorHandle, gateway: SalesforceGateway
+) -> None:
+    emails = [f"p{i}@example.com" for i in range(600)]
+    lead_ids = seed_leads(org, emails)
+    seed_leads(org, emails[:500] * 4)  # 2,500 matches for the first 500: two pages
+    org.admin.reset_counters()
+
+    people = gateway.find_people_by_email(emails)
+
+    assert {e: p.id for e, p in people.items()} == dict(zip(emails, lead_ids, strict=True))
+    assert org.admin.counters()["by_endpoint"] == {"composite": 2, "query": 1}
 
 
 def test_find_people_survives_hostile_emails(
