@@ -29,7 +29,7 @@ from convsync.salesforce.records import (
     SalesforceMember,
     SalesforcePerson,
 )
-from convsync.store import member_sync, runs
+from convsync.store import links, member_sync, runs
 from convsync.store.db import transaction
 from convsync.store.member_sync import PushCandidate
 from convsync.store.tables import RunRow, utcnow
@@ -66,6 +66,8 @@ def plan_outbound(ctx: SyncContext, run_id: int) -> None:
             return  # a duplicate of this task planned the stage meanwhile: it goes on
         run = session.get(RunRow, run_id)
         assert run is not None
+        # First: every edit up to this count is then visible to the read below.
+        run.edit_count = links.edits_planned(session, view.link_id)
         ids = member_sync.push_candidate_ids(session, view.link_id, view.campaign_id)
         member_sync.resolve_settled_dead_letters(session, view.link_id, view.campaign_id)
         size = outbound_chunk_size(len(ids), ctx.options)
