@@ -45,6 +45,13 @@ def active_link_for_salesforce(session: Session, salesforce_campaign_id: str) ->
     )
 
 
+def latest_link(session: Session, campaign_id: int) -> LinkRow | None:
+    """The campaign's most recent link, active or not."""
+    return session.scalar(
+        select(LinkRow).where(LinkRow.campaign_id == campaign_id).order_by(LinkRow.id.desc())
+    )
+
+
 def add_link(session: Session, campaign_id: int, salesforce_campaign_id: str, mode: str) -> LinkRow:
     link = LinkRow(
         campaign_id=campaign_id,

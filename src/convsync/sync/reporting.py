@@ -45,6 +45,8 @@ class LinkStatus:
     dead_letters: int
     last_run: RunSummary | None
     last_error: str | None
+    # Conversion edits not yet pushed by a successful run (sync.edits), as a count.
+    pending_edits: int = 0
 
 
 def _summary(session: Session, run: RunRow) -> RunSummary:
@@ -122,6 +124,7 @@ def link_statuses(ctx: SyncContext, campaign_name: str | None = None) -> list[Li
                     int(dead),
                     None if run is None else _summary(session, run),
                     last_error,
+                    max(link.edit_count - link.pushed_edit_count, 0),
                 )
             )
         return result
