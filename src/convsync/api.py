@@ -27,6 +27,7 @@ from typing import Literal, NamedTuple, ParamSpec, TextIO, TypeVar
 
 from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy.exc import DatabaseError, DataError, IntegrityError, InterfaceError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from convsync.domain.errors import (
     ConfigurationError,
@@ -101,7 +102,7 @@ def _domain_errors() -> Iterator[None]:
             f"the database refused the change ({_first_line(error)}): "
             "it conflicts with another change made meanwhile; try again"
         ) from error
-    except (DatabaseError, InterfaceError) as error:
+    except (DatabaseError, InterfaceError, PoolTimeoutError) as error:
         text = _first_line(error)
         if "no such table" in text or ("does not exist" in text and "relation" in text):
             raise ConfigurationError(

@@ -45,8 +45,6 @@ DEMO_DIR = DATA_DIR / "demo"
 # Beat's cadence in the demo: short, so the ongoing sync shows within seconds, yet
 # longer than an edit takes to reach Salesforce without it.
 SYNC_INTERVAL_SECONDS = 10
-# What beat logs when it sends its tick.
-_TICK = "Sending due task dispatch-due-syncs"
 WORKER_CONCURRENCY = 2
 # Environment variables that would send the demo to a real org: never inherited.
 _REAL_ORG_VARIABLES = (
@@ -442,17 +440,30 @@ def _conversion_status(ctx: SyncContext, campaign: str, email: str) -> str | Non
         return None if member is None else member.status
 
 
-def _after_a_tick(beat_log: Path, timeout: float) -> None:
-    """Until beat sends its next tick: the one after it is a whole interval away."""
-    ticks = beat_log.read_text(errors="replace").count(_TICK)
+def _quiet_ticks(worker_log: Path) -> int:
+    """How many of beat's ticks the worker found with nothing due and no run open."""
+    quiet = 0
+    for line in worker_log.read_text(errors="replace").splitlines():
+        if '"tick"' not in line or not line.startswith("{"):
+            continue
+        with contextlib.suppress(ValueError):
+            tick = json.loads(line)
+            quiet += tick.get("event") == "tick" and tick["due"] == 0 and tick["busy"] == 0
+    return quiet
+
+
+def _after_a_quiet_tick(worker_log: Path, timeout: float) -> None:
+    """Until a tick of beat finds nothing to do: the next one is a whole interval away,
+    and no run is open that could carry an edit made now."""
+    seen = _quiet_ticks(worker_log)
     deadline = time.monotonic() + timeout
-    while beat_log.read_text(errors="replace").count(_TICK) == ticks:
+    while _quiet_ticks(worker_log) == seen:
         if time.monotonic() > deadline:
-            raise DemoFailedError(f"beat sent no tick within {timeout:.0f}s")
+            raise DemoFailedError(f"beat's ticks still found work after {timeout:.0f}s")
         time.sleep(0.1)
 
 
-def _edit_through_the_api(ctx: SyncContext, story: Story, beat_log: Path, timeout: float) -> None:
+def _edit_through_the_api(ctx: SyncContext, story: Story, worker_log: Path, timeout: float) -> None:
     """An application edits a member through `convsync.api`: in Salesforce in seconds,
     carried by a run the edit itself started, long before beat's next tick."""
     from convsync import api
@@ -462,8 +473,8 @@ def _edit_through_the_api(ctx: SyncContext, story: Story, beat_log: Path, timeou
     assert story.lead_ids is not None
     console.rule("An edit through convsync.api (application code)")
     here_email = demo_scenario.roadshow_email(demo_scenario.RoadshowPlan(story.sizes).same.start)
+    _after_a_quiet_tick(worker_log, timeout)
     before = _latest_run_ids(ctx)[ROADSHOW]
-    _after_a_tick(beat_log, timeout)
     edited = time.monotonic()
     api.set_member_status(ROADSHOW, here_email, "Attended")
     _step(f"api.set_member_status({ROADSHOW!r}, {here_email!r}, 'Attended')")
@@ -494,7 +505,9 @@ def _cadence(ctx: SyncContext, story: Story, timeout: float) -> None:
     _step(f"edited in Salesforce: {there_email} in {SPRING!r}: Invited → Registered")
     before = story.user.calls()
     console.print("  no `convsync sync`: waiting for beat's next tick to notice the change")
-    board = RunBoard(ctx, (SPRING,), after_run=baseline)
+    # Every synced campaign: the tick may start runs for others too; the demo ends
+    # only when they have finished.
+    board = RunBoard(ctx, SYNCED, after_run=baseline)
 
     def carried(runs: Mapping[str, Sequence[RunSummary]]) -> bool:
         here = _conversion_status(ctx, SPRING, there_email) == "Registered"
@@ -596,7 +609,7 @@ def _run(members: int, timeout: float, started: float) -> None:
         stack.callback(story.user.close)
         _set_the_scene(ctx, story)
         _initial_sync(ctx, story, timeout)
-        _edit_through_the_api(ctx, story, logs / "beat.log", timeout)
+        _edit_through_the_api(ctx, story, logs / "worker.log", timeout)
         _cadence(ctx, story, timeout)
         _show_metrics(group)
     elapsed = time.monotonic() - started
