@@ -20,7 +20,14 @@ from convsync.cli.app import app as cli_app
 from convsync.domain.errors import LinkError, NotFoundError, ValidationError
 from convsync.salesforce_emulator.testing import EmulatorHandle, simple_salesforce_client
 from tests.support.beat import BeatProcess, beats, fast_cadence, flush
-from tests.support.observe import Run, open_runs_per_link, runs, salesforce_side, write_calls
+from tests.support.observe import (
+    Run,
+    chunk_states,
+    open_runs_per_link,
+    runs,
+    salesforce_side,
+    write_calls,
+)
 from tests.support.scenario import (
     WEBINAR_IN_SALESFORCE,
     WEBINAR_STATUSES,
@@ -237,6 +244,41 @@ def test_a_burst_of_100_edits_costs_the_write_calls_of_a_single_push_of_100_memb
     assert sum(burst.values()) <= one_push, burst
     assert [r.kind for r in burst_runs] == ["edits"]
     assert burst_runs[0].counts.get("pushed") == 100
+
+
+def test_an_edit_made_while_a_run_pushes_lands_right_after_that_run(
+    org: EmulatorHandle, sessions: sessionmaker[Session], running: Services
+) -> None:
+    api.create_type("Webinar", WEBINAR_STATUSES)
+    campaign_id = linked_new("Busy", [], sessions)
+    api.add_member("Busy", "first@example.com", "Invited")
+    org.admin.set_latency(1_000)  # each Salesforce call takes a second: the push is slow
+    try:
+        first = idle_after_outbound_started(sessions)
+        api.add_member("Busy", "second@example.com", "Invited")  # its run is already pushing
+        eventually(
+            lambda: in_salesforce(org, campaign_id).get("second@example.com") == "Invited",
+            timeout=60,
+            interval=0.2,
+        )
+    finally:
+        org.admin.set_latency(0)
+    later = [r for r in idle(sessions) if r.id >= first.id]
+    assert [(r.kind, r.counts.get("pushed")) for r in later] == [("edits", 1), ("edits", 1)]
+    assert later[1].started_at >= later[0].finished_at
+
+
+def idle_after_outbound_started(sessions: sessionmaker[Session]) -> Run:
+    """The open run, once its outbound stage has planned its chunks (and so its edits)."""
+
+    def pushing() -> Run | None:
+        open_runs = [r for r in runs(sessions) if r.state in ("queued", "running")]
+        if open_runs and chunk_states(sessions, open_runs[0].id).get(("outbound", "pending")):
+            return open_runs[0]
+        return None
+
+    found: Run = eventually(pushing, timeout=30, interval=0.05)
+    return found
 
 
 def linked_with_both_sides(org: EmulatorHandle, sessions: sessionmaker[Session]) -> str:
