@@ -87,6 +87,11 @@ class Settings(BaseSettings):
     # must end before it.
     broker_consumer_timeout_seconds: int = Field(default=1_800, ge=60)
 
+    # Near-real-time outbound: Conversion edits are pushed once none came for this long
+    # (a burst becomes one run), or once the oldest has waited the maximum.
+    edit_push_delay_seconds: float = Field(default=1.0, ge=0.0, le=60.0)
+    edit_push_max_delay_seconds: float = Field(default=5.0, ge=0.0, le=600.0)
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
     # Prometheus: a worker serves /metrics on this port (0 picks a free one; unset: off).

@@ -7,9 +7,10 @@ from typing import Annotated
 
 import typer
 
+from convsync import api
 from convsync.cli.errors import UserError, typer_app
 from convsync.cli.output import JSON_OPTION_HELP, console, emit_json, emit_table
-from convsync.sync import catalog, member_import
+from convsync.sync import catalog
 from convsync.workers.root import adapters
 
 types_app = typer_app("Campaign types and their member statuses.")
@@ -31,9 +32,7 @@ def types_create(
     ] = None,
 ) -> None:
     """Create a campaign type with its member statuses."""
-    created = catalog.create_type(
-        adapters().sessions, name, status, default=default, responded=responded or ()
-    )
+    created = api.create_type(name, status, default=default, responded=responded or ())
     labels = ", ".join(
         s.label
         + (" (default)" if s.is_default else "")
@@ -92,12 +91,10 @@ def members_add(
     company: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """Add a person to a campaign with a status."""
-    catalog.add_member(
-        adapters().sessions,
+    api.add_member(
         campaign,
         email,
         status,
-        must_exist=False,
         first_name=first_name,
         last_name=last_name,
         company=company,
@@ -108,7 +105,7 @@ def members_add(
 @members_app.command("set")
 def members_set(campaign: str, email: str, status: str) -> None:
     """Change a member's status."""
-    changed = catalog.add_member(adapters().sessions, campaign, email, status, must_exist=True)
+    changed = api.set_member_status(campaign, email, status)
     console.print(
         f"{email.strip().lower()} in {campaign}: {status.strip()}"
         + ("" if changed else " (unchanged)")
@@ -118,7 +115,7 @@ def members_set(campaign: str, email: str, status: str) -> None:
 @members_app.command("remove")
 def members_remove(campaign: str, email: str) -> None:
     """Remove a member (the removal syncs to Salesforce)."""
-    catalog.remove_member(adapters().sessions, campaign, email)
+    api.remove_member(campaign, email)
     console.print(f"removed {email.strip().lower()} from {campaign}")
 
 
@@ -132,7 +129,7 @@ def members_import(
         raise UserError(f"no such file: {file}")
     try:
         with file.open(newline="", encoding="utf-8-sig") as stream:
-            result = member_import.import_members(adapters().sessions, campaign, stream)
+            result = api.import_members(campaign, stream)
     except UnicodeDecodeError:
         raise UserError(f"{file} is not UTF-8 text") from None
     console.print(
@@ -153,7 +150,7 @@ def members_list(
     if skipped:
         _list_skipped(campaign, as_json)
         return
-    found = catalog.list_members(adapters().sessions, campaign, limit)
+    found = api.members(campaign, limit)
     if as_json:
         emit_json(found)
         return

@@ -10,6 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from convsync import api
 from convsync.cli.errors import UserError, typer_app
 from convsync.cli.output import JSON_OPTION_HELP, console, emit_json, emit_table
 from convsync.domain.model import SyncMode
@@ -50,7 +51,7 @@ def check_statuses(
     as_json: JsonFlag = False,
 ) -> None:
     """Show which statuses each side lacks, and what each gap would skip or dead-letter."""
-    check = linking.check_campaign_statuses(sync_context(), campaign, salesforce_campaign)
+    check = api.check_statuses(campaign, salesforce_campaign)
     if as_json:
         emit_json(check)
     else:
@@ -68,9 +69,7 @@ def create_campaign(
     ] = False,
 ) -> None:
     """Create a campaign: no sync, synced to an existing Salesforce campaign, or a new one."""
-    result = linking.create_synced_campaign(
-        sync_context(), name, type_name, sync, salesforce_campaign, force=force
-    )
+    result = api.create_campaign(name, type_name, sync, salesforce_campaign, force=force)
     console.print(f"created campaign [bold]{name.strip()}[/] ({type_name})")
     if result is not None:
         _linked(result)
@@ -100,18 +99,47 @@ def link(
     """Link an existing campaign; starts the two-way initial sync (Salesforce lands first)."""
     if bool(salesforce_campaign) == create_new:
         raise UserError("give exactly one of --salesforce-campaign ID or --create-new")
-    ctx = sync_context()
     if create_new:
-        _linked(linking.link_new(ctx, campaign))
+        _linked(api.link(campaign, create_new=True))
     else:
         assert salesforce_campaign is not None
-        _linked(linking.link_existing(ctx, campaign, salesforce_campaign, force=force))
+        _linked(api.link(campaign, salesforce_campaign, force=force))
 
 
-def unlink(campaign: str) -> None:
-    """Stop syncing; both sides keep their members as they are."""
-    salesforce_id = linking.unlink(sync_context(), campaign)
-    console.print(f"{campaign} is no longer synced with {salesforce_id} (data kept on both sides)")
+def unlink(
+    campaign: str,
+    remove_synced_members: Annotated[
+        bool,
+        typer.Option(
+            "--remove-synced-members",
+            help="Also remove from Salesforce the members the sync added (asks first).",
+        ),
+    ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="With --remove-synced-members: do not ask.")
+    ] = False,
+) -> None:
+    """Stop syncing; both sides keep their members as they are (unless told otherwise)."""
+    if not remove_synced_members:
+        result = api.unlink(campaign)
+        console.print(
+            f"{campaign} is no longer synced with {result.salesforce_campaign_id} "
+            "(data kept on both sides)"
+        )
+        return
+    preview = api.preview_unlink(campaign)
+    console.print(
+        f"{preview.synced_members} member(s) the sync added will be removed from Salesforce "
+        f"campaign {preview.salesforce_campaign_id}; Conversion keeps all its members"
+    )
+    if not yes:
+        typer.confirm("Unlink and remove them?", abort=True, err=True)
+    result = api.unlink(campaign, remove_synced_members=True)
+    gone = f" ({result.already_gone} were gone already)" if result.already_gone else ""
+    console.print(
+        f"{campaign} is no longer synced with {result.salesforce_campaign_id}; removed "
+        f"{result.removed_from_salesforce} member(s) the sync added from Salesforce{gone}"
+    )
 
 
 def _describe(run: RunSummary) -> str:
@@ -170,7 +198,7 @@ def sync(
     ] = 600.0,
 ) -> None:
     """Sync a linked campaign now."""
-    run_id, started = linking.request_sync(sync_context(), campaign)
+    run_id, started = api.sync_now(campaign)
     console.print(f"{'started' if started else 'joined the running'} run {run_id} for {campaign}")
     if wait:
         run = wait_for_run(run_id, timeout)
@@ -241,7 +269,7 @@ def status(
     campaign: Annotated[str | None, typer.Argument()] = None, as_json: JsonFlag = False
 ) -> None:
     """Every linked campaign: state, last run, lag, members, skipped, dead letters, errors."""
-    found = reporting.link_statuses(sync_context(), campaign)
+    found = api.status(campaign)
     if as_json:
         emit_json(found)
         return

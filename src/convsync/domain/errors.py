@@ -45,3 +45,7 @@ class ApiLimitExceededError(SalesforceError):
 
 class TransientSalesforceError(SalesforceError):
     """A failure worth retrying (503, UNABLE_TO_LOCK_ROW, a dropped connection)."""
+
+
+class ServiceUnavailableError(ConvsyncError):
+    """The database or the broker cannot be used right now: the message says which."""

@@ -48,6 +48,8 @@ class RunKind(StrEnum):
     INITIAL = "initial"
     SCHEDULED = "scheduled"
     MANUAL = "manual"
+    # Started by Conversion edits, seconds after them (not by beat): see domain.edits.
+    EDITS = "edits"
 
 
 class Stage(StrEnum):

@@ -42,6 +42,8 @@ class LinkFigures:
     skipped: int
     dead_letters: int
     last_dead_letter: str | None
+    # Conversion edits no successful run has pushed yet (see sync.edits).
+    pending_edits: int
 
 
 def link_figures(session: Session, campaign_id: int | None = None) -> list[LinkFigures]:
@@ -110,6 +112,7 @@ def link_figures(session: Session, campaign_id: int | None = None) -> list[LinkF
             skipped=int(n_skipped),
             dead_letters=int(n_dead),
             last_dead_letter=message,
+            pending_edits=max(link.edit_count - link.pushed_edit_count, 0),
         )
         for link, name, n_present, n_synced, n_skipped, n_dead, message in session.execute(query)
     ]

@@ -5,10 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import exists, select
+from sqlalchemy import case, exists, literal, select, update
 from sqlalchemy.orm import Session
 
-from convsync.store.tables import CampaignRow, LinkRow, MemberRow, SyncErrorRow, utcnow
+from convsync.domain.edits import PendingEdits
+from convsync.store.tables import (
+    CampaignRow,
+    LinkRow,
+    MemberRow,
+    SyncErrorRow,
+    UTCDateTime,
+    utcnow,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +42,13 @@ def active_link_for_salesforce(session: Session, salesforce_campaign_id: str) ->
         select(LinkRow).where(
             LinkRow.salesforce_campaign_id == salesforce_campaign_id, LinkRow.state == "active"
         )
+    )
+
+
+def latest_link(session: Session, campaign_id: int) -> LinkRow | None:
+    """The campaign's most recent link, active or not."""
+    return session.scalar(
+        select(LinkRow).where(LinkRow.campaign_id == campaign_id).order_by(LinkRow.id.desc())
     )
 
 
@@ -70,7 +85,7 @@ def due_candidates(session: Session) -> list[DueCandidate]:
     """Every active link with its marks, whether Conversion changed since the last push,
     and whether it has open dead letters: one query, using the (campaign, updated_at) index.
     """
-    local = exists().where(
+    local = (LinkRow.edit_count > LinkRow.pushed_edit_count) | exists().where(
         MemberRow.campaign_id == LinkRow.campaign_id,
         (LinkRow.outbound_mark.is_(None)) | (MemberRow.updated_at > LinkRow.outbound_mark),
     )
@@ -102,3 +117,73 @@ def due_candidates(session: Session) -> list[DueCandidate]:
         )
         for r in rows
     ]
+
+
+# ---------------------------------------------------------------- pending Conversion edits
+
+
+@dataclass(frozen=True, slots=True)
+class EditedLink:
+    """An active link and what the store knows of its campaign's Conversion edits."""
+
+    link_id: int
+    edits: PendingEdits
+
+
+def note_edit(session: Session, campaign_id: int) -> None:
+    """Count one Conversion edit of the campaign on its active link, if it has one.
+
+    Called inside the edit's own transaction, so the "pending edits" signal commits (or
+    rolls back) with the edit. The UPDATE takes the link's row lock, which orders the
+    edit against an outbound planner reading `edits_planned`.
+    """
+    session.execute(
+        update(LinkRow)
+        .where(LinkRow.campaign_id == campaign_id, LinkRow.state == "active")
+        .values(
+            edit_count=LinkRow.edit_count + 1,
+            edits_pending_since=case(
+                (LinkRow.edit_count == LinkRow.pushed_edit_count, literal(utcnow(), UTCDateTime())),
+                else_=LinkRow.edits_pending_since,
+            ),
+        )
+    )
+
+
+def edited_link(session: Session, campaign_id: int) -> EditedLink | None:
+    link = active_link(session, campaign_id)
+    return None if link is None else EditedLink(link.id, _pending(link))
+
+
+def pending_edits(session: Session, link_id: int) -> PendingEdits | None:
+    """The link's edits, or None when it is no longer active."""
+    link = session.get(LinkRow, link_id)
+    return None if link is None or link.state != "active" else _pending(link)
+
+
+def _pending(link: LinkRow) -> PendingEdits:
+    return PendingEdits(link.edit_count, link.pushed_edit_count, link.edits_pending_since)
+
+
+def edits_planned(session: Session, link_id: int) -> int:
+    """The link's edit count, for an outbound plan about to read the members.
+
+    FOR SHARE waits for an edit that has counted itself but not committed, and holds off
+    later ones until the plan commits: every edit up to the count returned is visible to
+    the plan's next statement, and every later one counts past it.
+    """
+    count = session.scalar(
+        select(LinkRow.edit_count).where(LinkRow.id == link_id).with_for_update(read=True)
+    )
+    return int(count or 0)
+
+
+def settle_edits(session: Session, link: LinkRow, planned: int | None) -> int | None:
+    """A run succeeded having pushed every edit up to `planned`: record it. Returns the
+    edit count when edits made after the plan are still pending (they need a push)."""
+    if planned is not None and planned > link.pushed_edit_count:
+        link.pushed_edit_count = planned
+    if link.edit_count > link.pushed_edit_count:
+        return link.edit_count
+    link.edits_pending_since = None
+    return None

@@ -199,6 +199,13 @@ class LinkRow(Base):
     # Latest CampaignMemberStatus SystemModstamp seen: a newer one may fix dead letters.
     status_mark: Mapped[datetime | None] = mapped_column(UTCDateTime())
     initial_sync_done: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Conversion edits of the campaign since the link (each edit transaction counts one),
+    # and how many of them the last successful run pushed: more made than pushed is the
+    # durable "pending edits" signal (domain.edits), written with the edit itself.
+    edit_count: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    pushed_edit_count: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # When the oldest edit not yet pushed was made (at the latest): bounds the coalescing.
+    edits_pending_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
     linked_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     unlinked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
@@ -236,7 +243,7 @@ class RunRow(Base):
             postgresql_where=text("state IN ('queued', 'running')"),
             sqlite_where=text("state IN ('queued', 'running')"),
         ),
-        CheckConstraint("kind IN ('initial', 'scheduled', 'manual')", name="kind_known"),
+        CheckConstraint("kind IN ('initial', 'scheduled', 'manual', 'edits')", name="kind_known"),
         CheckConstraint(
             "state IN ('queued', 'running', 'succeeded', 'failed')", name="state_known"
         ),
@@ -260,6 +267,9 @@ class RunRow(Base):
     # The Salesforce campaign's statuses as read at the start of the outbound stage.
     salesforce_statuses: Mapped[list[str] | None] = mapped_column(JSON)
     inbound_max_stamp: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The link's edit_count when the outbound stage was planned: every edit up to it
+    # is in the plan (read under the link's row lock, so none can slip between).
+    edit_count: Mapped[int | None] = mapped_column(BigInteger)
     counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -318,6 +328,25 @@ class StagedMemberRow(Base):
     is_deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     last_modified: Mapped[datetime] = mapped_column(UTCDateTime())
     system_modstamp: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AddedMemberRow(Base):
+    """A CampaignMember the sync inserted into Salesforce: "the members the sync added",
+    which `unlink --remove-synced-members` removes (while the base still knows that id)."""
+
+    __tablename__ = "added_salesforce_members"
+    __table_args__ = (
+        UniqueConstraint("link_id", "salesforce_member_id", name="uq_added_link_member"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    link_id: Mapped[int] = mapped_column(ForeignKey("salesforce_links.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    salesforce_member_id: Mapped[str] = mapped_column(String(18))
+    run_id: Mapped[int | None] = mapped_column(Id)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Set when an unlink removed it from Salesforce again.
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class SkippedMemberRow(Base):

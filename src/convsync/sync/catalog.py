@@ -13,7 +13,7 @@ from convsync.domain.model import (
     normalize_email,
     validate_name,
 )
-from convsync.store import catalog
+from convsync.store import catalog, links
 from convsync.store.catalog import CampaignInfo, MemberInfo, PersonInput
 from convsync.store.db import transaction
 from convsync.store.tables import CampaignRow, utcnow
@@ -110,6 +110,8 @@ def add_member(
             statuses=[(ids[address], label)],
             updated_at=utcnow(),
         )
+        if changed:
+            links.note_edit(session, campaign.id)  # with the edit: the pending-push signal
         return changed > 0
 
 
@@ -125,6 +127,7 @@ def remove_member(sessions: sessionmaker[Session], campaign_name: str, email: st
         member.status = None
         member.removed_at = now
         member.updated_at = now
+        links.note_edit(session, campaign.id)  # with the edit: the pending-push signal
 
 
 def list_members(

@@ -37,6 +37,10 @@ class SyncOptions:
     max_attempts: int = MAX_ATTEMPTS
     # The first wait after Salesforce's daily API limit stops a task (doubled per try).
     api_limit_retry: timedelta = timedelta(seconds=60)
+    # Conversion edits are pushed once no other edit came for this long (a burst is one
+    # run), or once the oldest has waited `edit_push_max_delay` (domain.edits).
+    edit_push_delay: timedelta = timedelta(seconds=1)
+    edit_push_max_delay: timedelta = timedelta(seconds=5)
 
 
 class Unobserved:

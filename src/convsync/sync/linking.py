@@ -7,9 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from convsync.domain.errors import LinkError, NotFoundError
+from convsync.domain.errors import LinkError, NotFoundError, SalesforceError
 from convsync.domain.model import RunKind, SyncMode
+from convsync.domain.outcomes import RecordResult, WriteOutcome
 from convsync.domain.statuses import (
     CreateStatus,
     DeleteStatus,
@@ -21,9 +23,9 @@ from convsync.domain.statuses import (
     plan_status_alignment,
     preflight,
 )
-from convsync.store import catalog, links, runs
+from convsync.store import added_members, catalog, links, runs
 from convsync.store.db import transaction
-from convsync.store.tables import utcnow
+from convsync.store.tables import LinkRow, utcnow
 from convsync.sync.catalog import create_campaign, require_campaign
 from convsync.sync.context import SyncContext
 from convsync.sync.ports import SalesforcePort
@@ -167,19 +169,121 @@ def _drop_unlinked_campaign(ctx: SyncContext, campaign_name: str) -> None:
             session.delete(campaign)
 
 
-def unlink(ctx: SyncContext, campaign_name: str) -> str:
-    """Stop syncing; both sides keep their members as they are. Open runs are ended."""
+@dataclass(frozen=True, slots=True)
+class UnlinkPreview:
+    """What `unlink --remove-synced-members` would do, before anything is deleted."""
+
+    campaign: str
+    salesforce_campaign_id: str
+    # False when the campaign is unlinked already (a removal left unfinished resumes).
+    linked: bool
+    # Members the sync added to Salesforce that are still there, as far as it knows.
+    synced_members: int
+
+
+@dataclass(frozen=True, slots=True)
+class UnlinkResult:
+    campaign: str
+    salesforce_campaign_id: str
+    # Members the sync added, removed from Salesforce now (with --remove-synced-members).
+    removed_from_salesforce: int = 0
+    # Members the sync added that Salesforce had removed already.
+    already_gone: int = 0
+
+
+# CampaignMembers removed per step of an unlink's removal, each step recorded as done
+# before the next: 2,000 ≈ 10 collection calls of 200.
+REMOVAL_BATCH = 2_000
+
+
+def _link_to_unlink(session: Session, campaign_name: str, *, resuming: bool) -> LinkRow:
+    """The campaign's active link; or, to resume a removal, its latest unlinked one."""
+    campaign = require_campaign(session, campaign_name)
+    link = links.active_link(session, campaign.id)
+    if link is None and resuming:
+        link = links.latest_link(session, campaign.id)
+    if link is None:
+        raise NotFoundError(f"{campaign_name!r} is not linked to Salesforce")
+    return link
+
+
+def preview_unlink(ctx: SyncContext, campaign_name: str) -> UnlinkPreview:
+    """How many members `unlink(..., remove_synced_members=True)` would remove."""
     with transaction(ctx.sessions) as session:
-        campaign = require_campaign(session, campaign_name)
-        link = links.active_link(session, campaign.id)
-        if link is None:
-            raise NotFoundError(f"{campaign_name!r} is not linked to Salesforce")
-        open_run = runs.open_run_for(session, link.id)
-        if open_run is not None:
-            runs.finish_run(session, open_run.id, "failed", "unlinked while running")
-        link.state = "unlinked"
-        link.unlinked_at = utcnow()
-        return link.salesforce_campaign_id
+        link = _link_to_unlink(session, campaign_name, resuming=True)
+        return UnlinkPreview(
+            campaign_name,
+            link.salesforce_campaign_id,
+            link.state == "active",
+            added_members.count_in_salesforce(session, link.id),
+        )
+
+
+def unlink(
+    ctx: SyncContext, campaign_name: str, *, remove_synced_members: bool = False
+) -> UnlinkResult:
+    """Stop syncing; open runs are ended. Both sides keep their members as they are,
+    unless `remove_synced_members`: then the members the sync added to Salesforce
+    (`store.added_members`) are removed from it, after the sync has stopped (so no run
+    reads the removals back into Conversion). Conversion keeps every member.
+
+    With `remove_synced_members`, a campaign already unlinked has the rest of its
+    removal done: after a failure or a kill, the same call carries on.
+    """
+    with transaction(ctx.sessions) as session:
+        link = _link_to_unlink(session, campaign_name, resuming=remove_synced_members)
+        if link.state == "active":
+            open_run = runs.open_run_for(session, link.id)
+            if open_run is not None:
+                runs.finish_run(session, open_run.id, "failed", "unlinked while running")
+            link.state = "unlinked"
+            link.unlinked_at = utcnow()
+        link_id, salesforce_campaign_id = link.id, link.salesforce_campaign_id
+    if not remove_synced_members:
+        return UnlinkResult(campaign_name, salesforce_campaign_id)
+    removed, gone = _remove_added_members(ctx, link_id)
+    return UnlinkResult(campaign_name, salesforce_campaign_id, removed, gone)
+
+
+def _remove_added_members(ctx: SyncContext, link_id: int) -> tuple[int, int]:
+    """Delete the members the sync added from Salesforce; (removed, already gone).
+
+    Each batch is recorded as removed once Salesforce confirmed it, so a failure or a
+    kill leaves only what is still there for the next attempt.
+    """
+    with transaction(ctx.sessions) as session:
+        found = added_members.in_salesforce(session, link_id)
+    if not found:
+        return 0, 0
+    sf = ctx.salesforce
+    use_bulk = len(found) >= ctx.options.bulk_threshold
+    size = ctx.options.bulk_chunk if use_bulk else REMOVAL_BATCH
+    removed = gone = 0
+    failures: list[RecordResult] = []
+    for start in range(0, len(found), size):
+        batch = found[start : start + size]
+        results = sf.delete_members([member for _, member in batch], use_bulk=use_bulk)
+        done: list[int] = []
+        for (row_id, _), result in zip(batch, results, strict=True):
+            if result.ok:
+                removed += 1
+            elif result.outcome is WriteOutcome.NOT_FOUND:
+                gone += 1
+            else:
+                failures.append(result)
+                continue
+            done.append(row_id)
+        with transaction(ctx.sessions) as session:
+            added_members.mark_removed(session, done)
+    if failures:
+        first = failures[0]
+        raise SalesforceError(
+            f"unlinked, but {len(failures)} member(s) the sync added could not be removed "
+            f"from Salesforce ({first.code}: {first.message}); run the same command again "
+            "to retry them",
+            code=first.code or "UNKNOWN",
+        )
+    return removed, gone
 
 
 def request_sync(

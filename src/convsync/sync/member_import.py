@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from convsync.domain.errors import ValidationError
 from convsync.domain.model import normalize_email
-from convsync.store import catalog
+from convsync.store import catalog, links
 from convsync.store.catalog import PersonInput
 from convsync.store.db import transaction
 from convsync.store.tables import utcnow
@@ -104,4 +104,6 @@ def import_members(
             statuses=list(pairs),
             updated_at=utcnow(),
         )
+        if changed:
+            links.note_edit(session, campaign.id)  # one edit: the whole file, pushed at once
     return ImportResult(rows=len(people), changed=changed)

@@ -29,7 +29,7 @@ from convsync.salesforce.records import (
     SalesforceMember,
     SalesforcePerson,
 )
-from convsync.store import member_sync, runs
+from convsync.store import added_members, links, member_sync, runs
 from convsync.store.db import transaction
 from convsync.store.member_sync import PushCandidate
 from convsync.store.tables import RunRow, utcnow
@@ -66,6 +66,8 @@ def plan_outbound(ctx: SyncContext, run_id: int) -> None:
             return  # a duplicate of this task planned the stage meanwhile: it goes on
         run = session.get(RunRow, run_id)
         assert run is not None
+        # First: every edit up to this count is then visible to the read below.
+        run.edit_count = links.edits_planned(session, view.link_id)
         ids = member_sync.push_candidate_ids(session, view.link_id, view.campaign_id)
         member_sync.resolve_settled_dead_letters(session, view.link_id, view.campaign_id)
         size = outbound_chunk_size(len(ids), ctx.options)
@@ -129,6 +131,8 @@ class _Outcome:
     people: list[tuple[int, PersonKind, str]] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
     transient: int = 0
+    # person id → the CampaignMember id this chunk's insert created ("added by the sync").
+    added: dict[int, str] = field(default_factory=dict)
 
     def synced(self, member: PushCandidate, salesforce_member_id: str | None) -> None:
         self.bases[member.person_id] = (member.person_id, True, member.status, salesforce_member_id)
@@ -236,6 +240,8 @@ def _insert(
         if result.ok:
             out.synced(member, result.salesforce_id)
             out.counts["pushed"] += 1
+            if result.salesforce_id:
+                out.added[member.person_id] = result.salesforce_id
         elif result.outcome is WriteOutcome.DUPLICATE:
             duplicates.append((member, people[member.person_id].id))
         else:
@@ -270,6 +276,8 @@ def _reconcile_duplicates(
         elif found.status == member.status:
             out.synced(member, found.id)
             out.counts["pushed"] += 1
+            if landed(member.pushing, MemberValue(found.status)):
+                out.added[member.person_id] = found.id  # an earlier attempt's insert
         elif _edited_since_read(found, member, run_started):
             out.bases[member.person_id] = (member.person_id, False, None, found.id)
             out.counts["deferred"] += 1
@@ -454,6 +462,7 @@ def _record(
         member_sync.write_bases(session, link_id, list(out.bases.values()))
         member_sync.resolve_dead_letters(session, link_id, out.bases.keys())
         member_sync.record_dead_letters(session, link_id, run_id, list(out.letters.values()))
+        added_members.record(session, link_id, run_id, out.added)
         if claim is not None:
             stages.complete(session, claim, dict(out.counts))
     ctx.observer.chunk_applied(Stage.OUTBOUND, out.counts)

@@ -103,3 +103,6 @@ class Dispatcher(Protocol):
     def outbound_stage(self, run_id: int) -> None: ...
 
     def outbound_chunk(self, run_id: int, chunk: int) -> None: ...
+
+    def push_edits(self, link_id: int, requested_after: int, *, delay: float) -> None:
+        """In `delay` seconds, consider pushing the link's Conversion edits (sync.edits)."""

@@ -47,6 +47,8 @@ class LinkStatus:
     dead_letters: int
     last_run: RunSummary | None
     last_error: str | None
+    # Conversion edits not yet pushed by a successful run (sync.edits), as a count.
+    pending_edits: int = 0
 
 
 def _summaries(session: Session, found: Sequence[RunRow]) -> list[RunSummary]:
@@ -102,6 +104,7 @@ def link_statuses(ctx: SyncContext, campaign_name: str | None = None) -> list[Li
             f.dead_letters,
             summaries.get(f.link_id),
             _last_error(last.get(f.link_id), f.last_dead_letter),
+            f.pending_edits,
         )
         for f in figures
     ]

@@ -199,6 +199,9 @@ def close_outbound(ctx: SyncContext, run_id: int) -> None:
         link = links.get_link(session, moved.link_id)
         link.outbound_mark = moved.started_at
         link.initial_sync_done = True
+        # Edits made after this run planned its push are still pending: ask again.
+        edits_left = links.settle_edits(session, link, moved.edit_count)
+        link_id = link.id
         runs.finish_run(session, run_id, "succeeded")
         # Outbound began when the last inbound chunk landed (or, none, at the run's start).
         inbound_end = session.scalar(
@@ -207,6 +210,10 @@ def close_outbound(ctx: SyncContext, run_id: int) -> None:
             )
         )
         took = (utcnow() - (inbound_end or moved.started_at)).total_seconds()
+    if edits_left is not None:
+        ctx.dispatch.push_edits(
+            link_id, edits_left, delay=ctx.options.edit_push_delay.total_seconds()
+        )
     ctx.observer.stage_finished(Stage.OUTBOUND, took)
 
 

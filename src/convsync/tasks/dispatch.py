@@ -28,6 +28,14 @@ class CeleryDispatcher:
             "convsync.sync.push_outbound_chunk", kwargs={"run_id": run_id, "chunk": chunk}
         )
 
+    def push_edits(self, link_id: int, requested_after: int, *, delay: float) -> None:
+        # A countdown far below the visibility timeout, so never delivered twice for it.
+        app.send_task(
+            "convsync.sync.push_edits",
+            kwargs={"link_id": link_id, "requested_after": requested_after},
+            countdown=delay,
+        )
+
 
 def replay_dead_letters(link_id: int) -> None:
     app.send_task("convsync.dlq.replay", kwargs={"link_id": link_id})
@@ -43,6 +51,8 @@ def sync_context() -> SyncContext:
         create_missing_leads=settings.create_missing_leads,
         bulk_threshold=settings.bulk_threshold,
         api_limit_retry=timedelta(seconds=settings.api_limit_retry_seconds),
+        edit_push_delay=timedelta(seconds=settings.edit_push_delay_seconds),
+        edit_push_max_delay=timedelta(seconds=settings.edit_push_max_delay_seconds),
     )
     return SyncContext(
         built.sessions, lambda: built.salesforce, CeleryDispatcher(), options, SyncTelemetry()

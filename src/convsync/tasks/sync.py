@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from convsync.domain.errors import ApiLimitExceededError
-from convsync.sync import inbound, outbound, stages
+from convsync.sync import edits, inbound, outbound, stages
 from convsync.tasks.base import SyncTask
 from convsync.tasks.dispatch import sync_context
 from convsync.workers.app import app
@@ -56,3 +56,8 @@ def push_outbound_chunk(self: Any, run_id: int, chunk: int) -> None:
         return
     except ApiLimitExceededError as error:
         _wait_for_budget(self, run_id, error, token=self.request.id)
+
+
+@app.task(base=SyncTask, name="convsync.sync.push_edits")
+def push_edits(link_id: int, requested_after: int) -> None:
+    edits.push_edits(sync_context(), link_id, requested_after)
