@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, NamedTuple
+from urllib.parse import urlsplit
 
 import requests
 
@@ -30,6 +31,10 @@ TOKEN_PATH = "/services/oauth2/token"  # noqa: S105 - a URL path, not a secret
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 # Salesforce accepts JWT assertions valid for at most 3 minutes.
 JWT_LIFETIME_SECONDS = 180
+# The audiences Salesforce accepts in a JWT bearer assertion, whatever URL (My Domain,
+# the emulator) the token request is posted to.
+PRODUCTION_AUDIENCE = "https://login.salesforce.com"
+SANDBOX_AUDIENCE = "https://test.salesforce.com"
 
 
 class Token(NamedTuple):
@@ -76,6 +81,7 @@ class Credentials:
     client_secret: str | None = None
     refresh_token: str | None = None
     private_key_file: Path | None = None
+    jwt_audience: str = PRODUCTION_AUDIENCE
     instance_url: str | None = None
     session_id: str | None = None
     # Credentials to log in again when a given session expires (None: cannot).
@@ -94,6 +100,22 @@ class Credentials:
         values = (self.password, self.client_secret, self.refresh_token, self.session_id)
         own = tuple(v for v in values if v)
         return own + (self.relogin.secrets if self.relogin else ())
+
+
+def jwt_audience(login_url: str) -> str:
+    """The `aud` Salesforce expects for a login URL: its test URL for sandboxes.
+
+    Sandboxes log in at `test.salesforce.com`, at `<domain>--<sandbox>.sandbox.my.
+    salesforce.com` (enhanced domains), or at `<domain>--<sandbox>.my.salesforce.com`
+    (older My Domains); everything else is production (or the emulator, which accepts
+    both audiences).
+    """
+    host = (urlsplit(login_url).hostname or "").lower()
+    if host == "test.salesforce.com" or host.endswith(".sandbox.my.salesforce.com"):
+        return SANDBOX_AUDIENCE
+    if host.endswith(".my.salesforce.com") and "--" in host.split(".", 1)[0]:
+        return SANDBOX_AUDIENCE
+    return PRODUCTION_AUDIENCE
 
 
 def _secret(value: Any) -> str | None:
@@ -124,6 +146,7 @@ def credentials_from(settings: Settings) -> Credentials:
             username=username,
             client_id=client_id,
             private_key_file=key_file,
+            jwt_audience=settings.salesforce_jwt_audience or jwt_audience(login_url),
         )
     elif refresh_token is not None:
         if not client_id:
@@ -186,7 +209,7 @@ def jwt_assertion(credentials: Credentials, *, now: float | None = None) -> str:
     claims = {
         "iss": credentials.client_id,
         "sub": credentials.username,
-        "aud": credentials.login_url,
+        "aud": credentials.jwt_audience,
         "exp": issued + JWT_LIFETIME_SECONDS,
     }
     return jwt.encode(claims, key, algorithm="RS256")
