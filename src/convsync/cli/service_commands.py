@@ -173,6 +173,10 @@ def emulator(
         Path | None, typer.Option(help="JSON file restricting accepted logins.")
     ] = None,
     info_file: Annotated[Path, typer.Option()] = DATA_DIR / "emulator.json",
+    jwt_certificate: Annotated[
+        Path | None,
+        typer.Option(help="PEM certificate that JWT bearer assertions must be signed for."),
+    ] = None,
 ) -> None:
     """Run the local Salesforce REST API emulator (tests, demo, benchmarks)."""
     from convsync.salesforce_emulator.server import run
@@ -181,6 +185,8 @@ def emulator(
         raise UserError("--unknown-status must be reject or default")
     if credentials is not None and not credentials.is_file():
         raise UserError(f"no such file: {credentials}")
+    if jwt_certificate is not None and not jwt_certificate.is_file():
+        raise UserError(f"no such file: {jwt_certificate}")
     run(
         host=host,
         port=port,
@@ -190,4 +196,5 @@ def emulator(
         unknown_status=unknown_status,
         credentials_file=str(credentials) if credentials else None,
         info_file=str(info_file),
+        jwt_certificate_file=str(jwt_certificate) if jwt_certificate else None,
     )

@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from . import describe, ids
-from .auth import Credentials, Sessions
+from .auth import Credentials, OAuthPolicy, Sessions, checked_certificate, load_certificate
 from .bulk import BulkJobs
 from .clock import format_datetime, format_value
 from .controls import DEFAULT_API_LIMIT, Controls
@@ -109,9 +109,13 @@ class Emulator:
         fault_rate: float = 0.0,
         unknown_status: str = "reject",
         credentials_file: str | None = None,
+        jwt_certificate_file: str | None = None,
     ) -> None:
         self.store = Store(unknown_status=unknown_status)
-        self.sessions = Sessions(Credentials.load(credentials_file))
+        self.jwt_certificate = load_certificate(jwt_certificate_file)
+        self.sessions = Sessions(
+            Credentials.load(credentials_file), OAuthPolicy(jwt_certificate=self.jwt_certificate)
+        )
         self.controls = Controls(api_limit=api_limit, latency_ms=latency_ms, fault_rate=fault_rate)
         self.queries = QueryService(self.store)
         self.bulk = BulkJobs(self.store)
@@ -567,6 +571,16 @@ class Emulator:
         raise not_found()
 
     # ------------------------------------------------------------------ /__emulator
+    def _oauth_policy(self, body: dict[str, Any]) -> dict[str, Any]:
+        if body:
+            self.sessions.policy = _oauth_settings(self.sessions.policy, body)
+        policy = self.sessions.policy
+        return {
+            "rotate_refresh_tokens": policy.rotate_refresh_tokens,
+            "jwt_certificate": policy.jwt_certificate is not None,
+            "token_requests": dict(self.sessions.requests),
+        }
+
     async def admin(self, request: Request, path: str) -> Response:  # noqa: PLR0911, PLR0912
         method = request.method
         body = await self._json(request) if method == "POST" else None
@@ -579,6 +593,8 @@ class Emulator:
             self.bulk.reset()
             self.controls.reset()
             self.store.clock.shift(0)
+            self.sessions.policy = OAuthPolicy(jwt_certificate=self.jwt_certificate)
+            self.sessions.requests.clear()
             return json_response({"ok": True})
         if (method, path) == ("POST", "seed"):
             return json_response(seed(self.store, body))
@@ -598,6 +614,8 @@ class Emulator:
         if (method, path) == ("POST", "sessions/expire"):
             self.sessions.expire_all()
             return json_response({"ok": True})
+        if path == "oauth" and method in ("GET", "POST"):
+            return json_response(self._oauth_policy(body))
         if (method, path) == ("GET", "state/summary"):
             return json_response(self.store.summary())
         if (method, path) == ("POST", "limits"):
@@ -616,6 +634,20 @@ class Emulator:
                 }
             )
         raise not_found()
+
+
+def _oauth_settings(policy: OAuthPolicy, body: dict[str, Any]) -> OAuthPolicy:
+    """`POST /__emulator/oauth`: change only the settings the body names."""
+    rotate = body.get("rotate_refresh_tokens", policy.rotate_refresh_tokens)
+    certificate = body.get("jwt_certificate", policy.jwt_certificate)
+    if not isinstance(rotate, bool):
+        raise ApiError("INVALID_FIELD", "rotate_refresh_tokens must be true or false")
+    if certificate is not None:
+        try:
+            checked_certificate(certificate)
+        except (TypeError, ValueError):
+            raise ApiError("INVALID_FIELD", "jwt_certificate must be a PEM certificate") from None
+    return OAuthPolicy(rotate_refresh_tokens=rotate, jwt_certificate=certificate)
 
 
 def create_app(**options: Any) -> Emulator:

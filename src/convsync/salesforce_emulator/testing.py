@@ -108,6 +108,13 @@ class AdminClient:
     def expire_sessions(self) -> None:
         self._call("POST", "sessions/expire")
 
+    def oauth(self, **settings: Any) -> dict[str, Any]:
+        """Set `rotate_refresh_tokens` and/or `jwt_certificate` (PEM or None); read them.
+
+        The answer also counts token requests by grant and outcome (`token_requests`).
+        """
+        return dict(self._call("POST", "oauth", settings))
+
     def summary(self) -> dict[str, Any]:
         """Live/deleted counts per object."""
         return dict(self._call("GET", "state/summary"))
@@ -157,7 +164,7 @@ def running_emulator(**options: Any) -> Iterator[EmulatorHandle]:
     """Start an emulator on a free loopback port in a thread; stop it on exit.
 
     Options are those of `Emulator` (api_limit, latency_ms, fault_rate, unknown_status,
-    credentials_file) plus `host`.
+    credentials_file, jwt_certificate_file) plus `host`.
     """
     host = options.pop("host", "127.0.0.1")
     app = Emulator(**options)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 from sf_helpers import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -18,6 +21,7 @@ from sf_helpers import (
 )
 
 from convsync.domain.errors import SalesforceAuthError
+from convsync.salesforce.auth import JWT_GRANT
 from convsync.salesforce_emulator.testing import EmulatorHandle
 
 NO_PASSWORD = {
@@ -53,16 +57,36 @@ def test_refresh_token_login_reads_the_org(org: EmulatorHandle) -> None:
     assert _can_read(gateway, campaign["id"])
 
 
-def test_jwt_bearer_login_reads_the_org(org: EmulatorHandle, tmp_path: Path) -> None:
-    campaign = seed_campaign(org)
+def _key_and_certificate(tmp_path: Path) -> tuple[Path, str]:
+    """A private key file and the certificate a connected app would hold for it."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     key_file = tmp_path / "server.key"
     key_file.write_bytes(
-        rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        key.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
     )
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "convsync")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
+    return key_file, certificate.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def test_jwt_bearer_login_reads_the_org(org: EmulatorHandle, tmp_path: Path) -> None:
+    campaign = seed_campaign(org)
+    key_file, certificate = _key_and_certificate(tmp_path)
+    org.admin.oauth(jwt_certificate=certificate)
     gateway = make_gateway(
         org,
         salesforce_private_key_file=key_file,
@@ -70,6 +94,38 @@ def test_jwt_bearer_login_reads_the_org(org: EmulatorHandle, tmp_path: Path) -> 
         salesforce_security_token=None,
     )
     assert _can_read(gateway, campaign["id"])
+
+
+def test_jwt_bearer_login_posts_a_sandbox_audience_to_the_configured_login_url(
+    org: EmulatorHandle, tmp_path: Path
+) -> None:
+    campaign = seed_campaign(org)
+    key_file, certificate = _key_and_certificate(tmp_path)
+    org.admin.oauth(jwt_certificate=certificate)
+    gateway = make_gateway(
+        org,
+        salesforce_private_key_file=key_file,
+        salesforce_jwt_audience="https://test.salesforce.com",
+        salesforce_password=None,
+        salesforce_security_token=None,
+    )
+    assert _can_read(gateway, campaign["id"])
+    assert org.admin.oauth()["token_requests"] == {f"{JWT_GRANT}:ok": 1}
+
+
+def test_a_jwt_audience_salesforce_refuses_fails_the_login_in_one_line(
+    org: EmulatorHandle, tmp_path: Path
+) -> None:
+    key_file, _ = _key_and_certificate(tmp_path)
+    gateway = make_gateway(
+        org,
+        salesforce_private_key_file=key_file,
+        salesforce_jwt_audience=org.login_url,
+        salesforce_password=None,
+        salesforce_security_token=None,
+    )
+    with pytest.raises(SalesforceAuthError, match="audience is invalid"):
+        gateway.get_campaign(seed_campaign(org)["id"])
 
 
 def test_session_id_login_reads_the_org(org: EmulatorHandle) -> None:
