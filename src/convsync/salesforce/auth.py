@@ -10,11 +10,14 @@ carry a secret.
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 from urllib.parse import urlsplit
 
 import requests
@@ -118,6 +121,51 @@ def jwt_audience(login_url: str) -> str:
     return PRODUCTION_AUDIENCE
 
 
+class HeldToken(Protocol):
+    current: str
+
+    def replace(self, new: str) -> None: ...
+
+
+class RefreshTokenStore(Protocol):
+    """Where rotated refresh tokens are kept, shared by every process (see `store/`).
+
+    `hold(configured)` serialises refreshes of one configured token across processes
+    and yields the newest token; `replace()` on it keeps the one Salesforce returned.
+    """
+
+    def hold(self, configured: str) -> AbstractContextManager[HeldToken]: ...
+
+
+@dataclass(repr=False)
+class _Held:
+    current: str
+    replacement: str | None = None
+
+    def replace(self, new: str) -> None:
+        self.replacement = new
+
+
+class LocalRefreshTokens:
+    """Rotated refresh tokens kept in this process only: for a single process, or tests.
+
+    A deployment with several processes uses the database's store instead (wired by the
+    composition root), or the processes would void each other's tokens.
+    """
+
+    def __init__(self) -> None:
+        self._newest: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def hold(self, configured: str) -> Iterator[HeldToken]:
+        with self._lock:
+            held = _Held(self._newest.get(configured, configured))
+            yield held
+            if held.replacement is not None:
+                self._newest[configured] = held.replacement
+
+
 def _secret(value: Any) -> str | None:
     return value.get_secret_value() if value is not None else None
 
@@ -215,7 +263,7 @@ def jwt_assertion(credentials: Credentials, *, now: float | None = None) -> str:
     return jwt.encode(claims, key, algorithm="RS256")
 
 
-def _form(credentials: Credentials) -> dict[str, str]:
+def _form(credentials: Credentials, refresh_token: str | None = None) -> dict[str, str]:
     flow = credentials.flow
     form: dict[str, str]
     if flow is Flow.PASSWORD:
@@ -225,7 +273,8 @@ def _form(credentials: Credentials) -> dict[str, str]:
             "password": credentials.password or "",
         }
     elif flow is Flow.REFRESH_TOKEN:
-        form = {"grant_type": "refresh_token", "refresh_token": credentials.refresh_token or ""}
+        token = refresh_token or credentials.refresh_token or ""
+        form = {"grant_type": "refresh_token", "refresh_token": token}
     elif flow is Flow.CLIENT_CREDENTIALS:
         form = {"grant_type": "client_credentials"}
     elif flow is Flow.JWT_BEARER:
@@ -238,15 +287,40 @@ def _form(credentials: Credentials) -> dict[str, str]:
     return form
 
 
-def authenticate(credentials: Credentials, session: requests.Session) -> Token:
-    """Log in once; returns the instance URL and access token."""
+def authenticate(
+    credentials: Credentials,
+    session: requests.Session,
+    refresh_tokens: RefreshTokenStore | None = None,
+) -> Token:
+    """Log in once; returns the instance URL and access token.
+
+    A refresh-token login goes through `refresh_tokens` when given: it refreshes with
+    the newest token any process has stored, and stores the one Salesforce returns when
+    the connected app rotates them.
+    """
     if credentials.flow is Flow.SESSION:
         return Token(credentials.instance_url or "", credentials.session_id or "")
+    if credentials.flow is not Flow.REFRESH_TOKEN or refresh_tokens is None:
+        return _token(_request_token(credentials, session, _form(credentials), ()))
+    with refresh_tokens.hold(credentials.refresh_token or "") as held:
+        form = _form(credentials, refresh_token=held.current)
+        body = _request_token(credentials, session, form, (held.current,))
+        rotated = body.get("refresh_token")
+        if isinstance(rotated, str) and rotated and rotated != held.current:
+            held.replace(rotated)
+    return _token(body)
+
+
+def _request_token(
+    credentials: Credentials,
+    session: requests.Session,
+    form: dict[str, str],
+    secrets: tuple[str, ...],
+) -> dict[str, Any]:
+    """POST the token request; the JSON body of a 200, else a one-line error."""
     url = credentials.login_url + TOKEN_PATH
     try:
-        response = session.post(
-            url, data=_form(credentials), headers={"Accept": "application/json"}
-        )
+        response = session.post(url, data=form, headers={"Accept": "application/json"})
     except (requests.RequestException, OSError) as failure:
         raise translate(failure, "log in at CONVSYNC_SALESFORCE_LOGIN_URL") from None
     if response.status_code >= 500:
@@ -261,12 +335,16 @@ def authenticate(credentials: Credentials, session: requests.Session) -> Token:
     if response.status_code != 200 or not isinstance(body, dict) or "access_token" not in body:
         error = str(body.get("error", "unknown_error")) if isinstance(body, dict) else "unknown"
         description = str(body.get("error_description", "")) if isinstance(body, dict) else ""
-        detail = mask(f"{error}: {description}".strip(": "), credentials.secrets)
+        detail = mask(f"{error}: {description}".strip(": "), credentials.secrets + secrets)
         raise SalesforceAuthError(
             f"Salesforce login failed ({detail}, HTTP {response.status_code}): "
             f"check {credentials.variables}",
             code=error,
         )
+    return body
+
+
+def _token(body: dict[str, Any]) -> Token:
     instance_url = str(body.get("instance_url") or "").rstrip("/")
     if not instance_url.startswith("https://"):
         raise SalesforceAuthError(

@@ -33,7 +33,14 @@ from tenacity import (
 )
 
 from convsync.domain.errors import SalesforceAuthError, TransientSalesforceError
-from convsync.salesforce.auth import Credentials, Flow, Token, authenticate
+from convsync.salesforce.auth import (
+    Credentials,
+    Flow,
+    LocalRefreshTokens,
+    RefreshTokenStore,
+    Token,
+    authenticate,
+)
 from convsync.salesforce.budget import ApiBudget
 from convsync.salesforce.failures import is_expired_session, translate
 from convsync.salesforce.http import DEFAULT_TIMEOUT, SalesforceSession
@@ -73,8 +80,10 @@ class SalesforceClient:
         *,
         api_version: str,
         options: ClientOptions | None = None,
+        refresh_tokens: RefreshTokenStore | None = None,
     ) -> None:
         self.credentials = credentials
+        self.refresh_tokens = refresh_tokens or LocalRefreshTokens()
         self.session = session
         self.budget = budget
         self.api_version = api_version
@@ -105,7 +114,9 @@ class SalesforceClient:
         return self.credentials.secrets + current
 
     def _login(self, credentials: Credentials) -> Token:
-        return self._retrying("log in", lambda: authenticate(credentials, self.session))
+        return self._retrying(
+            "log in", lambda: authenticate(credentials, self.session, self.refresh_tokens)
+        )
 
     def _build(self, token: Token) -> Salesforce:
         return Salesforce(
