@@ -27,6 +27,7 @@ from .bulk import BulkJobs
 from .clock import format_datetime, format_value
 from .controls import DEFAULT_API_LIMIT, Controls
 from .errors import ApiError, not_found
+from .permissions import Permissions
 from .queries import QueryService, batch_size
 from .schema import sobject
 from .seed import seed
@@ -301,16 +302,19 @@ class Emulator:
         method = request.method
         if not parts:
             if method == "GET":
-                return json_response(describe.describe_global(version))
+                return json_response(describe.describe_global(version, self.store.permissions))
             raise not_found()
         so = sobject(parts[0])
-        if so is None:
+        if so is None or not self.store.permissions.readable(so.name):
             raise not_found()
         obj = so.name
         if len(parts) == 1:
             if method == "GET":
                 return json_response(
-                    {"objectDescribe": describe.summary(so, version), "recentItems": []}
+                    {
+                        "objectDescribe": describe.summary(so, version, self.store.permissions),
+                        "recentItems": [],
+                    }
                 )
             if method == "POST":
                 values = await self._json(request)
@@ -319,13 +323,13 @@ class Emulator:
                         "JSON_PARSER_ERROR",
                         "Cannot deserialize instance of sObject out of START_ARRAY",
                     )
-                with self.store.transaction() as tx:
+                with self.store.transaction(as_user=True) as tx:
                     new_id = self.store.create(tx, obj, values)
                 return json_response({"id": new_id, "success": True, "errors": []}, 201)
             return self._not_allowed(method, "GET, HEAD, POST")
         action = parts[1]
         if len(parts) == 2 and action == "describe" and method == "GET":
-            return json_response(describe.describe(so, version))
+            return json_response(describe.describe(so, version, self.store.permissions))
         if len(parts) == 2 and action in ("updated", "deleted") and method == "GET":
             return json_response(self._replication(request, obj, action))
         if len(parts) == 2:
@@ -339,11 +343,11 @@ class Emulator:
                         "JSON_PARSER_ERROR",
                         "Cannot deserialize instance of sObject out of START_ARRAY",
                     )
-                with self.store.transaction() as tx:
+                with self.store.transaction(as_user=True) as tx:
                     self.store.update(tx, obj, rid, values)
                 return Response(status_code=204)
             if method == "DELETE":
-                with self.store.transaction() as tx:
+                with self.store.transaction(as_user=True) as tx:
                     self.store.delete(tx, obj, rid)
                 return Response(status_code=204)
             return self._not_allowed(method, "GET, HEAD, PATCH, DELETE")
@@ -366,12 +370,12 @@ class Emulator:
         so = sobject(obj)
         assert so is not None
         wanted = request.query_params.get("fields")
-        names = [f.name for f in so.fields]
+        names = [f.name for f in self.store.permissions.visible_fields(so)]
         if wanted:
             names = []
             for name in wanted.split(","):
                 f = so.field(name.strip())
-                if f is None:
+                if f is None or not self.store.permissions.visible(obj, f.name):
                     raise ApiError(
                         "INVALID_FIELD", f"No such column '{name.strip()}' on sobject of type {obj}"
                     )
@@ -435,7 +439,7 @@ class Emulator:
             )
         results: list[dict[str, Any]] = []
         failed = False
-        with self.store.transaction() as tx:
+        with self.store.transaction(as_user=True) as tx:
             for item in items:
                 savepoint = tx.savepoint()
                 given_id: str | None = item if isinstance(item, str) else None
@@ -616,6 +620,13 @@ class Emulator:
             return json_response({"ok": True})
         if path == "oauth" and method in ("GET", "POST"):
             return json_response(self._oauth_policy(body))
+        if path == "permissions" and method in ("GET", "POST"):
+            if method == "POST":
+                try:
+                    self.store.permissions = Permissions.parse(body)
+                except (TypeError, ValueError) as error:
+                    raise ApiError("INVALID_FIELD", str(error)) from None
+            return json_response(self.store.permissions.to_json())
         if (method, path) == ("GET", "state/summary"):
             return json_response(self.store.summary())
         if (method, path) == ("POST", "limits"):

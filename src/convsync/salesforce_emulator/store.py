@@ -23,6 +23,7 @@ from typing import Any
 from . import ids
 from .clock import Clock
 from .errors import ApiError, not_found
+from .permissions import Permissions
 from .schema import OBJECTS, Field, SObject
 
 Record = dict[str, Any]
@@ -34,9 +35,11 @@ UNKNOWN_STATUS_MODES = ("reject", "default")
 class Transaction:
     """One Salesforce transaction: a single timestamp and an undo log for rollback."""
 
-    def __init__(self, store: Store, now: datetime) -> None:
+    def __init__(self, store: Store, now: datetime, *, as_user: bool = False) -> None:
         self.store = store
         self.now = now
+        # An API call of the integration user (its permissions apply), not a seed.
+        self.as_user = as_user
         self.undo: list[tuple[str, str, Record | None]] = []
 
     def savepoint(self) -> int:
@@ -80,12 +83,16 @@ class Store:
                 "Contact": {},
             }
             self.tombstones: dict[str, dict[str, None]] = {name: {} for name in OBJECTS}
+            self.permissions = Permissions()
 
     @contextmanager
-    def transaction(self) -> Iterator[Transaction]:
-        """Hold the lock for one transaction; an escaping exception rolls it all back."""
+    def transaction(self, *, as_user: bool = False) -> Iterator[Transaction]:
+        """Hold the lock for one transaction; an escaping exception rolls it all back.
+
+        `as_user`: the integration user's API call, checked against `permissions`.
+        """
         with self.lock:
-            tx = Transaction(self, self.clock.tick())
+            tx = Transaction(self, self.clock.tick(), as_user=as_user)
             try:
                 yield tx
             except BaseException:
@@ -316,6 +323,8 @@ class Store:
     def create(self, tx: Transaction, object_name: str, values: dict[str, Any]) -> str:
         """Insert one record; raises ApiError exactly where Salesforce would."""
         so = OBJECTS[object_name]
+        if tx.as_user:
+            self.permissions.check(so, "create", values)
         rec = self._blank(so, tx.now)
         rec.update(self._input(so, values, creating=True))
         handler = getattr(self, f"_create_{object_name}")
@@ -327,6 +336,8 @@ class Store:
     ) -> None:
         """Update one live record by id."""
         so = OBJECTS[object_name]
+        if tx.as_user:
+            self.permissions.check(so, "edit", values)
         current = self.live(object_name, record_id)
         changes = self._input(so, values, creating=False)
         rec = {**current, **changes, "LastModifiedDate": tx.now, "SystemModstamp": tx.now}
@@ -336,6 +347,8 @@ class Store:
 
     def delete(self, tx: Transaction, object_name: str, record_id: str) -> None:
         """Soft-delete one live record (and what Salesforce cascades with it)."""
+        if tx.as_user:
+            self.permissions.check(OBJECTS[object_name], "delete")
         current = self.live(object_name, record_id)
         handler = getattr(self, f"_delete_{object_name}")
         handler(tx, current)

@@ -115,6 +115,13 @@ class AdminClient:
         """
         return dict(self._call("POST", "oauth", settings))
 
+    def permissions(self, spec: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Restrict the integration user (`{"Lead": {"create": false, "fields": {"Email":
+        "none"}}}`; objects not named get full access, `{}` restores all); read them."""
+        if spec is None:
+            return dict(self._call("GET", "permissions"))
+        return dict(self._call("POST", "permissions", dict(spec)))
+
     def summary(self) -> dict[str, Any]:
         """Live/deleted counts per object."""
         return dict(self._call("GET", "state/summary"))
