@@ -110,10 +110,12 @@ class Permissions:
         return [f for f in so.fields if self.visible(so.name, f.name)]
 
     def createable(self, so: SObject, f: Field) -> bool:
-        return f.createable and self.of(so.name).access(f.name) == "edit"
+        allowed = self.of(so.name)
+        return f.createable and allowed.create and allowed.access(f.name) == "edit"
 
     def updateable(self, so: SObject, f: Field) -> bool:
-        return f.updateable and self.of(so.name).access(f.name) == "edit"
+        allowed = self.of(so.name)
+        return f.updateable and allowed.edit and allowed.access(f.name) == "edit"
 
     def check(self, so: SObject, action: Action, names: Iterable[str] = ()) -> None:
         """Refuse one DML row the way Salesforce does for this user (or return)."""
