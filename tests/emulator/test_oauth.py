@@ -5,20 +5,20 @@ from __future__ import annotations
 import base64
 import json
 import time
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import jwt as pyjwt
 import pytest
 import requests
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
-from convsync.salesforce_emulator.testing import DEFAULT_LOGIN, EmulatorHandle, running_emulator
+from convsync.salesforce_emulator.testing import (
+    DEFAULT_LOGIN,
+    EmulatorHandle,
+    JwtKeys,
+    jwt_keys,
+    running_emulator,
+)
 
 
 def token_call(handle: EmulatorHandle, **form: str) -> requests.Response:
@@ -132,43 +132,14 @@ def test_a_credentials_file_restricts_who_may_log_in(tmp_path: Path) -> None:
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 
-@dataclass(frozen=True)
-class KeyPair:
-    private_pem: bytes
-    certificate_pem: str
-
-
-def key_pair() -> KeyPair:
-    """An RSA key and a self-signed certificate for it, as uploaded to a connected app."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "convsync")])
-    now = datetime.now(UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    private_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    return KeyPair(private_pem, certificate.public_bytes(serialization.Encoding.PEM).decode())
-
-
-def signed(keys: KeyPair, **claims: Any) -> str:
+def signed(keys: JwtKeys, **claims: Any) -> str:
     defaults = {
         "iss": "client",
         "sub": "user@example.com",
         "aud": "https://login.salesforce.com",
         "exp": int(time.time()) + 180,
     }
-    return pyjwt.encode({**defaults, **claims}, keys.private_pem, algorithm="RS256")
+    return pyjwt.encode({**defaults, **claims}, keys.private_key_pem, algorithm="RS256")
 
 
 @pytest.mark.parametrize(
@@ -177,20 +148,20 @@ def signed(keys: KeyPair, **claims: Any) -> str:
 def test_jwt_bearer_accepts_the_login_and_test_audiences(
     org: EmulatorHandle, audience: str
 ) -> None:
-    response = token_call(org, grant_type=JWT_GRANT, assertion=signed(key_pair(), aud=audience))
+    response = token_call(org, grant_type=JWT_GRANT, assertion=signed(jwt_keys(), aud=audience))
     assert response.status_code == 200
 
 
 def test_jwt_bearer_refuses_the_login_url_it_was_posted_to_as_audience(
     org: EmulatorHandle,
 ) -> None:
-    response = token_call(org, grant_type=JWT_GRANT, assertion=signed(key_pair(), aud=org.url))
+    response = token_call(org, grant_type=JWT_GRANT, assertion=signed(jwt_keys(), aud=org.url))
     assert response.status_code == 400
     assert response.json() == {"error": "invalid_grant", "error_description": "audience is invalid"}
 
 
 def test_jwt_bearer_refuses_an_expired_assertion(org: EmulatorHandle) -> None:
-    expired = signed(key_pair(), exp=int(time.time()) - 60)
+    expired = signed(jwt_keys(), exp=int(time.time()) - 60)
     response = token_call(org, grant_type=JWT_GRANT, assertion=expired)
     assert response.status_code == 400
     assert response.json() == {
@@ -202,7 +173,7 @@ def test_jwt_bearer_refuses_an_expired_assertion(org: EmulatorHandle) -> None:
 def test_jwt_bearer_with_a_certificate_accepts_only_assertions_signed_for_it(
     org: EmulatorHandle,
 ) -> None:
-    keys, stranger = key_pair(), key_pair()
+    keys, stranger = jwt_keys(), jwt_keys()
     org.admin.oauth(jwt_certificate=keys.certificate_pem)
     good = token_call(org, grant_type=JWT_GRANT, assertion=signed(keys))
     forged = token_call(org, grant_type=JWT_GRANT, assertion=signed(stranger))
@@ -212,7 +183,7 @@ def test_jwt_bearer_with_a_certificate_accepts_only_assertions_signed_for_it(
 
 
 def test_the_jwt_certificate_can_be_given_at_start(tmp_path: Path) -> None:
-    keys, stranger = key_pair(), key_pair()
+    keys, stranger = jwt_keys(), jwt_keys()
     certificate = tmp_path / "server.crt"
     certificate.write_text(keys.certificate_pem)
     with running_emulator(jwt_certificate_file=str(certificate)) as handle:

@@ -51,6 +51,47 @@ class CaBundleSession(requests.Session):
         return settings
 
 
+@dataclass(frozen=True, repr=False)
+class JwtKeys:
+    """An RSA private key (PEM) and a self-signed certificate for it: what a connected
+    app holds for the JWT bearer flow (`admin.oauth(jwt_certificate=...)`)."""
+
+    private_key_pem: bytes
+    certificate_pem: str
+
+
+def jwt_keys() -> JwtKeys:
+    """A fresh key pair and certificate (2048-bit RSA, valid for 30 days)."""
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "convsync-tests")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
+    return JwtKeys(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+        certificate.public_bytes(serialization.Encoding.PEM).decode(),
+    )
+
+
 @dataclass
 class AdminClient:
     """Calls the `/__emulator/` endpoints."""

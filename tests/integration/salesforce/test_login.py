@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 from sf_helpers import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -22,7 +17,7 @@ from sf_helpers import (
 
 from convsync.domain.errors import SalesforceAuthError
 from convsync.salesforce.auth import JWT_GRANT
-from convsync.salesforce_emulator.testing import EmulatorHandle
+from convsync.salesforce_emulator.testing import EmulatorHandle, jwt_keys
 
 NO_PASSWORD = {
     "salesforce_username": None,
@@ -59,28 +54,10 @@ def test_refresh_token_login_reads_the_org(org: EmulatorHandle) -> None:
 
 def _key_and_certificate(tmp_path: Path) -> tuple[Path, str]:
     """A private key file and the certificate a connected app would hold for it."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    keys = jwt_keys()
     key_file = tmp_path / "server.key"
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "convsync")])
-    now = datetime.now(UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    return key_file, certificate.public_bytes(serialization.Encoding.PEM).decode()
+    key_file.write_bytes(keys.private_key_pem)
+    return key_file, keys.certificate_pem
 
 
 def test_jwt_bearer_login_reads_the_org(org: EmulatorHandle, tmp_path: Path) -> None:
@@ -124,8 +101,9 @@ def test_a_jwt_audience_salesforce_refuses_fails_the_login_in_one_line(
         salesforce_password=None,
         salesforce_security_token=None,
     )
-    with pytest.raises(SalesforceAuthError, match="audience is invalid"):
+    with pytest.raises(SalesforceAuthError, match="audience is invalid") as caught:
         gateway.get_campaign(seed_campaign(org)["id"])
+    assert "CONVSYNC_SALESFORCE_JWT_AUDIENCE" in str(caught.value)
 
 
 def test_session_id_login_reads_the_org(org: EmulatorHandle) -> None:
