@@ -33,7 +33,6 @@ from . import ids
 ORG_ID = ids.to18("00D" + "Hs0" + "000000001")
 USER_ID = ids.to18("005" + "Hs0" + "000000001")
 _SIGNING_KEY = secrets.token_bytes(32)
-INVALID_GRANT = {"error": "invalid_grant", "error_description": "authentication failure"}
 UNSUPPORTED_GRANT = {
     "error": "unsupported_grant_type",
     "error_description": "grant type not supported",
@@ -45,14 +44,14 @@ JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 # The only audiences Salesforce accepts in a JWT bearer assertion (Experience Cloud sites
 # aside), whatever host the token request goes to.
 JWT_AUDIENCES = ("https://login.salesforce.com", "https://test.salesforce.com")
-EXPIRED_REFRESH_TOKEN = {
-    "error": "invalid_grant",
-    "error_description": "expired access/refresh token",
-}
 
 
 def _invalid_grant(description: str) -> dict[str, str]:
     return {"error": "invalid_grant", "error_description": description}
+
+
+INVALID_GRANT = _invalid_grant("authentication failure")
+EXPIRED_REFRESH_TOKEN = _invalid_grant("expired access/refresh token")
 
 
 def checked_certificate(pem: str) -> str:
@@ -93,17 +92,25 @@ def _matches(expected: str | None, given: str | None) -> bool:
     return expected is None or hmac.compare_digest(expected, given)
 
 
-def _jwt_refusal(assertion: str, certificate: str | None) -> tuple[dict[str, str], Any]:
-    """Why Salesforce would refuse this assertion (None when it would not), and its claims.
+class OAuthRefusalError(Exception):
+    """The token endpoint refuses: `body` is Salesforce's `{"error", "error_description"}`."""
+
+    def __init__(self, body: dict[str, str]) -> None:
+        super().__init__(body["error_description"])
+        self.body = body
+
+
+def _jwt_claims(assertion: str, certificate: str | None) -> dict[str, Any]:
+    """The claims of an assertion Salesforce would accept; OAuthRefusalError otherwise.
 
     Without a certificate the signature is not checked (any well-formed assertion from
-    any key works, as before); audience and expiry always are.
+    any key works); audience and expiry always are.
     """
     key: Any = None
     if certificate is not None:
         key = x509.load_pem_x509_certificate(certificate.encode()).public_key()
     try:
-        claims = jwt.decode(
+        claims: dict[str, Any] = jwt.decode(
             assertion,
             key,
             algorithms=["RS256"],
@@ -116,16 +123,16 @@ def _jwt_refusal(assertion: str, certificate: str | None) -> tuple[dict[str, str
             },
         )
     except jwt.InvalidAudienceError:
-        return _invalid_grant("audience is invalid"), None
+        raise OAuthRefusalError(_invalid_grant("audience is invalid")) from None
     except jwt.ExpiredSignatureError:
-        return _invalid_grant("expired authorization code"), None
+        raise OAuthRefusalError(_invalid_grant("expired authorization code")) from None
     except jwt.InvalidSignatureError:
-        return _invalid_grant("invalid assertion"), None
+        raise OAuthRefusalError(_invalid_grant("invalid assertion")) from None
     except jwt.PyJWTError:
-        return INVALID_GRANT, None
+        raise OAuthRefusalError(INVALID_GRANT) from None
     if not all(isinstance(claims.get(k), str) and claims[k] for k in ("iss", "sub")):
-        return INVALID_GRANT, None
-    return {}, claims
+        raise OAuthRefusalError(INVALID_GRANT)
+    return claims
 
 
 @dataclass
@@ -189,9 +196,10 @@ class Sessions:
         if grant not in ("password", "client_credentials", "refresh_token", JWT_BEARER):
             return 400, UNSUPPORTED_GRANT
         if grant == JWT_BEARER:
-            refusal, claims = _jwt_refusal(form.get("assertion", ""), self.policy.jwt_certificate)
-            if refusal:
-                return 400, refusal
+            try:
+                claims = _jwt_claims(form.get("assertion", ""), self.policy.jwt_certificate)
+            except OAuthRefusalError as refusal:
+                return 400, refusal.body
             if not _matches(creds.client_id, claims["iss"]) or not _matches(
                 creds.username, claims["sub"]
             ):
