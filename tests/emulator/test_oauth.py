@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ import requests
 
 from convsync.salesforce_emulator.testing import (
     DEFAULT_LOGIN,
+    CaBundleSession,
     EmulatorHandle,
     JwtKeys,
     jwt_keys,
@@ -237,3 +240,32 @@ def test_the_oauth_settings_report_token_requests_and_end_with_a_reset(
     assert state["token_requests"]["refresh_token:refused"] == 1
     org.admin.reset()
     assert org.admin.oauth()["rotate_refresh_tokens"] is False
+
+
+def test_the_emulator_command_takes_the_jwt_certificate(tmp_path: Path) -> None:
+    keys, stranger = jwt_keys(), jwt_keys()
+    certificate = tmp_path / "server.crt"
+    certificate.write_text(keys.certificate_pem)
+    info = tmp_path / "emulator.json"
+    args = ["--port", "0", "--info-file", str(info), "--jwt-certificate", str(certificate)]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "convsync.cli", "emulator", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not info.is_file() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        started = json.loads(info.read_text())
+        session = CaBundleSession(started["ca_file"])
+        url = f"{started['url']}/services/oauth2/token"
+
+        def login(assertion: str) -> int:
+            form = {"grant_type": JWT_GRANT, "assertion": assertion}
+            return session.post(url, data=form, timeout=10).status_code
+
+        assert (login(signed(keys)), login(signed(stranger))) == (200, 400)
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
