@@ -58,6 +58,8 @@ def sync_needs(*, creating_campaign: bool, creating_leads: bool) -> tuple[Need, 
             if f != "Id"
         ]
     needs += [
+        # Salesforce lets only users who may edit a campaign change its members.
+        Need("Campaign", Ability.EDIT, "to add and remove its members"),
         *_writes("CampaignMember", Ability.CREATE, MEMBER_INSERT_FIELDS, "to add members"),
         *_writes("CampaignMember", Ability.EDIT, MEMBER_UPDATE_FIELDS, "to change statuses"),
         Need("CampaignMember", Ability.DELETE, "to remove members"),
