@@ -6,6 +6,11 @@ the emulator, sandboxes behind proxies and My Domain setups need the configured
 username-password, refresh-token, JWT-bearer and client-credentials grants; a given
 instance URL + session id needs no request. Errors name the variables to check and never
 carry a secret.
+
+Two things a real org insists on: a JWT assertion's `aud` is Salesforce's login (or
+test) URL, never the URL it is posted to; and with refresh-token rotation each refresh
+voids the token it used, so refresh-token logins go through a `RefreshTokenStore` that
+every process shares (the database, wired by the composition root).
 """
 
 from __future__ import annotations
@@ -122,6 +127,8 @@ def jwt_audience(login_url: str) -> str:
 
 
 class HeldToken(Protocol):
+    """The refresh token to use now (`current`); `replace(new)` keeps Salesforce's answer."""
+
     current: str
 
     def replace(self, new: str) -> None: ...
@@ -139,6 +146,8 @@ class RefreshTokenStore(Protocol):
 
 @dataclass(repr=False)
 class _Held:
+    """A `HeldToken` in memory (repr=False: never shows the token)."""
+
     current: str
     replacement: str | None = None
 
