@@ -185,8 +185,15 @@ def emulator(
         raise UserError("--unknown-status must be reject or default")
     if credentials is not None and not credentials.is_file():
         raise UserError(f"no such file: {credentials}")
-    if jwt_certificate is not None and not jwt_certificate.is_file():
-        raise UserError(f"no such file: {jwt_certificate}")
+    if jwt_certificate is not None:
+        from convsync.salesforce_emulator.auth import load_certificate
+
+        try:
+            load_certificate(jwt_certificate)
+        except OSError:
+            raise UserError(f"cannot read {jwt_certificate}") from None
+        except ValueError:
+            raise UserError(f"{jwt_certificate} is not a PEM certificate") from None
     run(
         host=host,
         port=port,
