@@ -180,6 +180,13 @@ def check_statuses(campaign: str, salesforce_campaign_id: str) -> Preflight:
 
 
 @_speaks_domain_errors
+def check_access(*, creating_campaign: bool = False) -> tuple[str, ...]:
+    """What the Salesforce user cannot do that the sync needs, one line each (empty when
+    nothing is missing); `link` refuses with `MissingAccessError` when anything is."""
+    return linking.check_access(_context(), creating_campaign=creating_campaign)
+
+
+@_speaks_domain_errors
 def link(
     campaign: str,
     salesforce_campaign_id: str | None = None,

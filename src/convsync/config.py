@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     salesforce_client_id: str | None = None
     salesforce_client_secret: SecretStr | None = None
     salesforce_private_key_file: Path | None = None
+    # The JWT bearer assertion's `aud`; unset: Salesforce's test URL for a sandbox login
+    # URL, its login URL otherwise (never the My Domain URL the token request goes to).
+    salesforce_jwt_audience: str | None = None
     salesforce_refresh_token: SecretStr | None = None
     salesforce_instance_url: str | None = None
     salesforce_session_id: SecretStr | None = None
@@ -127,7 +130,7 @@ class Settings(BaseSettings):
             raise ValueError("must be a redis://, amqp:// or sqla+sqlite:/// URL")
         return value
 
-    @field_validator("salesforce_login_url", "salesforce_instance_url")
+    @field_validator("salesforce_login_url", "salesforce_instance_url", "salesforce_jwt_audience")
     @classmethod
     def _https(cls, value: str | None) -> str | None:
         if value is None:

@@ -174,6 +174,10 @@ def emulator(
         Path | None, typer.Option(help="JSON file restricting accepted logins.")
     ] = None,
     info_file: Annotated[Path, typer.Option()] = DATA_DIR / "emulator.json",
+    jwt_certificate: Annotated[
+        Path | None,
+        typer.Option(help="PEM certificate that JWT bearer assertions must be signed for."),
+    ] = None,
 ) -> None:
     """Run the local Salesforce REST API emulator (tests, demo, benchmarks)."""
     require_extra("emulator", "convsync emulator")
@@ -183,6 +187,15 @@ def emulator(
         raise UserError("--unknown-status must be reject or default")
     if credentials is not None and not credentials.is_file():
         raise UserError(f"no such file: {credentials}")
+    if jwt_certificate is not None:
+        from convsync.salesforce_emulator.auth import load_certificate
+
+        try:
+            load_certificate(jwt_certificate)
+        except OSError:
+            raise UserError(f"cannot read {jwt_certificate}") from None
+        except ValueError:
+            raise UserError(f"{jwt_certificate} is not a PEM certificate") from None
     run(
         host=host,
         port=port,
@@ -192,4 +205,5 @@ def emulator(
         unknown_status=unknown_status,
         credentials_file=str(credentials) if credentials else None,
         info_file=str(info_file),
+        jwt_certificate_file=str(jwt_certificate) if jwt_certificate else None,
     )

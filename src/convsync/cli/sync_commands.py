@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from convsync import api
-from convsync.cli.errors import UserError, typer_app
+from convsync.cli.errors import UserError, fail, typer_app
 from convsync.cli.output import JSON_OPTION_HELP, console, emit_json, emit_table
+from convsync.domain.errors import MissingAccessError, SalesforceError
 from convsync.domain.model import SyncMode
 from convsync.domain.statuses import Preflight
 from convsync.sync import dead_letters, linking, reporting
@@ -45,17 +48,52 @@ def print_preflight(check: Preflight) -> None:
         )
 
 
+def print_missing_access(missing: Sequence[str]) -> None:
+    """One line per permission the Salesforce user lacks, on stderr (data stays on stdout)."""
+    for line in missing:
+        typer.echo(f"missing: {line}", err=True)
+
+
+@contextmanager
+def listing_missing_access() -> Iterator[None]:
+    """A refusal for missing permissions lists them, one line each, before its error line."""
+    try:
+        yield
+    except MissingAccessError as refused:
+        print_missing_access(refused.missing)
+        raise
+
+
 def check_statuses(
     campaign: str,
     salesforce_campaign: Annotated[str, typer.Option("--salesforce-campaign")],
     as_json: JsonFlag = False,
 ) -> None:
-    """Show which statuses each side lacks, and what each gap would skip or dead-letter."""
-    check = api.check_statuses(campaign, salesforce_campaign)
+    """Show which statuses each side lacks, what each gap would skip or dead-letter, and
+    which permissions the Salesforce user lacks for the sync."""
+    try:
+        check = api.check_statuses(campaign, salesforce_campaign)
+    except SalesforceError:
+        missing = api.check_access()
+        if not missing:
+            raise
+        # The statuses cannot be read without the missing permissions: say which.
+        print_missing_access(missing)
+        raise fail(str(MissingAccessError(missing))) from None
+    missing = api.check_access()
     if as_json:
-        emit_json(check)
-    else:
-        print_preflight(check)
+        emit_json(
+            {
+                "gap": check.gap,
+                "skipped_inbound": check.skipped_inbound,
+                "dead_letter_outbound": check.dead_letter_outbound,
+                "missing_access": missing,
+            }
+        )
+        return
+    print_preflight(check)
+    for line in missing:
+        console.print(f"[red]✗[/] {escape(line)}", highlight=False, soft_wrap=True)
 
 
 def create_campaign(
@@ -69,7 +107,8 @@ def create_campaign(
     ] = False,
 ) -> None:
     """Create a campaign: no sync, synced to an existing Salesforce campaign, or a new one."""
-    result = api.create_campaign(name, type_name, sync, salesforce_campaign, force=force)
+    with listing_missing_access():
+        result = api.create_campaign(name, type_name, sync, salesforce_campaign, force=force)
     console.print(f"created campaign [bold]{name.strip()}[/] ({type_name})")
     if result is not None:
         _linked(result)
@@ -99,11 +138,13 @@ def link(
     """Link an existing campaign; starts the two-way initial sync (Salesforce lands first)."""
     if bool(salesforce_campaign) == create_new:
         raise UserError("give exactly one of --salesforce-campaign ID or --create-new")
-    if create_new:
-        _linked(api.link(campaign, create_new=True))
-    else:
-        assert salesforce_campaign is not None
-        _linked(api.link(campaign, salesforce_campaign, force=force))
+    with listing_missing_access():
+        if create_new:
+            result = api.link(campaign, create_new=True)
+        else:
+            assert salesforce_campaign is not None
+            result = api.link(campaign, salesforce_campaign, force=force)
+    _linked(result)
 
 
 def unlink(

@@ -27,6 +27,19 @@ class LinkError(ConvsyncError):
     """A campaign cannot be linked or unlinked as asked."""
 
 
+class MissingAccessError(LinkError):
+    """The Salesforce user lacks permissions the sync needs; `missing` says which, one
+    line each (the message itself stays one line)."""
+
+    def __init__(self, missing: tuple[str, ...]) -> None:
+        count = len(missing)
+        super().__init__(
+            f"the Salesforce user lacks {count} permission{'s' if count != 1 else ''} the "
+            "sync needs; grant them to its profile or a permission set, then try again"
+        )
+        self.missing = missing
+
+
 class SalesforceError(ConvsyncError):
     """Salesforce refused a call in a way the sync cannot work around on its own."""
 

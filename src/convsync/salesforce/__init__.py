@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from convsync.config import Settings
+    from convsync.salesforce.auth import RefreshTokenStore
     from convsync.salesforce.client import ClientOptions
     from convsync.salesforce.gateway import SalesforceGateway
     from convsync.salesforce.limiter import ConcurrencyLimiter
@@ -20,11 +21,14 @@ def connect(
     *,
     options: ClientOptions | None = None,
     limiter: ConcurrencyLimiter | None = None,
+    refresh_tokens: RefreshTokenStore | None = None,
 ) -> SalesforceGateway:
     """Build the gateway for this process from settings (credentials checked now).
 
     The concurrency cap is Redis-backed when `settings.limiter_redis_url` is set, and
-    process-local otherwise; pass `limiter` to share one explicitly.
+    process-local otherwise; pass `limiter` to share one explicitly. `refresh_tokens`
+    keeps rotated refresh tokens where every process finds them (the database, from
+    the composition root); without it, only in this process.
     """
     from convsync.salesforce.auth import credentials_from
     from convsync.salesforce.budget import ApiBudget
@@ -50,6 +54,7 @@ def connect(
         budget,
         api_version=settings.salesforce_api_version,
         options=options,
+        refresh_tokens=refresh_tokens,
     )
     return SalesforceGateway(
         client,

@@ -6,15 +6,24 @@ the emulator, sandboxes behind proxies and My Domain setups need the configured
 username-password, refresh-token, JWT-bearer and client-credentials grants; a given
 instance URL + session id needs no request. Errors name the variables to check and never
 carry a secret.
+
+Two things a real org insists on: a JWT assertion's `aud` is Salesforce's login (or
+test) URL, never the URL it is posted to; and with refresh-token rotation each refresh
+voids the token it used, so refresh-token logins go through a `RefreshTokenStore` that
+every process shares (the database, wired by the composition root).
 """
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
+from urllib.parse import urlsplit
 
 import requests
 
@@ -30,6 +39,10 @@ TOKEN_PATH = "/services/oauth2/token"  # noqa: S105 - a URL path, not a secret
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 # Salesforce accepts JWT assertions valid for at most 3 minutes.
 JWT_LIFETIME_SECONDS = 180
+# The audiences Salesforce accepts in a JWT bearer assertion, whatever URL (My Domain,
+# the emulator) the token request is posted to.
+PRODUCTION_AUDIENCE = "https://login.salesforce.com"
+SANDBOX_AUDIENCE = "https://test.salesforce.com"
 
 
 class Token(NamedTuple):
@@ -57,8 +70,8 @@ _VARIABLES: dict[Flow, str] = {
     "CONVSYNC_SALESFORCE_CLIENT_SECRET",
     Flow.REFRESH_TOKEN: "CONVSYNC_SALESFORCE_REFRESH_TOKEN, CONVSYNC_SALESFORCE_CLIENT_ID and "
     "CONVSYNC_SALESFORCE_CLIENT_SECRET",
-    Flow.JWT_BEARER: "CONVSYNC_SALESFORCE_USERNAME, CONVSYNC_SALESFORCE_CLIENT_ID and "
-    "CONVSYNC_SALESFORCE_PRIVATE_KEY_FILE",
+    Flow.JWT_BEARER: "CONVSYNC_SALESFORCE_USERNAME, CONVSYNC_SALESFORCE_CLIENT_ID, "
+    "CONVSYNC_SALESFORCE_PRIVATE_KEY_FILE and CONVSYNC_SALESFORCE_JWT_AUDIENCE",
     Flow.CLIENT_CREDENTIALS: "CONVSYNC_SALESFORCE_CLIENT_ID and CONVSYNC_SALESFORCE_CLIENT_SECRET",
     Flow.SESSION: "CONVSYNC_SALESFORCE_INSTANCE_URL and CONVSYNC_SALESFORCE_SESSION_ID",
 }
@@ -76,6 +89,7 @@ class Credentials:
     client_secret: str | None = None
     refresh_token: str | None = None
     private_key_file: Path | None = None
+    jwt_audience: str = PRODUCTION_AUDIENCE
     instance_url: str | None = None
     session_id: str | None = None
     # Credentials to log in again when a given session expires (None: cannot).
@@ -94,6 +108,71 @@ class Credentials:
         values = (self.password, self.client_secret, self.refresh_token, self.session_id)
         own = tuple(v for v in values if v)
         return own + (self.relogin.secrets if self.relogin else ())
+
+
+def jwt_audience(login_url: str) -> str:
+    """The `aud` Salesforce expects for a login URL: its test URL for sandboxes.
+
+    Sandboxes log in at `test.salesforce.com`, at `<domain>--<sandbox>.sandbox.my.
+    salesforce.com` (enhanced domains), or at `<domain>--<sandbox>.my.salesforce.com`
+    (older My Domains); everything else is production (or the emulator, which accepts
+    both audiences).
+    """
+    host = (urlsplit(login_url).hostname or "").lower()
+    if host == "test.salesforce.com" or host.endswith(".sandbox.my.salesforce.com"):
+        return SANDBOX_AUDIENCE
+    if host.endswith(".my.salesforce.com") and "--" in host.split(".", 1)[0]:
+        return SANDBOX_AUDIENCE
+    return PRODUCTION_AUDIENCE
+
+
+class HeldToken(Protocol):
+    """The refresh token to use now (`current`); `replace(new)` keeps Salesforce's answer."""
+
+    current: str
+
+    def replace(self, new: str) -> None: ...
+
+
+class RefreshTokenStore(Protocol):
+    """Where rotated refresh tokens are kept, shared by every process (see `store/`).
+
+    `hold(configured)` serialises refreshes of one configured token across processes
+    and yields the newest token; `replace()` on it keeps the one Salesforce returned.
+    """
+
+    def hold(self, configured: str) -> AbstractContextManager[HeldToken]: ...
+
+
+@dataclass(repr=False)
+class _Held:
+    """A `HeldToken` in memory (repr=False: never shows the token)."""
+
+    current: str
+    replacement: str | None = None
+
+    def replace(self, new: str) -> None:
+        self.replacement = new
+
+
+class LocalRefreshTokens:
+    """Rotated refresh tokens kept in this process only: for a single process, or tests.
+
+    A deployment with several processes uses the database's store instead (wired by the
+    composition root), or the processes would void each other's tokens.
+    """
+
+    def __init__(self) -> None:
+        self._newest: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def hold(self, configured: str) -> Iterator[HeldToken]:
+        with self._lock:
+            held = _Held(self._newest.get(configured, configured))
+            yield held
+            if held.replacement is not None:
+                self._newest[configured] = held.replacement
 
 
 def _secret(value: Any) -> str | None:
@@ -124,6 +203,7 @@ def credentials_from(settings: Settings) -> Credentials:
             username=username,
             client_id=client_id,
             private_key_file=key_file,
+            jwt_audience=settings.salesforce_jwt_audience or jwt_audience(login_url),
         )
     elif refresh_token is not None:
         if not client_id:
@@ -186,13 +266,13 @@ def jwt_assertion(credentials: Credentials, *, now: float | None = None) -> str:
     claims = {
         "iss": credentials.client_id,
         "sub": credentials.username,
-        "aud": credentials.login_url,
+        "aud": credentials.jwt_audience,
         "exp": issued + JWT_LIFETIME_SECONDS,
     }
     return jwt.encode(claims, key, algorithm="RS256")
 
 
-def _form(credentials: Credentials) -> dict[str, str]:
+def _form(credentials: Credentials, refresh_token: str | None = None) -> dict[str, str]:
     flow = credentials.flow
     form: dict[str, str]
     if flow is Flow.PASSWORD:
@@ -202,7 +282,8 @@ def _form(credentials: Credentials) -> dict[str, str]:
             "password": credentials.password or "",
         }
     elif flow is Flow.REFRESH_TOKEN:
-        form = {"grant_type": "refresh_token", "refresh_token": credentials.refresh_token or ""}
+        token = refresh_token or credentials.refresh_token or ""
+        form = {"grant_type": "refresh_token", "refresh_token": token}
     elif flow is Flow.CLIENT_CREDENTIALS:
         form = {"grant_type": "client_credentials"}
     elif flow is Flow.JWT_BEARER:
@@ -215,15 +296,40 @@ def _form(credentials: Credentials) -> dict[str, str]:
     return form
 
 
-def authenticate(credentials: Credentials, session: requests.Session) -> Token:
-    """Log in once; returns the instance URL and access token."""
+def authenticate(
+    credentials: Credentials,
+    session: requests.Session,
+    refresh_tokens: RefreshTokenStore | None = None,
+) -> Token:
+    """Log in once; returns the instance URL and access token.
+
+    A refresh-token login goes through `refresh_tokens` when given: it refreshes with
+    the newest token any process has stored, and stores the one Salesforce returns when
+    the connected app rotates them.
+    """
     if credentials.flow is Flow.SESSION:
         return Token(credentials.instance_url or "", credentials.session_id or "")
+    if credentials.flow is not Flow.REFRESH_TOKEN or refresh_tokens is None:
+        return _token(_request_token(credentials, session, _form(credentials), ()))
+    with refresh_tokens.hold(credentials.refresh_token or "") as held:
+        form = _form(credentials, refresh_token=held.current)
+        body = _request_token(credentials, session, form, (held.current,))
+        rotated = body.get("refresh_token")
+        if isinstance(rotated, str) and rotated and rotated != held.current:
+            held.replace(rotated)
+    return _token(body)
+
+
+def _request_token(
+    credentials: Credentials,
+    session: requests.Session,
+    form: dict[str, str],
+    secrets: tuple[str, ...],
+) -> dict[str, Any]:
+    """POST the token request; the JSON body of a 200, else a one-line error."""
     url = credentials.login_url + TOKEN_PATH
     try:
-        response = session.post(
-            url, data=_form(credentials), headers={"Accept": "application/json"}
-        )
+        response = session.post(url, data=form, headers={"Accept": "application/json"})
     except (requests.RequestException, OSError) as failure:
         raise translate(failure, "log in at CONVSYNC_SALESFORCE_LOGIN_URL") from None
     if response.status_code >= 500:
@@ -238,12 +344,16 @@ def authenticate(credentials: Credentials, session: requests.Session) -> Token:
     if response.status_code != 200 or not isinstance(body, dict) or "access_token" not in body:
         error = str(body.get("error", "unknown_error")) if isinstance(body, dict) else "unknown"
         description = str(body.get("error_description", "")) if isinstance(body, dict) else ""
-        detail = mask(f"{error}: {description}".strip(": "), credentials.secrets)
+        detail = mask(f"{error}: {description}".strip(": "), credentials.secrets + secrets)
         raise SalesforceAuthError(
             f"Salesforce login failed ({detail}, HTTP {response.status_code}): "
             f"check {credentials.variables}",
             code=error,
         )
+    return body
+
+
+def _token(body: dict[str, Any]) -> Token:
     instance_url = str(body.get("instance_url") or "").rstrip("/")
     if not instance_url.startswith("https://"):
         raise SalesforceAuthError(

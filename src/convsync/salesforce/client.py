@@ -39,7 +39,14 @@ from convsync.domain.errors import (
     SalesforceError,
     TransientSalesforceError,
 )
-from convsync.salesforce.auth import Credentials, Flow, Token, authenticate
+from convsync.salesforce.auth import (
+    Credentials,
+    Flow,
+    LocalRefreshTokens,
+    RefreshTokenStore,
+    Token,
+    authenticate,
+)
 from convsync.salesforce.budget import ApiBudget
 from convsync.salesforce.failures import is_expired_session, translate
 from convsync.salesforce.http import DEFAULT_TIMEOUT, SalesforceSession
@@ -79,8 +86,10 @@ class SalesforceClient:
         *,
         api_version: str,
         options: ClientOptions | None = None,
+        refresh_tokens: RefreshTokenStore | None = None,
     ) -> None:
         self.credentials = credentials
+        self.refresh_tokens = refresh_tokens or LocalRefreshTokens()
         self.session = session
         self.budget = budget
         self.api_version = api_version
@@ -111,7 +120,9 @@ class SalesforceClient:
         return self.credentials.secrets + current
 
     def _login(self, credentials: Credentials) -> Token:
-        return self._retrying("log in", lambda: authenticate(credentials, self.session))
+        return self._retrying(
+            "log in", lambda: authenticate(credentials, self.session, self.refresh_tokens)
+        )
 
     def _build(self, token: Token) -> Salesforce:
         return Salesforce(

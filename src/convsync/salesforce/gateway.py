@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from simple_salesforce.api import Salesforce
 
+from convsync.domain.access import ObjectAccess
 from convsync.domain.errors import NotFoundError, SalesforceError, ValidationError
 from convsync.domain.model import MemberStatus, normalize_email
 from convsync.domain.outcomes import RecordResult, WriteOutcome, classify
@@ -87,6 +88,37 @@ class SalesforceGateway:
     def limits(self) -> dict[str, Any]:
         """The org's limits resource (`DailyApiRequests`, ...); costs one API call."""
         return self.client.limits()
+
+    # ---------------------------------------------------------------- the user's access
+
+    def describe_access(self, object_names: Iterable[str]) -> dict[str, ObjectAccess]:
+        """What the integration user may do with each object, from describe.
+
+        One API call per object. Describe lists only the fields the user can see, with
+        `createable`/`updateable` as field-level security allows; an object the user
+        cannot read answers 404.
+        """
+        found: dict[str, ObjectAccess] = {}
+        for name in object_names:
+            try:
+                body = self.client.restful(f"sobjects/{name}/describe", action=f"describe {name}")
+            except SalesforceError as error:
+                if error.code != "NOT_FOUND":
+                    raise
+                found[name] = ObjectAccess(name)
+                continue
+            fields = body.get("fields") or []
+            found[name] = ObjectAccess(
+                name,
+                readable=bool(body.get("queryable")),
+                createable=bool(body.get("createable")),
+                updateable=bool(body.get("updateable")),
+                deletable=bool(body.get("deletable")),
+                readable_fields=frozenset(f["name"] for f in fields),
+                createable_fields=frozenset(f["name"] for f in fields if f.get("createable")),
+                updateable_fields=frozenset(f["name"] for f in fields if f.get("updateable")),
+            )
+        return found
 
     # ---------------------------------------------------------------- campaigns
 

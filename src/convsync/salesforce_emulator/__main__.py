@@ -20,6 +20,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--api-limit", type=int, default=DEFAULT_API_LIMIT)
     parser.add_argument("--unknown-status", choices=("reject", "default"), default="reject")
     parser.add_argument("--credentials", default=None, help="JSON file restricting OAuth logins")
+    parser.add_argument(
+        "--jwt-certificate",
+        default=None,
+        help="PEM certificate that JWT assertions must verify with",
+    )
     parser.add_argument("--info-file", default=".convsync/emulator.json")
     args = parser.parse_args(argv)
     run(
@@ -30,6 +35,7 @@ def main(argv: list[str] | None = None) -> None:
         api_limit=args.api_limit,
         unknown_status=args.unknown_status,
         credentials_file=args.credentials,
+        jwt_certificate_file=args.jwt_certificate,
         info_file=args.info_file or None,
     )
 

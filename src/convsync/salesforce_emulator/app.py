@@ -22,12 +22,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from . import describe, duplicates, ids
-from .auth import Credentials, Sessions
+from .auth import Credentials, OAuthPolicy, Sessions, checked_certificate, load_certificate
 from .bulk import BulkJobs
 from .clock import format_datetime, format_value
 from .composite import run_composite
 from .controls import DEFAULT_API_LIMIT, LOST_RESPONSE, Controls
 from .errors import ApiError, not_found
+from .permissions import Permissions
 from .queries import QueryService, batch_size
 from .schema import sobject
 from .seed import seed
@@ -134,9 +135,13 @@ class Emulator:
         fault_rate: float = 0.0,
         unknown_status: str = "reject",
         credentials_file: str | None = None,
+        jwt_certificate_file: str | None = None,
     ) -> None:
         self.store = Store(unknown_status=unknown_status)
-        self.sessions = Sessions(Credentials.load(credentials_file))
+        self.jwt_certificate = load_certificate(jwt_certificate_file)
+        self.sessions = Sessions(
+            Credentials.load(credentials_file), OAuthPolicy(jwt_certificate=self.jwt_certificate)
+        )
         self.controls = Controls(api_limit=api_limit, latency_ms=latency_ms, fault_rate=fault_rate)
         self.queries = QueryService(self.store)
         self.bulk = BulkJobs(self.store)
@@ -333,16 +338,19 @@ class Emulator:
         method = request.method
         if not parts:
             if method == "GET":
-                return json_response(describe.describe_global(version))
+                return json_response(describe.describe_global(version, self.store.permissions))
             raise not_found()
         so = sobject(parts[0])
-        if so is None:
+        if so is None or not self.store.permissions.readable(so.name):
             raise not_found()
         obj = so.name
         if len(parts) == 1:
             if method == "GET":
                 return json_response(
-                    {"objectDescribe": describe.summary(so, version), "recentItems": []}
+                    {
+                        "objectDescribe": describe.summary(so, version, self.store.permissions),
+                        "recentItems": [],
+                    }
                 )
             if method == "POST":
                 values = await self._json(request)
@@ -351,13 +359,13 @@ class Emulator:
                         "JSON_PARSER_ERROR",
                         "Cannot deserialize instance of sObject out of START_ARRAY",
                     )
-                with self.store.transaction(allow_save=_allow_save(request)) as tx:
+                with self.store.transaction(allow_save=_allow_save(request), as_user=True) as tx:
                     new_id = self.store.create(tx, obj, values)
                 return json_response({"id": new_id, "success": True, "errors": []}, 201)
             return self._not_allowed(method, "GET, HEAD, POST")
         action = parts[1]
         if len(parts) == 2 and action == "describe" and method == "GET":
-            return json_response(describe.describe(so, version))
+            return json_response(describe.describe(so, version, self.store.permissions))
         if len(parts) == 2 and action in ("updated", "deleted") and method == "GET":
             return json_response(self._replication(request, obj, action))
         if len(parts) == 2:
@@ -371,11 +379,11 @@ class Emulator:
                         "JSON_PARSER_ERROR",
                         "Cannot deserialize instance of sObject out of START_ARRAY",
                     )
-                with self.store.transaction() as tx:
+                with self.store.transaction(as_user=True) as tx:
                     self.store.update(tx, obj, rid, values)
                 return Response(status_code=204)
             if method == "DELETE":
-                with self.store.transaction() as tx:
+                with self.store.transaction(as_user=True) as tx:
                     self.store.delete(tx, obj, rid)
                 return Response(status_code=204)
             return self._not_allowed(method, "GET, HEAD, PATCH, DELETE")
@@ -398,12 +406,12 @@ class Emulator:
         so = sobject(obj)
         assert so is not None
         wanted = request.query_params.get("fields")
-        names = [f.name for f in so.fields]
+        names = [f.name for f in self.store.permissions.visible_fields(so)]
         if wanted:
             names = []
             for name in wanted.split(","):
                 f = so.field(name.strip())
-                if f is None:
+                if f is None or not self.store.permissions.visible(obj, f.name):
                     raise ApiError(
                         "INVALID_FIELD", f"No such column '{name.strip()}' on sobject of type {obj}"
                     )
@@ -467,7 +475,7 @@ class Emulator:
             )
         results: list[dict[str, Any]] = []
         failed = False
-        with self.store.transaction(allow_save=_allow_save(request)) as tx:
+        with self.store.transaction(allow_save=_allow_save(request), as_user=True) as tx:
             for item in items:
                 savepoint = tx.savepoint()
                 given_id: str | None = item if isinstance(item, str) else None
@@ -603,6 +611,16 @@ class Emulator:
         raise not_found()
 
     # ------------------------------------------------------------------ /__emulator
+    def _oauth_policy(self, body: dict[str, Any]) -> dict[str, Any]:
+        if body:
+            self.sessions.policy = _oauth_settings(self.sessions.policy, body)
+        policy = self.sessions.policy
+        return {
+            "rotate_refresh_tokens": policy.rotate_refresh_tokens,
+            "jwt_certificate": policy.jwt_certificate is not None,
+            "token_requests": dict(self.sessions.requests),
+        }
+
     async def admin(self, request: Request, path: str) -> Response:  # noqa: PLR0911, PLR0912
         method = request.method
         body = await self._json(request) if method == "POST" else None
@@ -615,6 +633,8 @@ class Emulator:
             self.bulk.reset()
             self.controls.reset()
             self.store.clock.shift(0)
+            self.sessions.policy = OAuthPolicy(jwt_certificate=self.jwt_certificate)
+            self.sessions.requests.clear()
             return json_response({"ok": True})
         if (method, path) == ("POST", "seed"):
             return json_response(seed(self.store, body))
@@ -643,6 +663,15 @@ class Emulator:
         if (method, path) == ("POST", "sessions/expire"):
             self.sessions.expire_all()
             return json_response({"ok": True})
+        if path == "oauth" and method in ("GET", "POST"):
+            return json_response(self._oauth_policy(body))
+        if path == "permissions" and method in ("GET", "POST"):
+            if method == "POST":
+                try:
+                    self.store.permissions = Permissions.parse(body)
+                except (TypeError, ValueError) as error:
+                    raise ApiError("INVALID_FIELD", str(error)) from None
+            return json_response(self.store.permissions.to_json())
         if (method, path) == ("GET", "state/summary"):
             return json_response(self.store.summary())
         if (method, path) == ("POST", "limits"):
@@ -661,6 +690,20 @@ class Emulator:
                 }
             )
         raise not_found()
+
+
+def _oauth_settings(policy: OAuthPolicy, body: dict[str, Any]) -> OAuthPolicy:
+    """`POST /__emulator/oauth`: change only the settings the body names."""
+    rotate = body.get("rotate_refresh_tokens", policy.rotate_refresh_tokens)
+    certificate = body.get("jwt_certificate", policy.jwt_certificate)
+    if not isinstance(rotate, bool):
+        raise ApiError("INVALID_FIELD", "rotate_refresh_tokens must be true or false")
+    if certificate is not None:
+        try:
+            checked_certificate(certificate)
+        except (TypeError, ValueError):
+            raise ApiError("INVALID_FIELD", "jwt_certificate must be a PEM certificate") from None
+    return OAuthPolicy(rotate_refresh_tokens=rotate, jwt_certificate=certificate)
 
 
 def create_app(**options: Any) -> Emulator:

@@ -3,28 +3,36 @@
 Clients (simple-salesforce, our gateway) must do real OAuth against the emulator so the
 login, refresh and expired-session paths are exercised. By default any non-empty
 credentials are accepted; a credentials file narrows that to one identity.
+
+JWT bearer assertions are checked as Salesforce checks them: `aud` must be Salesforce's
+login or test URL (never the URL the request is posted to), `exp` must not have passed,
+and with a certificate configured the RS256 signature must verify against it. Refresh
+tokens can be rotated (`OAuthPolicy.rotate_refresh_tokens`): every refresh then returns
+a new refresh token and voids the one it used, as a connected app with rotation does.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import json
 import secrets
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import jwt
+from cryptography import x509
 
 from . import ids
 
 ORG_ID = ids.to18("00D" + "Hs0" + "000000001")
 USER_ID = ids.to18("005" + "Hs0" + "000000001")
 _SIGNING_KEY = secrets.token_bytes(32)
-INVALID_GRANT = {"error": "invalid_grant", "error_description": "authentication failure"}
 UNSUPPORTED_GRANT = {
     "error": "unsupported_grant_type",
     "error_description": "grant type not supported",
@@ -33,6 +41,28 @@ INVALID_CLIENT_ID = {"error": "invalid_client_id", "error_description": "client 
 INVALID_CLIENT = {"error": "invalid_client", "error_description": "invalid client credentials"}
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+# The only audiences Salesforce accepts in a JWT bearer assertion (Experience Cloud sites
+# aside), whatever host the token request goes to.
+JWT_AUDIENCES = ("https://login.salesforce.com", "https://test.salesforce.com")
+
+
+def _invalid_grant(description: str) -> dict[str, str]:
+    return {"error": "invalid_grant", "error_description": description}
+
+
+INVALID_GRANT = _invalid_grant("authentication failure")
+EXPIRED_REFRESH_TOKEN = _invalid_grant("expired access/refresh token")
+
+
+def checked_certificate(pem: str) -> str:
+    """`pem` itself, once it parses as an X.509 certificate (else ValueError/TypeError)."""
+    x509.load_pem_x509_certificate(pem.encode())
+    return pem
+
+
+def load_certificate(path: str | Path | None) -> str | None:
+    """The PEM text of a JWT signing certificate file (the connected app's certificate)."""
+    return None if path is None else checked_certificate(Path(path).read_text())
 
 
 @dataclass
@@ -62,21 +92,55 @@ def _matches(expected: str | None, given: str | None) -> bool:
     return expected is None or hmac.compare_digest(expected, given)
 
 
-def _jwt_claims(assertion: str) -> dict[str, Any] | None:
-    """Decode (not verify) a JWT's claims; None when it is not well formed."""
-    parts = assertion.split(".")
-    if len(parts) != 3:
-        return None
+class OAuthRefusalError(Exception):
+    """The token endpoint refuses: `body` is Salesforce's `{"error", "error_description"}`."""
+
+    def __init__(self, body: dict[str, str]) -> None:
+        super().__init__(body["error_description"])
+        self.body = body
+
+
+def _jwt_claims(assertion: str, certificate: str | None) -> dict[str, Any]:
+    """The claims of an assertion Salesforce would accept; OAuthRefusalError otherwise.
+
+    Without a certificate the signature is not checked (any well-formed assertion from
+    any key works); audience and expiry always are.
+    """
+    key: Any = None
+    if certificate is not None:
+        key = x509.load_pem_x509_certificate(certificate.encode()).public_key()
     try:
-        decoded = [json.loads(base64.urlsafe_b64decode(p + "=" * (-len(p) % 4))) for p in parts[:2]]
-    except (ValueError, binascii.Error):
-        return None
-    header, claims = decoded
-    if not isinstance(header, dict) or not isinstance(claims, dict):
-        return None
-    if not all(claims.get(k) for k in ("iss", "sub", "aud")):
-        return None
+        claims: dict[str, Any] = jwt.decode(
+            assertion,
+            key,
+            algorithms=["RS256"],
+            audience=list(JWT_AUDIENCES),
+            options={
+                "verify_signature": certificate is not None,
+                "verify_aud": True,
+                "verify_exp": True,
+                "require": ["iss", "sub", "aud", "exp"],
+            },
+        )
+    except jwt.InvalidAudienceError:
+        raise OAuthRefusalError(_invalid_grant("audience is invalid")) from None
+    except jwt.ExpiredSignatureError:
+        raise OAuthRefusalError(_invalid_grant("expired authorization code")) from None
+    except jwt.InvalidSignatureError:
+        raise OAuthRefusalError(_invalid_grant("invalid assertion")) from None
+    except jwt.PyJWTError:
+        raise OAuthRefusalError(INVALID_GRANT) from None
+    if not all(isinstance(claims.get(k), str) and claims[k] for k in ("iss", "sub")):
+        raise OAuthRefusalError(INVALID_GRANT)
     return claims
+
+
+@dataclass
+class OAuthPolicy:
+    """How the connected app is set up: refresh-token rotation, the JWT certificate."""
+
+    rotate_refresh_tokens: bool = False
+    jwt_certificate: str | None = None  # PEM; None: signatures are not checked
 
 
 @dataclass
@@ -84,6 +148,9 @@ class Sessions:
     """Issued access and refresh tokens; thread-safe."""
 
     credentials: Credentials = field(default_factory=Credentials)
+    policy: OAuthPolicy = field(default_factory=OAuthPolicy)
+    # Token requests by grant and outcome ("refresh_token:ok", "refresh_token:refused").
+    requests: Counter[str] = field(default_factory=Counter)
     _tokens: set[str] = field(default_factory=set)
     _refresh: dict[str, str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -107,21 +174,34 @@ class Sessions:
         with self._lock:
             self._tokens.clear()
 
-    def token_response(  # noqa: PLR0911, PLR0912
+    def token_response(self, form: dict[str, str], instance_url: str) -> tuple[int, dict[str, Any]]:
+        """Handle one POST to /services/oauth2/token: (HTTP status, JSON body)."""
+        status, body = self._token_response(form, instance_url)
+        grant = form.get("grant_type", "")
+        self.requests[f"{grant}:{'ok' if status == 200 else 'refused'}"] += 1
+        return status, body
+
+    def _new_refresh_token(self, username: str) -> str:
+        token = f"5Aep{secrets.token_urlsafe(60)}"
+        with self._lock:
+            self._refresh[token] = username
+        return token
+
+    def _token_response(  # noqa: PLR0911, PLR0912
         self, form: dict[str, str], instance_url: str
     ) -> tuple[int, dict[str, Any]]:
-        """Handle one POST to /services/oauth2/token: (HTTP status, JSON body)."""
         grant = form.get("grant_type", "")
         creds = self.credentials
         refresh_token: str | None = None
         if grant not in ("password", "client_credentials", "refresh_token", JWT_BEARER):
             return 400, UNSUPPORTED_GRANT
         if grant == JWT_BEARER:
-            claims = _jwt_claims(form.get("assertion", ""))
-            if (
-                claims is None
-                or not _matches(creds.client_id, claims["iss"])
-                or not _matches(creds.username, claims["sub"])
+            try:
+                claims = _jwt_claims(form.get("assertion", ""), self.policy.jwt_certificate)
+            except OAuthRefusalError as refusal:
+                return 400, refusal.body
+            if not _matches(creds.client_id, claims["iss"]) or not _matches(
+                creds.username, claims["sub"]
             ):
                 return 400, INVALID_GRANT
         else:
@@ -130,13 +210,15 @@ class Sessions:
             if not _matches(creds.client_id, form.get("client_id")):
                 return 400, INVALID_CLIENT_ID
             if grant == "refresh_token":
+                used = form.get("refresh_token", "")
                 with self._lock:
-                    known = form.get("refresh_token", "") in self._refresh
-                if not known:
-                    return 400, {
-                        "error": "invalid_grant",
-                        "error_description": "expired access/refresh token",
-                    }
+                    username = self._refresh.get(used)
+                    if username is not None and self.policy.rotate_refresh_tokens:
+                        del self._refresh[used]  # voided: only the new one works from now on
+                if username is None:
+                    return 400, EXPIRED_REFRESH_TOKEN
+                if self.policy.rotate_refresh_tokens:
+                    refresh_token = self._new_refresh_token(username)
             else:
                 if not _matches(creds.client_secret, form.get("client_secret")):
                     return 400, INVALID_CLIENT
@@ -145,9 +227,7 @@ class Sessions:
                         creds.password, form.get("password")
                     ):
                         return 400, INVALID_GRANT
-                    refresh_token = f"5Aep{secrets.token_urlsafe(60)}"
-                    with self._lock:
-                        self._refresh[refresh_token] = form.get("username", "")
+                    refresh_token = self._new_refresh_token(form.get("username", ""))
         token = self.issue()
         issued_at = str(int(time.time() * 1000))
         identity = f"{instance_url}/id/{ORG_ID}/{USER_ID}"

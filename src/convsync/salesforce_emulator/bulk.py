@@ -209,7 +209,7 @@ class BulkJobs:
             return
         job.columns = header
         job.state = "InProgress"
-        with self.store.transaction() as tx:
+        with self.store.transaction(as_user=True) as tx:
             for row in rows:
                 values: dict[str, Any] = {}
                 for name, raw in zip(header, row, strict=False):

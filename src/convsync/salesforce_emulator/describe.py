@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from .permissions import Permissions
 from .schema import OBJECTS, Field, SObject
+
+_EVERYTHING = Permissions()
 
 
 def _urls(so: SObject, version: str) -> dict[str, str]:
@@ -12,14 +15,14 @@ def _urls(so: SObject, version: str) -> dict[str, str]:
     return {"sobject": base, "describe": f"{base}/describe", "rowTemplate": f"{base}/{{ID}}"}
 
 
-def _field(f: Field) -> dict[str, Any]:
+def _field(so: SObject, f: Field, permissions: Permissions) -> dict[str, Any]:
     return {
         "name": f.name,
         "label": f.label or f.name,
         "type": f.type,
         "length": f.length,
-        "createable": f.createable,
-        "updateable": f.updateable,
+        "createable": permissions.createable(so, f),
+        "updateable": permissions.updateable(so, f),
         "nillable": f.nillable,
         "defaultedOnCreate": f.type == "boolean" or f.name in ("Id", "CreatedDate"),
         "custom": f.name.endswith("__c"),
@@ -46,18 +49,19 @@ def _field(f: Field) -> dict[str, Any]:
     }
 
 
-def summary(so: SObject, version: str) -> dict[str, Any]:
-    """The object entry of describeGlobal and of `GET sobjects/X`."""
+def summary(so: SObject, version: str, permissions: Permissions = _EVERYTHING) -> dict[str, Any]:
+    """The object entry of describeGlobal and of `GET sobjects/X`, for the user."""
+    allowed = permissions.of(so.name)
     return {
         "name": so.name,
         "label": so.name,
         "labelPlural": so.name + "s",
         "keyPrefix": so.key_prefix,
         "custom": False,
-        "createable": True,
-        "updateable": True,
-        "deletable": True,
-        "queryable": True,
+        "createable": allowed.create,
+        "updateable": allowed.edit,
+        "deletable": allowed.delete,
+        "queryable": allowed.read,
         "replicateable": True,
         "retrieveable": True,
         "searchable": True,
@@ -65,20 +69,24 @@ def summary(so: SObject, version: str) -> dict[str, Any]:
     }
 
 
-def describe(so: SObject, version: str) -> dict[str, Any]:
-    """`GET sobjects/X/describe`."""
+def describe(so: SObject, version: str, permissions: Permissions = _EVERYTHING) -> dict[str, Any]:
+    """`GET sobjects/X/describe`: only the fields the user can see."""
     return {
-        **summary(so, version),
-        "fields": [_field(f) for f in so.fields],
+        **summary(so, version, permissions),
+        "fields": [_field(so, f, permissions) for f in permissions.visible_fields(so)],
         "childRelationships": [],
         "recordTypeInfos": [],
     }
 
 
-def describe_global(version: str) -> dict[str, Any]:
-    """`GET sobjects`."""
+def describe_global(version: str, permissions: Permissions = _EVERYTHING) -> dict[str, Any]:
+    """`GET sobjects`: the objects the user can read."""
     return {
         "encoding": "UTF-8",
         "maxBatchSize": 200,
-        "sobjects": [summary(so, version) for so in OBJECTS.values()],
+        "sobjects": [
+            summary(so, version, permissions)
+            for so in OBJECTS.values()
+            if permissions.readable(so.name)
+        ],
     }

@@ -62,6 +62,7 @@ def run(  # noqa: PLR0917 - the CLI calls run() with this exact signature
     unknown_status: str = "reject",
     credentials_file: str | None = None,
     info_file: str | None = ".convsync/emulator.json",
+    jwt_certificate_file: str | None = None,
 ) -> None:
     """Serve until interrupted; print the URL and CA path and write them to `info_file`."""
     app = Emulator(
@@ -70,6 +71,7 @@ def run(  # noqa: PLR0917 - the CLI calls run() with this exact signature
         fault_rate=fault_rate,
         unknown_status=unknown_status,
         credentials_file=credentials_file,
+        jwt_certificate_file=jwt_certificate_file,
     )
     tls_dir = Path(info_file).resolve().parent / "emulator-tls" if info_file else None
     tls = make_tls_files(tls_dir)

@@ -24,6 +24,7 @@ from typing import Any
 from . import duplicates, ids
 from .clock import Clock
 from .errors import ApiError, not_found
+from .permissions import Permissions
 from .schema import OBJECTS, Field, SObject
 
 Record = dict[str, Any]
@@ -35,11 +36,15 @@ UNKNOWN_STATUS_MODES = ("reject", "default")
 class Transaction:
     """One Salesforce transaction: a single timestamp and an undo log for rollback."""
 
-    def __init__(self, store: Store, now: datetime, *, allow_save: bool = False) -> None:
+    def __init__(
+        self, store: Store, now: datetime, *, allow_save: bool = False, as_user: bool = False
+    ) -> None:
         self.store = store
         self.now = now
         # The request sent `Sforce-Duplicate-Rule-Header: allowSave=true`.
         self.allow_save = allow_save
+        # An API call of the integration user (its permissions apply), not a seed.
+        self.as_user = as_user
         self.undo: list[tuple[str, str, Record | None]] = []
 
     def savepoint(self) -> int:
@@ -85,12 +90,19 @@ class Store:
             self.tombstones: dict[str, dict[str, None]] = {name: {} for name in OBJECTS}
             self.leads_by_name: dict[tuple[str, ...], dict[str, None]] = {}
             self.duplicate_rules: dict[str, str] = {"Lead": "off"}
+            self.permissions = Permissions()
 
     @contextmanager
-    def transaction(self, *, allow_save: bool = False) -> Iterator[Transaction]:
-        """Hold the lock for one transaction; an escaping exception rolls it all back."""
+    def transaction(
+        self, *, allow_save: bool = False, as_user: bool = False
+    ) -> Iterator[Transaction]:
+        """Hold the lock for one transaction; an escaping exception rolls it all back.
+
+        `allow_save`: the request sent `Sforce-Duplicate-Rule-Header: allowSave=true`.
+        `as_user`: the integration user's API call, checked against `permissions`.
+        """
         with self.lock:
-            tx = Transaction(self, self.clock.tick(), allow_save=allow_save)
+            tx = Transaction(self, self.clock.tick(), allow_save=allow_save, as_user=as_user)
             try:
                 yield tx
             except BaseException:
@@ -325,6 +337,8 @@ class Store:
     def create(self, tx: Transaction, object_name: str, values: dict[str, Any]) -> str:
         """Insert one record; raises ApiError exactly where Salesforce would."""
         so = OBJECTS[object_name]
+        if tx.as_user:
+            self.permissions.check(so, "create", values)
         rec = self._blank(so, tx.now)
         rec.update(self._input(so, values, creating=True))
         handler = getattr(self, f"_create_{object_name}")
@@ -336,6 +350,8 @@ class Store:
     ) -> None:
         """Update one live record by id."""
         so = OBJECTS[object_name]
+        if tx.as_user:
+            self.permissions.check(so, "edit", values)
         current = self.live(object_name, record_id)
         changes = self._input(so, values, creating=False)
         rec = {**current, **changes, "LastModifiedDate": tx.now, "SystemModstamp": tx.now}
@@ -345,6 +361,8 @@ class Store:
 
     def delete(self, tx: Transaction, object_name: str, record_id: str) -> None:
         """Soft-delete one live record (and what Salesforce cascades with it)."""
+        if tx.as_user:
+            self.permissions.check(OBJECTS[object_name], "delete")
         current = self.live(object_name, record_id)
         handler = getattr(self, f"_delete_{object_name}")
         handler(tx, current)

@@ -51,6 +51,47 @@ class CaBundleSession(requests.Session):
         return settings
 
 
+@dataclass(frozen=True, repr=False)
+class JwtKeys:
+    """An RSA private key (PEM) and a self-signed certificate for it: what a connected
+    app holds for the JWT bearer flow (`admin.oauth(jwt_certificate=...)`)."""
+
+    private_key_pem: bytes
+    certificate_pem: str
+
+
+def jwt_keys() -> JwtKeys:
+    """A fresh key pair and certificate (2048-bit RSA, valid for 30 days)."""
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "convsync-tests")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
+    return JwtKeys(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+        certificate.public_bytes(serialization.Encoding.PEM).decode(),
+    )
+
+
 @dataclass
 class AdminClient:
     """Calls the `/__emulator/` endpoints."""
@@ -120,6 +161,20 @@ class AdminClient:
     def expire_sessions(self) -> None:
         self._call("POST", "sessions/expire")
 
+    def oauth(self, **settings: Any) -> dict[str, Any]:
+        """Set `rotate_refresh_tokens` and/or `jwt_certificate` (PEM or None); read them.
+
+        The answer also counts token requests by grant and outcome (`token_requests`).
+        """
+        return dict(self._call("POST", "oauth", settings))
+
+    def permissions(self, spec: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Restrict the integration user (`{"Lead": {"create": false, "fields": {"Email":
+        "none"}}}`; objects not named get full access, `{}` restores all); read them."""
+        if spec is None:
+            return dict(self._call("GET", "permissions"))
+        return dict(self._call("POST", "permissions", dict(spec)))
+
     def summary(self) -> dict[str, Any]:
         """Live/deleted counts per object."""
         return dict(self._call("GET", "state/summary"))
@@ -169,7 +224,7 @@ def running_emulator(**options: Any) -> Iterator[EmulatorHandle]:
     """Start an emulator on a free loopback port in a thread; stop it on exit.
 
     Options are those of `Emulator` (api_limit, latency_ms, fault_rate, unknown_status,
-    credentials_file) plus `host`.
+    credentials_file, jwt_certificate_file) plus `host`.
     """
     host = options.pop("host", "127.0.0.1")
     app = Emulator(**options)

@@ -409,3 +409,17 @@ class HeartbeatRow(Base):
     token: Mapped[str] = mapped_column(String(64), primary_key=True)
     hostname: Mapped[str] = mapped_column(String(255))
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class RefreshTokenRow(Base):
+    """The newest refresh token of a configured one, once Salesforce has rotated it.
+
+    Keyed by a hash of the configured token (a new one in the environment starts afresh)
+    and encrypted with a key derived from it, so the table alone gives nothing away.
+    """
+
+    __tablename__ = "salesforce_refresh_tokens"
+
+    configured_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token: Mapped[str | None] = mapped_column(Text)
+    rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

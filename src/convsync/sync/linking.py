@@ -1,5 +1,5 @@
 """Linking a Conversion campaign to Salesforce: the three creation choices, link later,
-the pre-flight status check, and unlink.
+the pre-flight checks (statuses, the Salesforce user's permissions), and unlink.
 """
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from convsync.domain.errors import LinkError, NotFoundError, SalesforceError
+from convsync.domain.access import missing_access
+from convsync.domain.errors import LinkError, MissingAccessError, NotFoundError, SalesforceError
 from convsync.domain.model import RunKind, SyncMode
 from convsync.domain.outcomes import RecordResult, WriteOutcome
 from convsync.domain.statuses import (
@@ -23,6 +24,7 @@ from convsync.domain.statuses import (
     plan_status_alignment,
     preflight,
 )
+from convsync.salesforce.access import sync_needs
 from convsync.store import added_members, catalog, links, runs
 from convsync.store.db import transaction
 from convsync.store.tables import LinkRow, utcnow
@@ -38,6 +40,23 @@ class LinkResult:
     mode: SyncMode
     run_id: int
     check: Preflight | None
+
+
+def check_access(ctx: SyncContext, *, creating_campaign: bool) -> tuple[str, ...]:
+    """What the Salesforce user cannot do that the sync needs, one line each (describe:
+    one API call per object). Empty when nothing is missing."""
+    needs = sync_needs(
+        creating_campaign=creating_campaign, creating_leads=ctx.options.create_missing_leads
+    )
+    granted = ctx.salesforce.describe_access(dict.fromkeys(n.object_name for n in needs))
+    return missing_access(needs, granted)
+
+
+def require_access(ctx: SyncContext, *, creating_campaign: bool) -> None:
+    """Refuse (MissingAccessError) before anything is written if a permission is missing."""
+    missing = check_access(ctx, creating_campaign=creating_campaign)
+    if missing:
+        raise MissingAccessError(missing)
 
 
 def check_campaign_statuses(
@@ -100,11 +119,29 @@ def _record_link(
 def link_existing(
     ctx: SyncContext, campaign_name: str, salesforce_campaign_id: str, *, force: bool = False
 ) -> LinkResult:
-    """Link to an existing Salesforce campaign; its members come into Conversion first."""
+    """Link to an existing Salesforce campaign; its members come into Conversion first.
+
+    Refused before anything is written when the Salesforce user lacks a permission the
+    sync needs (`--force` does not override that: every run would fail).
+    """
+    _require_unlinked(ctx, campaign_name)
+    require_access(ctx, creating_campaign=False)
+    return _link_existing(ctx, campaign_name, salesforce_campaign_id, force=force)
+
+
+def _require_unlinked(ctx: SyncContext, campaign_name: str) -> str:
+    """The campaign's name as stored; NotFoundError or LinkError (already linked)."""
     with transaction(ctx.sessions) as session:
         campaign = require_campaign(session, campaign_name)
         if links.active_link(session, campaign.id) is not None:
             raise LinkError(f"{campaign_name!r} is already linked (unlink it first)")
+        return campaign.name
+
+
+def _link_existing(
+    ctx: SyncContext, campaign_name: str, salesforce_campaign_id: str, *, force: bool
+) -> LinkResult:
+    _require_unlinked(ctx, campaign_name)
     check = check_campaign_statuses(ctx, campaign_name, salesforce_campaign_id)
     refusal = link_refusal(check)
     if refusal and not force:
@@ -115,12 +152,17 @@ def link_existing(
 
 
 def link_new(ctx: SyncContext, campaign_name: str) -> LinkResult:
-    """Create the Salesforce campaign (same name, statuses matching the type), then sync."""
-    with transaction(ctx.sessions) as session:
-        campaign = require_campaign(session, campaign_name)
-        if links.active_link(session, campaign.id) is not None:
-            raise LinkError(f"{campaign_name!r} is already linked (unlink it first)")
-        name = campaign.name
+    """Create the Salesforce campaign (same name, statuses matching the type), then sync.
+
+    Refused before anything is created when the Salesforce user lacks a permission.
+    """
+    _require_unlinked(ctx, campaign_name)
+    require_access(ctx, creating_campaign=True)
+    return _link_new(ctx, campaign_name)
+
+
+def _link_new(ctx: SyncContext, campaign_name: str) -> LinkResult:
+    name = _require_unlinked(ctx, campaign_name)
     sf = ctx.salesforce
     salesforce_campaign_id = sf.create_campaign(name)
     _align_statuses(sf, salesforce_campaign_id, ctx, campaign_name)
@@ -143,9 +185,12 @@ def create_synced_campaign(
         raise LinkError("--sync existing needs --salesforce-campaign ID")
     if mode is not SyncMode.EXISTING and salesforce_campaign_id:
         raise LinkError("--salesforce-campaign goes with --sync existing")
+    if mode is not SyncMode.NONE:
+        # Check before creating anything, so a missing permission or a bad id leaves
+        # nothing behind.
+        require_access(ctx, creating_campaign=mode is SyncMode.NEW)
     if mode is SyncMode.EXISTING:
         assert salesforce_campaign_id is not None
-        # Check before creating anything, so a bad id leaves nothing behind.
         ctx.salesforce.get_campaign(salesforce_campaign_id)
     create_campaign(ctx.sessions, name, type_name)
     campaign_name = name.strip()
@@ -153,9 +198,9 @@ def create_synced_campaign(
         return None
     try:
         if mode is SyncMode.NEW:
-            return link_new(ctx, campaign_name)
+            return _link_new(ctx, campaign_name)
         assert salesforce_campaign_id is not None
-        return link_existing(ctx, campaign_name, salesforce_campaign_id, force=force)
+        return _link_existing(ctx, campaign_name, salesforce_campaign_id, force=force)
     except Exception:
         _drop_unlinked_campaign(ctx, campaign_name)
         raise

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from convsync.domain.access import ObjectAccess
 from convsync.domain.model import MemberStatus, Stage
 from convsync.domain.outcomes import RecordResult
 from convsync.salesforce.records import (
@@ -23,6 +24,8 @@ from convsync.salesforce.records import (
 
 
 class SalesforcePort(Protocol):
+    def describe_access(self, object_names: Iterable[str]) -> dict[str, ObjectAccess]: ...
+
     def get_campaign(self, campaign_id: str) -> SalesforceCampaign: ...
 
     def create_campaign(self, name: str) -> str: ...

@@ -35,8 +35,11 @@ class Adapters:
             if self._gateway is None:
                 from convsync.metrics import instrument_session
                 from convsync.salesforce import connect
+                from convsync.store.refresh_tokens import SharedRefreshTokens
 
-                self._gateway = connect(self.settings)
+                self._gateway = connect(
+                    self.settings, refresh_tokens=SharedRefreshTokens(self.sessions)
+                )
                 # Every Salesforce call and error shows in the worker's /metrics.
                 instrument_session(self._gateway.client.session)
             return self._gateway

@@ -7,6 +7,7 @@ from typing import Any
 
 from convsync.config import Settings
 from convsync.salesforce import connect
+from convsync.salesforce.auth import RefreshTokenStore
 from convsync.salesforce.client import ClientOptions
 from convsync.salesforce.gateway import SalesforceGateway
 from convsync.salesforce_emulator.testing import EmulatorHandle
@@ -46,9 +47,14 @@ def make_settings(emulator: EmulatorHandle, **overrides: Any) -> Settings:
 
 
 def make_gateway(
-    emulator: EmulatorHandle, options: ClientOptions = FAST, **overrides: Any
+    emulator: EmulatorHandle,
+    options: ClientOptions = FAST,
+    refresh_tokens: RefreshTokenStore | None = None,
+    **overrides: Any,
 ) -> SalesforceGateway:
-    return connect(make_settings(emulator, **overrides), options=options)
+    return connect(
+        make_settings(emulator, **overrides), options=options, refresh_tokens=refresh_tokens
+    )
 
 
 def seed_campaign(

@@ -12,7 +12,7 @@ from tests.support.services import without_convsync_environment
 
 from convsync.config import Settings
 from convsync.domain.errors import ConfigurationError
-from convsync.salesforce.auth import Flow, Token, credentials_from, jwt_assertion
+from convsync.salesforce.auth import Flow, Token, credentials_from, jwt_assertion, jwt_audience
 
 SECRET = "pa55-W0RD-very-secret"
 
@@ -83,7 +83,7 @@ def test_credentials_and_tokens_never_show_secrets_in_repr() -> None:
     assert SECRET not in repr(Token("https://org.example.test", SECRET))
 
 
-def test_jwt_assertion_is_rs256_signed_for_the_login_url(tmp_path: Path) -> None:
+def test_jwt_assertion_is_rs256_signed_for_salesforce_not_the_login_url(tmp_path: Path) -> None:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     key_file = tmp_path / "server.key"
     key_file.write_bytes(
@@ -104,6 +104,44 @@ def test_jwt_assertion_is_rs256_signed_for_the_login_url(tmp_path: Path) -> None
         jwt_assertion(credentials),
         key.public_key(),
         algorithms=["RS256"],
-        audience="https://login.example.test",
+        audience="https://login.salesforce.com",
     )
     assert (claims["iss"], claims["sub"]) == ("cid", "u@x.io")
+
+
+@pytest.mark.parametrize(
+    ("login_url", "audience"),
+    [
+        ("https://login.salesforce.com", "https://login.salesforce.com"),
+        ("https://acme.my.salesforce.com", "https://login.salesforce.com"),
+        ("https://127.0.0.1:8443", "https://login.salesforce.com"),
+        ("https://test.salesforce.com", "https://test.salesforce.com"),
+        ("https://acme--uat.sandbox.my.salesforce.com", "https://test.salesforce.com"),
+        ("https://acme--uat.my.salesforce.com", "https://test.salesforce.com"),
+    ],
+)
+def test_jwt_audience_is_the_test_url_for_sandboxes_and_the_login_url_otherwise(
+    login_url: str, audience: str
+) -> None:
+    assert jwt_audience(login_url) == audience
+
+
+def test_the_jwt_audience_can_be_set(tmp_path: Path) -> None:
+    key_file = tmp_path / "server.key"
+    key_file.write_bytes(
+        rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    credentials = credentials_from(
+        _settings(
+            salesforce_username="u@x.io",
+            salesforce_client_id="cid",
+            salesforce_private_key_file=key_file,
+            salesforce_jwt_audience="https://test.salesforce.com",
+        )
+    )
+    claims = jwt.decode(jwt_assertion(credentials), options={"verify_signature": False})
+    assert claims["aud"] == "https://test.salesforce.com"

@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from sf_helpers import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -18,7 +16,8 @@ from sf_helpers import (
 )
 
 from convsync.domain.errors import SalesforceAuthError
-from convsync.salesforce_emulator.testing import EmulatorHandle
+from convsync.salesforce.auth import JWT_GRANT
+from convsync.salesforce_emulator.testing import EmulatorHandle, jwt_keys
 
 NO_PASSWORD = {
     "salesforce_username": None,
@@ -53,16 +52,18 @@ def test_refresh_token_login_reads_the_org(org: EmulatorHandle) -> None:
     assert _can_read(gateway, campaign["id"])
 
 
+def _key_and_certificate(tmp_path: Path) -> tuple[Path, str]:
+    """A private key file and the certificate a connected app would hold for it."""
+    keys = jwt_keys()
+    key_file = tmp_path / "server.key"
+    key_file.write_bytes(keys.private_key_pem)
+    return key_file, keys.certificate_pem
+
+
 def test_jwt_bearer_login_reads_the_org(org: EmulatorHandle, tmp_path: Path) -> None:
     campaign = seed_campaign(org)
-    key_file = tmp_path / "server.key"
-    key_file.write_bytes(
-        rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    key_file, certificate = _key_and_certificate(tmp_path)
+    org.admin.oauth(jwt_certificate=certificate)
     gateway = make_gateway(
         org,
         salesforce_private_key_file=key_file,
@@ -70,6 +71,39 @@ def test_jwt_bearer_login_reads_the_org(org: EmulatorHandle, tmp_path: Path) -> 
         salesforce_security_token=None,
     )
     assert _can_read(gateway, campaign["id"])
+
+
+def test_jwt_bearer_login_posts_a_sandbox_audience_to_the_configured_login_url(
+    org: EmulatorHandle, tmp_path: Path
+) -> None:
+    campaign = seed_campaign(org)
+    key_file, certificate = _key_and_certificate(tmp_path)
+    org.admin.oauth(jwt_certificate=certificate)
+    gateway = make_gateway(
+        org,
+        salesforce_private_key_file=key_file,
+        salesforce_jwt_audience="https://test.salesforce.com",
+        salesforce_password=None,
+        salesforce_security_token=None,
+    )
+    assert _can_read(gateway, campaign["id"])
+    assert org.admin.oauth()["token_requests"] == {f"{JWT_GRANT}:ok": 1}
+
+
+def test_a_jwt_audience_salesforce_refuses_fails_the_login_in_one_line(
+    org: EmulatorHandle, tmp_path: Path
+) -> None:
+    key_file, _ = _key_and_certificate(tmp_path)
+    gateway = make_gateway(
+        org,
+        salesforce_private_key_file=key_file,
+        salesforce_jwt_audience=org.login_url,
+        salesforce_password=None,
+        salesforce_security_token=None,
+    )
+    with pytest.raises(SalesforceAuthError, match="audience is invalid") as caught:
+        gateway.get_campaign(seed_campaign(org)["id"])
+    assert "CONVSYNC_SALESFORCE_JWT_AUDIENCE" in str(caught.value)
 
 
 def test_session_id_login_reads_the_org(org: EmulatorHandle) -> None:

@@ -94,9 +94,10 @@ def _resolve(query: s.Query, so: SObject, path: s.FieldPath, store: Store) -> Co
     parts = path.parts
     if len(parts) > 1 and parts[0].lower() == so.name.lower():
         parts = parts[1:]
+    permissions = store.permissions
     if len(parts) == 1:
         found = so.field(parts[0])
-        if found is None:
+        if found is None or not permissions.visible(so.name, found.name):
             raise _error(
                 query,
                 path,
@@ -106,7 +107,12 @@ def _resolve(query: s.Query, so: SObject, path: s.FieldPath, store: Store) -> Co
         name = found.name
         return Column(path, found, None, lambda r: r.get(name))
     relation = so.relationships.get(parts[0].lower())
-    if relation is None or len(parts) > 2:
+    if (
+        relation is None
+        or len(parts) > 2
+        or not permissions.visible(so.name, relation.name)
+        or not permissions.readable(relation.reference_to or "")
+    ):
         raise _error(
             query,
             path,
@@ -115,7 +121,7 @@ def _resolve(query: s.Query, so: SObject, path: s.FieldPath, store: Store) -> Co
         )
     target = OBJECTS[relation.reference_to or ""]
     found = target.field(parts[1])
-    if found is None:
+    if found is None or not permissions.visible(target.name, found.name):
         raise _error(
             query,
             path,
@@ -273,7 +279,7 @@ def compile_query(text: str, store: Store) -> CompiledQuery:
     """Parse and check `text`; raises ApiError shaped like Salesforce's."""
     query = parse(text)
     so = sobject(query.sobject)
-    if so is None:
+    if so is None or not store.permissions.readable(so.name):
         raise ApiError(
             "INVALID_TYPE",
             located(

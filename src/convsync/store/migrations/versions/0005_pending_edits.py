@@ -5,7 +5,7 @@ edit_count and the run kind 'edits'; added_salesforce_members (what
 `unlink --remove-synced-members` removes).
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-12-04 16:30:00
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 import convsync.store.tables
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
