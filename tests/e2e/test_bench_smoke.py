@@ -23,6 +23,7 @@ REQUIRED = (
     "api_calls",
     "floor_seconds",
     "floor_api_calls",
+    "floor_kind",
     "time_ratio",
     "api_ratio",
     "peak_worker_rss_mb",
@@ -36,12 +37,12 @@ def bench_environment() -> dict[str, str]:
     return env
 
 
-def database_exists(name: str) -> bool:
+def databases_named(prefix: str) -> list[str]:
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-        return (
-            admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
-            is not None
-        )
+        rows = admin.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE %s", (f"{prefix}%",)
+        ).fetchall()
+    return [str(name) for (name,) in rows]
 
 
 @pytest.mark.e2e
@@ -78,9 +79,17 @@ def test_bench_reports_every_scenario_against_its_floor_and_cleans_up() -> None:
     assert scenarios["initial"]["members"] == 1000
     assert scenarios["initial"]["write_path"] == "collections"  # below the threshold
     assert scenarios["initial_bulk"]["write_path"] == "bulk"  # the variant, threshold 200
+    # The floor writes the way the sync did, with the gateway's own calls.
+    assert scenarios["initial"]["floor_kind"] == "collections"
+    assert scenarios["initial_bulk"]["floor_kind"] == "bulk"
+    assert (
+        scenarios["initial"]["floor_moved"]["looked_up"]
+        == scenarios["initial"]["floor_moved"]["leads"]
+        > 0
+    )
     assert scenarios["many_campaigns"]["campaigns"] == 5
     assert scenarios["idle_tick"]["due"] == 0
-    assert not database_exists(f"convsync_bench_{bench.pid}")
+    assert not databases_named(f"convsync_bench_{bench.pid}_")
 
 
 def test_bench_refuses_a_database_that_is_not_postgresql(monkeypatch: pytest.MonkeyPatch) -> None:

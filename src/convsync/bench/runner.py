@@ -33,7 +33,15 @@ NEVER_BULK = 1_000_000_000
 # The lowest threshold the settings accept: the variant that always uses it.
 ALWAYS_BULK = 200
 ROWS = ("initial", "incremental", "many_campaigns", "idle_tick")
-FIELDS = ("seconds", "api_calls", "floor_seconds", "floor_api_calls", "time_ratio", "api_ratio")
+FIELDS = (
+    "seconds",
+    "api_calls",
+    "floor_seconds",
+    "floor_api_calls",
+    "floor_kind",
+    "time_ratio",
+    "api_ratio",
+)
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ from convsync.salesforce.streams import (
     CAMPAIGN,
     CAMPAIGN_MEMBER,
     CAMPAIGN_MEMBER_STATUS,
+    CHANGES_ORDER,
     PAGE_SIZE,
 )
 
@@ -214,7 +215,7 @@ class SalesforceGateway:
         if include_deleted and deleted_since is not None:
             where += " AND (IsDeleted = false OR SystemModstamp >= {deleted_since})"
         query = soql(
-            CAMPAIGN_MEMBER.select() + where + " ORDER BY SystemModstamp, Id",
+            CAMPAIGN_MEMBER.select() + where + CHANGES_ORDER,
             cid=cid,
             since=since,
             until=until,

@@ -50,5 +50,8 @@ CAMPAIGN_MEMBER_STATUS = Stream(
 
 CAMPAIGN = Stream(object_name="Campaign", fields=("Id", "Name"))
 
+# Member reads page by their replication field, then Id (stable across equal stamps).
+CHANGES_ORDER = " ORDER BY SystemModstamp, Id"
+
 # Read 2,000 rows a page: the most Salesforce returns, so the fewest API calls.
 PAGE_SIZE = 2_000
