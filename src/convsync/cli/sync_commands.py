@@ -7,12 +7,15 @@ from collections.abc import Sequence
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from convsync.cli.errors import UserError, typer_app
 from convsync.cli.output import JSON_OPTION_HELP, console, emit_json, emit_table
+from convsync.cli.status_commands import InboundOption, OutboundOption, policy_from
 from convsync.domain.model import SyncMode
+from convsync.domain.status_rules import InboundUnknown, OutboundUnknown
 from convsync.domain.statuses import Preflight
 from convsync.sync import dead_letters, linking, reporting
 from convsync.sync.reporting import RunSummary
@@ -30,17 +33,23 @@ def print_preflight(check: Preflight) -> None:
     if gap.is_compatible:
         console.print("[green]✓[/] statuses match on both sides")
         return
+    as_default = check.policy.inbound_unknown is InboundUnknown.DEFAULT
+    create = check.policy.outbound_unknown is OutboundUnknown.CREATE
     for label in gap.missing_in_conversion:
         n = check.skipped_inbound.get(label, 0)
+        fate = "imported with the type's default status" if as_default else "skipped"
         console.print(
-            f"[yellow]![/] Salesforce status {label!r} is not in the type: "
-            f"{n} Salesforce member(s) would be skipped"
+            f"[yellow]![/] Salesforce status {escape(repr(label))} is not in the type: "
+            f"{n} Salesforce member(s) would be {fate}"
         )
-    for label in gap.missing_in_salesforce:
-        n = check.dead_letter_outbound.get(label, 0)
+    for status in gap.missing_in_salesforce:
+        n = check.dead_letter_outbound.get(status, 0)
+        mapped = gap.labels.get(status)
+        known_as = f" (as {escape(repr(mapped))})" if mapped else ""
+        fate = "pushed once the status is created" if create else "dead-lettered"
         console.print(
-            f"[yellow]![/] status {label!r} is not on the Salesforce campaign: "
-            f"{n} Conversion member(s) would be dead-lettered"
+            f"[yellow]![/] status {escape(repr(status))}{known_as} is not on the Salesforce "
+            f"campaign: {n} Conversion member(s) would be {fate}"
         )
 
 
@@ -96,16 +105,21 @@ def link(
         bool,
         typer.Option(help="Link even if Salesforce statuses in use are missing from the type."),
     ] = False,
+    inbound_unknown: InboundOption = None,
+    outbound_unknown: OutboundOption = None,
 ) -> None:
     """Link an existing campaign; starts the two-way initial sync (Salesforce lands first)."""
     if bool(salesforce_campaign) == create_new:
         raise UserError("give exactly one of --salesforce-campaign ID or --create-new")
     ctx = sync_context()
+    policy = policy_from(inbound_unknown, outbound_unknown)
     if create_new:
-        _linked(linking.link_new(ctx, campaign))
+        _linked(linking.link_new(ctx, campaign, policy=policy))
     else:
         assert salesforce_campaign is not None
-        _linked(linking.link_existing(ctx, campaign, salesforce_campaign, force=force))
+        _linked(
+            linking.link_existing(ctx, campaign, salesforce_campaign, force=force, policy=policy)
+        )
 
 
 def unlink(campaign: str) -> None:

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from convsync.store.tables import CampaignRow, LinkRow, MemberRow, SyncErrorRow, utcnow
+from convsync.store.tables import CampaignRow, LinkRow, MemberRow, RunRow, SyncErrorRow, utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +21,8 @@ class DueCandidate:
     status_mark: datetime | None
     local_changes: bool
     open_dead_letters: bool
+    # The mapping or a policy changed since the link's last run started.
+    rules_changed: bool = False
 
 
 def active_link(session: Session, campaign_id: int) -> LinkRow | None:
@@ -79,6 +81,10 @@ def due_candidates(session: Session) -> list[DueCandidate]:
         SyncErrorRow.resolved_at.is_(None),
         SyncErrorRow.direction == "outbound",
     )
+    judged_since = exists().where(
+        RunRow.link_id == LinkRow.id, RunRow.started_at >= LinkRow.rules_changed_at
+    )
+    rules = LinkRow.rules_changed_at.is_not(None) & ~judged_since
     rows = session.execute(
         select(
             LinkRow.id,
@@ -87,6 +93,7 @@ def due_candidates(session: Session) -> list[DueCandidate]:
             LinkRow.status_mark,
             local.label("local"),
             dead.label("dead"),
+            rules.label("rules"),
         )
         .where(LinkRow.state == "active")
         .order_by(LinkRow.id)
@@ -99,6 +106,7 @@ def due_candidates(session: Session) -> list[DueCandidate]:
             r.status_mark,
             bool(r.local),
             bool(r.dead),
+            bool(r.rules),
         )
         for r in rows
     ]

@@ -185,6 +185,10 @@ class LinkRow(Base):
         ),
         CheckConstraint("mode IN ('existing', 'new')", name="mode_known"),
         CheckConstraint("state IN ('active', 'unlinked')", name="state_known"),
+        CheckConstraint("inbound_unknown IN ('skip', 'default')", name="inbound_unknown_known"),
+        CheckConstraint(
+            "outbound_unknown IN ('dead-letter', 'create')", name="outbound_unknown_known"
+        ),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -199,8 +203,37 @@ class LinkRow(Base):
     # Latest CampaignMemberStatus SystemModstamp seen: a newer one may fix dead letters.
     status_mark: Mapped[datetime | None] = mapped_column(UTCDateTime())
     initial_sync_done: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The status policies (domain.status_rules): what happens to a member whose status
+    # the other side lacks. The defaults are the spec's rules.
+    inbound_unknown: Mapped[str] = mapped_column(String(16), default="skip", server_default="skip")
+    outbound_unknown: Mapped[str] = mapped_column(
+        String(16), default="dead-letter", server_default="dead-letter"
+    )
+    # When the campaign's mapping or the link's policies last changed: until a run starts
+    # after it, the link is due (its skips and dead letters are judged again).
+    rules_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     linked_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     unlinked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class StatusMappingRow(Base):
+    """A Conversion status known in Salesforce by another label, for one campaign's links.
+
+    Kept per campaign rather than per link so that it can be set before linking (the
+    pre-flight check and `link` take it into account) and survives an unlink.
+    """
+
+    __tablename__ = "status_mappings"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "conversion_status", name="uq_mapping_campaign_status"),
+        UniqueConstraint("campaign_id", "salesforce_label", name="uq_mapping_campaign_label"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    conversion_status: Mapped[str] = mapped_column(String(40))
+    salesforce_label: Mapped[str] = mapped_column(String(40))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class MemberSyncStateRow(Base):

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from convsync.domain.errors import LinkError, NotFoundError
 from convsync.domain.model import RunKind, SyncMode
+from convsync.domain.status_rules import SPEC_POLICY, StatusPolicy
 from convsync.domain.statuses import (
     CreateStatus,
     DeleteStatus,
@@ -22,6 +23,7 @@ from convsync.domain.statuses import (
     preflight,
 )
 from convsync.store import catalog, links, runs
+from convsync.store import status_rules as rules_store
 from convsync.store.db import transaction
 from convsync.store.tables import utcnow
 from convsync.sync.catalog import create_campaign, require_campaign
@@ -39,18 +41,24 @@ class LinkResult:
 
 
 def check_campaign_statuses(
-    ctx: SyncContext, campaign_name: str, salesforce_campaign_id: str
+    ctx: SyncContext,
+    campaign_name: str,
+    salesforce_campaign_id: str,
+    policy: StatusPolicy | None = None,
 ) -> Preflight:
-    """Which statuses each side lacks, and how many members each gap would skip or park."""
+    """Which statuses each side lacks (through the campaign's mapping), and how many
+    members each gap would skip or park; `policy` defaults to the active link's."""
     with transaction(ctx.sessions) as session:
         campaign = require_campaign(session, campaign_name)
-        campaign_type = catalog.type_of_campaign(session, campaign.id)
+        if policy is None:
+            policy = rules_store.policy_of(links.active_link(session, campaign.id))
+        rules = rules_store.rules_for(session, campaign.id, policy)
         local_counts = catalog.status_counts(session, campaign.id)
     sf = ctx.salesforce
     sf.get_campaign(salesforce_campaign_id)  # a clear NotFound/Validation error first
     remote = [s for _, s in sf.campaign_statuses(salesforce_campaign_id)]
-    gap = check_statuses(campaign_type.statuses, remote)
-    return preflight(gap, sf.member_status_counts(salesforce_campaign_id), local_counts)
+    gap = check_statuses(rules.campaign_type.statuses, remote, rules)
+    return preflight(gap, sf.member_status_counts(salesforce_campaign_id), local_counts, policy)
 
 
 def _align_statuses(
@@ -58,7 +66,8 @@ def _align_statuses(
 ) -> None:
     with transaction(ctx.sessions) as session:
         campaign = require_campaign(session, campaign_name)
-        campaign_type = catalog.type_of_campaign(session, campaign.id)
+        # Under the mapped labels: the new campaign speaks the link's translation.
+        campaign_type = rules_store.rules_for(session, campaign.id).in_salesforce()
     existing = [SalesforceStatus(i, s) for i, s in sf.campaign_statuses(campaign_id)]
     for step in plan_status_alignment(campaign_type, existing).steps:
         if isinstance(step, CreateStatus):
@@ -70,7 +79,11 @@ def _align_statuses(
 
 
 def _record_link(
-    ctx: SyncContext, campaign_name: str, salesforce_campaign_id: str, mode: SyncMode
+    ctx: SyncContext,
+    campaign_name: str,
+    salesforce_campaign_id: str,
+    mode: SyncMode,
+    policy: StatusPolicy,
 ) -> int:
     """Write the link and its initial run in one transaction; returns the run id."""
     try:
@@ -85,6 +98,7 @@ def _record_link(
                     "to another campaign"
                 )
             link = links.add_link(session, campaign.id, salesforce_campaign_id, mode.value)
+            rules_store.set_policy(link, policy)
             run_id = runs.open_run(session, link.id, RunKind.INITIAL.value, ctx.options.lease)
             assert run_id is not None  # a brand-new link has no open run
     except IntegrityError:
@@ -96,23 +110,30 @@ def _record_link(
 
 
 def link_existing(
-    ctx: SyncContext, campaign_name: str, salesforce_campaign_id: str, *, force: bool = False
+    ctx: SyncContext,
+    campaign_name: str,
+    salesforce_campaign_id: str,
+    *,
+    force: bool = False,
+    policy: StatusPolicy = SPEC_POLICY,
 ) -> LinkResult:
     """Link to an existing Salesforce campaign; its members come into Conversion first."""
     with transaction(ctx.sessions) as session:
         campaign = require_campaign(session, campaign_name)
         if links.active_link(session, campaign.id) is not None:
             raise LinkError(f"{campaign_name!r} is already linked (unlink it first)")
-    check = check_campaign_statuses(ctx, campaign_name, salesforce_campaign_id)
+    check = check_campaign_statuses(ctx, campaign_name, salesforce_campaign_id, policy)
     refusal = link_refusal(check)
     if refusal and not force:
         raise LinkError(refusal)  # already says how to go ahead
-    run_id = _record_link(ctx, campaign_name, salesforce_campaign_id, SyncMode.EXISTING)
+    run_id = _record_link(ctx, campaign_name, salesforce_campaign_id, SyncMode.EXISTING, policy)
     ctx.dispatch.inbound_stage(run_id)
     return LinkResult(campaign_name, salesforce_campaign_id, SyncMode.EXISTING, run_id, check)
 
 
-def link_new(ctx: SyncContext, campaign_name: str) -> LinkResult:
+def link_new(
+    ctx: SyncContext, campaign_name: str, *, policy: StatusPolicy = SPEC_POLICY
+) -> LinkResult:
     """Create the Salesforce campaign (same name, statuses matching the type), then sync."""
     with transaction(ctx.sessions) as session:
         campaign = require_campaign(session, campaign_name)
@@ -122,7 +143,7 @@ def link_new(ctx: SyncContext, campaign_name: str) -> LinkResult:
     sf = ctx.salesforce
     salesforce_campaign_id = sf.create_campaign(name)
     _align_statuses(sf, salesforce_campaign_id, ctx, campaign_name)
-    run_id = _record_link(ctx, campaign_name, salesforce_campaign_id, SyncMode.NEW)
+    run_id = _record_link(ctx, campaign_name, salesforce_campaign_id, SyncMode.NEW, policy)
     ctx.dispatch.inbound_stage(run_id)
     return LinkResult(campaign_name, salesforce_campaign_id, SyncMode.NEW, run_id, None)
 

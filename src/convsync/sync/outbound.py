@@ -17,10 +17,15 @@ from typing import Any
 
 import structlog
 
-from convsync.domain.conflict import landed
-from convsync.domain.errors import TransientSalesforceError
-from convsync.domain.model import MemberValue, Stage
+from convsync.domain.errors import SalesforceError, TransientSalesforceError
+from convsync.domain.model import MemberStatus, Stage
 from convsync.domain.outcomes import RecordResult, WriteOutcome
+from convsync.domain.status_rules import (
+    OutboundAction,
+    OutboundUnknown,
+    StatusRules,
+    statuses_to_create,
+)
 from convsync.salesforce.records import (
     MemberChange,
     NewLead,
@@ -29,7 +34,8 @@ from convsync.salesforce.records import (
     SalesforceMember,
     SalesforcePerson,
 )
-from convsync.store import member_sync, runs
+from convsync.store import links, member_sync, runs
+from convsync.store import status_rules as rules_store
 from convsync.store.db import transaction
 from convsync.store.member_sync import PushCandidate
 from convsync.store.tables import RunRow, utcnow
@@ -58,9 +64,9 @@ def plan_outbound(ctx: SyncContext, run_id: int) -> None:
         stages.resume_planned(ctx, run_id, Stage.OUTBOUND, pending)
         return
     # One API call: the statuses every member of this stage is checked against.
-    labels = sorted(
-        s.label for _, s in ctx.salesforce.campaign_statuses(view.salesforce_campaign_id)
-    )
+    existing = [s for _, s in ctx.salesforce.campaign_statuses(view.salesforce_campaign_id)]
+    created = _create_missing_statuses(ctx, view, existing)
+    labels = sorted({s.label for s in (*existing, *created)})
     with transaction(ctx.sessions) as session:
         if not runs.may_add_chunk(session, run_id, Stage.OUTBOUND.value, 0):
             return  # a duplicate of this task planned the stage meanwhile: it goes on
@@ -89,6 +95,28 @@ def plan_outbound(ctx: SyncContext, run_id: int) -> None:
     for number in numbers:
         ctx.dispatch.outbound_chunk(run_id, number)
     stages.close_outbound(ctx, run_id)
+
+
+def _create_missing_statuses(
+    ctx: SyncContext, view: stages.RunView, existing: Sequence[MemberStatus]
+) -> tuple[MemberStatus, ...]:
+    """Under the `create` policy, add the labels this stage's members need and the
+    Salesforce campaign lacks (one call each); under `dead-letter`, nothing."""
+    with transaction(ctx.sessions) as session:
+        rules = rules_store.link_rules(session, links.get_link(session, view.link_id))
+        if rules.policy.outbound_unknown is not OutboundUnknown.CREATE:
+            return ()
+        needed = member_sync.push_candidate_statuses(session, view.link_id, view.campaign_id)
+    missing = statuses_to_create(rules, needed, existing)
+    for status in missing:
+        try:
+            ctx.salesforce.create_status(view.salesforce_campaign_id, status)
+        except SalesforceError as error:
+            if error.code != "DUPLICATE_VALUE":
+                raise
+            # A duplicate of this planner (or a user) added it meanwhile: it exists.
+        log.warning("member status created in Salesforce", label=status.label)
+    return missing
 
 
 def outbound_chunk_size(candidates: int, options: SyncOptions) -> int:
@@ -225,11 +253,15 @@ def _insert(
     out: _Outcome,
     *,
     bulk: int | None,
+    rules: StatusRules,
 ) -> list[tuple[PushCandidate, str]]:
     """Insert new members; returns duplicates found already there (member, person id)."""
     people = _resolve_people(ctx, sf, members, out, bulk=bulk)
     ready = [m for m in members if m.person_id in people]
-    rows = [NewMember.for_person(campaign, people[m.person_id], m.status or "") for m in ready]
+    rows = [
+        NewMember.for_person(campaign, people[m.person_id], rules.salesforce_label(m.status or ""))
+        for m in ready
+    ]
     duplicates: list[tuple[PushCandidate, str]] = []
     use_bulk = _bulk_pays(bulk, len(rows))
     for member, result in zip(ready, sf.insert_members(rows, use_bulk=use_bulk), strict=True):
@@ -250,6 +282,7 @@ def _reconcile_duplicates(
     out: _Outcome,
     *,
     run_started: datetime,
+    rules: StatusRules,
 ) -> list[tuple[PushCandidate, str]]:
     """ "Already a campaign member": find it, and update its status if it differs.
 
@@ -267,10 +300,10 @@ def _reconcile_duplicates(
         found = existing.get(person_id)
         if found is None:
             out.transient += 1  # deleted again meanwhile: the retry will insert it
-        elif found.status == member.status:
+        elif _holds(found, member.status, rules):
             out.synced(member, found.id)
             out.counts["pushed"] += 1
-        elif _edited_since_read(found, member, run_started):
+        elif _edited_since_read(found, member, run_started, rules):
             out.bases[member.person_id] = (member.person_id, False, None, found.id)
             out.counts["deferred"] += 1
         else:
@@ -278,14 +311,20 @@ def _reconcile_duplicates(
     return updates
 
 
+def _holds(found: SalesforceMember, status: str | None, rules: StatusRules) -> bool:
+    """Whether Salesforce's member holds this Conversion status (under its label)."""
+    return status is not None and found.status == rules.salesforce_label(status)
+
+
 def _edited_since_read(
-    found: SalesforceMember, member: PushCandidate, run_started: datetime
+    found: SalesforceMember, member: PushCandidate, run_started: datetime, rules: StatusRules
 ) -> bool:
     """Whether Salesforce's value may be an edit this run's conflict rule never judged:
     made after the run started (its read came later, but a row stamped since may or may
     not have made it in: better judged again by the next run than overwritten), and not
     the value an earlier attempt of ours was writing."""
-    ours = landed(member.pushing, MemberValue(found.status))
+    pushing = member.pushing
+    ours = pushing is not None and _holds(found, pushing.status, rules)
     stamp = found.system_modstamp
     return not ours and stamp is not None and stamp > run_started
 
@@ -296,6 +335,7 @@ def _recheck_unfinished(
     out: _Outcome,
     *,
     run_started: datetime,
+    rules: StatusRules,
 ) -> list[tuple[PushCandidate, str]]:
     """Before repeating updates a killed attempt may have made, read those members.
 
@@ -311,10 +351,10 @@ def _recheck_unfinished(
     still = [(m, sf_id) for m, sf_id in updates if m.pushing is None]
     for member, sf_id in unsure:
         found = now.get(sf_id)
-        if found is not None and found.status == member.status:
+        if found is not None and _holds(found, member.status, rules):
             out.synced(member, sf_id)
             out.counts["pushed"] += 1
-        elif found is not None and _edited_since_read(found, member, run_started):
+        elif found is not None and _edited_since_read(found, member, run_started, rules):
             out.counts["deferred"] += 1  # the next run reads it and the rule decides
         else:
             still.append((member, sf_id))  # unchanged, or deleted (the update says so)
@@ -327,10 +367,11 @@ def _update(
     out: _Outcome,
     *,
     bulk: int | None,
+    rules: StatusRules,
 ) -> None:
     if not pairs:
         return
-    changes = [MemberChange(sf_id, m.status or "") for m, sf_id in pairs]
+    changes = [MemberChange(sf_id, rules.salesforce_label(m.status or "")) for m, sf_id in pairs]
     use_bulk = _bulk_pays(bulk, len(changes))
     for (member, sf_id), result in zip(
         pairs, sf.update_members(changes, use_bulk=use_bulk), strict=True
@@ -363,10 +404,15 @@ def _delete(
 
 
 def _sort(
-    members: Sequence[PushCandidate], on_campaign: set[str], campaign: str, out: _Outcome
+    members: Sequence[PushCandidate],
+    on_campaign: set[str],
+    campaign: str,
+    out: _Outcome,
+    rules: StatusRules,
 ) -> tuple[list[PushCandidate], list[tuple[PushCandidate, str]], list[PushCandidate]]:
     """Inserts, updates (with the member's Salesforce id) and deletes; a status the
-    campaign lacks is dead-lettered and a removal Salesforce never saw settled, here."""
+    campaign lacks (under the link's mapping) is dead-lettered and a removal Salesforce
+    never saw settled, here."""
     inserts: list[PushCandidate] = []
     updates: list[tuple[PushCandidate, str]] = []
     deletes: list[PushCandidate] = []
@@ -376,12 +422,17 @@ def _sort(
                 deletes.append(member)
             else:
                 out.synced(member, None)  # never reached Salesforce: nothing to remove
-        elif member.status not in on_campaign:
+        elif (decision := rules.outbound(member.status, on_campaign)).action is not (
+            OutboundAction.WRITE
+        ):
+            # Under the `create` policy the stage created every label its members needed;
+            # a status changed to since then waits here for the next run like any other.
+            known_as = "" if decision.label == member.status else f" (as {decision.label!r})"
             out.dead_letter(
                 member,
                 STATUS_NOT_ON_CAMPAIGN,
-                f"status {member.status!r} does not exist on Salesforce campaign "
-                f"{campaign}; add it there, then replay",
+                f"status {member.status!r}{known_as} does not exist on Salesforce campaign "
+                f"{campaign}; add it there (or map the status), then replay",
             )
         elif member.salesforce_member_id:
             updates.append((member, member.salesforce_member_id))
@@ -405,11 +456,14 @@ def push_outbound_chunk(
         assert claim.member_id_lo is not None
         on_campaign = set(run.salesforce_statuses or [])
         started_at = run.started_at
+        rules = rules_store.link_rules(session, links.get_link(session, view.link_id))
         members = member_sync.push_candidates(
             session, view.link_id, view.campaign_id, claim.member_id_lo, claim.member_id_hi or 0
         )
         out = _Outcome()
-        inserts, updates, deletes = _sort(members, on_campaign, view.salesforce_campaign_id, out)
+        inserts, updates, deletes = _sort(
+            members, on_campaign, view.salesforce_campaign_id, out, rules
+        )
         # Committed before any write: see member_sync.mark_pushing.
         member_sync.mark_pushing(
             session,
@@ -424,12 +478,14 @@ def push_outbound_chunk(
         campaign = view.salesforce_campaign_id
         try:
             bulk = bulk_from(claim, ctx.options)
-            duplicates = _insert(ctx, sf, campaign, inserts, out, bulk=bulk)
-            updates = _recheck_unfinished(sf, updates, out, run_started=started_at)
+            duplicates = _insert(ctx, sf, campaign, inserts, out, bulk=bulk, rules=rules)
+            updates = _recheck_unfinished(sf, updates, out, run_started=started_at, rules=rules)
             updates.extend(
-                _reconcile_duplicates(sf, campaign, duplicates, out, run_started=started_at)
+                _reconcile_duplicates(
+                    sf, campaign, duplicates, out, run_started=started_at, rules=rules
+                )
             )
-            _update(sf, updates, out, bulk=bulk)
+            _update(sf, updates, out, bulk=bulk, rules=rules)
             _delete(sf, deletes, out, bulk=bulk)
         except Exception:
             # Keep what landed: the retry then pushes only the members still different.

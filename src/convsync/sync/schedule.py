@@ -30,7 +30,7 @@ def dispatch_due_syncs(ctx: SyncContext) -> TickReport:
         candidates = links.due_candidates(session)
         busy_links = runs.link_ids_with_open_runs(session)
     idle = [c for c in candidates if c.link_id not in busy_links]
-    due: set[int] = {c.link_id for c in idle if c.local_changes}
+    due: set[int] = {c.link_id for c in idle if c.local_changes or c.rules_changed}
     if idle:
         sf = ctx.salesforce
         by_campaign = {c.salesforce_campaign_id: c for c in idle}
