@@ -75,10 +75,18 @@ def create_campaign(
         bool,
         typer.Option(help="Link even if Salesforce statuses in use are missing from the type."),
     ] = False,
+    inbound_unknown: InboundOption = None,
+    outbound_unknown: OutboundOption = None,
 ) -> None:
     """Create a campaign: no sync, synced to an existing Salesforce campaign, or a new one."""
     result = linking.create_synced_campaign(
-        sync_context(), name, type_name, sync, salesforce_campaign, force=force
+        sync_context(),
+        name,
+        type_name,
+        sync,
+        salesforce_campaign,
+        force=force,
+        policy=policy_from(inbound_unknown, outbound_unknown),
     )
     console.print(f"created campaign [bold]{name.strip()}[/] ({type_name})")
     if result is not None:

@@ -156,6 +156,7 @@ def create_synced_campaign(
     salesforce_campaign_id: str | None = None,
     *,
     force: bool = False,
+    policy: StatusPolicy = SPEC_POLICY,
 ) -> LinkResult | None:
     """The three choices offered when a campaign is created."""
     if mode is SyncMode.EXISTING and not salesforce_campaign_id:
@@ -172,9 +173,9 @@ def create_synced_campaign(
         return None
     try:
         if mode is SyncMode.NEW:
-            return link_new(ctx, campaign_name)
+            return link_new(ctx, campaign_name, policy=policy)
         assert salesforce_campaign_id is not None
-        return link_existing(ctx, campaign_name, salesforce_campaign_id, force=force)
+        return link_existing(ctx, campaign_name, salesforce_campaign_id, force=force, policy=policy)
     except Exception:
         _drop_unlinked_campaign(ctx, campaign_name)
         raise

@@ -114,7 +114,7 @@ def _create_missing_statuses(
         except SalesforceError as error:
             if error.code != "DUPLICATE_VALUE":
                 raise
-            # A duplicate of this planner (or a user) added it meanwhile: it exists.
+            continue  # a duplicate of this planner (or a user) added it meanwhile
         log.warning("member status created in Salesforce", label=status.label)
     return missing
 
