@@ -10,7 +10,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from convsync.store import member_sync, runs
 from convsync.store.db import transaction
-from convsync.store.tables import CampaignRow, LinkRow, RunRow, SyncErrorRow, utcnow
+from convsync.store.tables import (
+    CampaignRow,
+    LinkRow,
+    RunRow,
+    SkippedMemberRow,
+    SyncErrorRow,
+    utcnow,
+)
 from convsync.sync.catalog import require_campaign
 from convsync.sync.context import SyncContext
 
@@ -127,17 +134,60 @@ def link_statuses(ctx: SyncContext, campaign_name: str | None = None) -> list[Li
         return result
 
 
-def campaign_lags(sessions: sessionmaker[Session]) -> dict[str, float]:
-    """Seconds each linked campaign is behind: since its last successful push (or, never
-    synced yet, since it was linked). What the `convsync_sync_lag_seconds` gauge shows."""
+@dataclass(frozen=True, slots=True)
+class CampaignHealth:
+    """What the per-campaign gauges of /metrics show, read at scrape time."""
+
+    # Seconds behind: since the last successful push (or, never synced, since linking).
+    lag_seconds: float
+    open_dead_letters: int
+    skipped_members: int
+    # The link's latest finished run failed (a newer success clears it).
+    last_run_failed: bool
+
+
+def campaign_health(sessions: sessionmaker[Session]) -> dict[str, CampaignHealth]:
+    """Every linked campaign's health in one query (the scrape's whole database cost)."""
+    letters = (
+        select(func.count())
+        .where(
+            SyncErrorRow.link_id == LinkRow.id,
+            SyncErrorRow.resolved_at.is_(None),
+            SyncErrorRow.person_id.is_not(None),
+        )
+        .scalar_subquery()
+    )
+    skipped = select(func.count()).where(SkippedMemberRow.link_id == LinkRow.id).scalar_subquery()
+    last_state = (
+        select(RunRow.state)
+        .where(RunRow.link_id == LinkRow.id, RunRow.state.in_(("succeeded", "failed")))
+        .order_by(RunRow.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
     with transaction(sessions) as session:
         rows = session.execute(
-            select(CampaignRow.name, LinkRow.outbound_mark, LinkRow.linked_at)
+            select(
+                CampaignRow.name,
+                LinkRow.outbound_mark,
+                LinkRow.linked_at,
+                letters.label("letters"),
+                skipped.label("skipped"),
+                last_state.label("last_state"),
+            )
             .join(CampaignRow, CampaignRow.id == LinkRow.campaign_id)
             .where(LinkRow.state == "active")
         ).all()
     now = utcnow()
-    return {name: (now - (mark or linked)).total_seconds() for name, mark, linked in rows}
+    return {
+        r.name: CampaignHealth(
+            lag_seconds=(now - (r.outbound_mark or r.linked_at)).total_seconds(),
+            open_dead_letters=int(r.letters or 0),
+            skipped_members=int(r.skipped or 0),
+            last_run_failed=r.last_state == "failed",
+        )
+        for r in rows
+    }
 
 
 def campaign_runs(ctx: SyncContext, campaign_name: str) -> list[RunSummary]:
