@@ -10,6 +10,7 @@ import typer
 from convsync.cli import (
     bench,
     catalog_commands,
+    explain_command,
     service_commands,
     status_commands,
     sync_commands,
@@ -35,6 +36,7 @@ app.command()(sync_commands.status)
 app.add_typer(sync_commands.dlq_app, name="dlq")
 app.add_typer(status_commands.mapping_app, name="mapping")
 app.command("link-policy")(status_commands.link_policy)
+app.command()(explain_command.explain)
 app.command("bench")(bench.bench)
 catalog_commands.campaigns_app.command("create")(sync_commands.create_campaign)
 

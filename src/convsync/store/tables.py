@@ -405,6 +405,33 @@ class SyncErrorRow(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class DecisionRow(Base):
+    """One decision about one member (`convsync explain`), kept for the retention period."""
+
+    __tablename__ = "member_decisions"
+    __table_args__ = (
+        # A chunk that runs again in the same run (a retry) decides the same members again.
+        UniqueConstraint("run_id", "stage", "person_id", "kind", name="uq_decision_once_per_run"),
+        Index("ix_decision_link_person", "link_id", "person_id", "decided_at"),
+        Index("ix_decision_decided_at", "decided_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    link_id: Mapped[int] = mapped_column(ForeignKey("salesforce_links.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    run_id: Mapped[int | None] = mapped_column(Id)
+    stage: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(32))
+    rule: Mapped[str] = mapped_column(Text)
+    conflict: Mapped[bool] = mapped_column(Boolean, default=False)
+    conversion_status: Mapped[str | None] = mapped_column(String(40))
+    conversion_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    salesforce_status: Mapped[str | None] = mapped_column(String(40))
+    salesforce_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    base_status: Mapped[str | None] = mapped_column(String(40))
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class HeartbeatRow(Base):
     """Written by `convsync.system.ping`: proof that a worker consumes and writes."""
 

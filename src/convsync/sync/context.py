@@ -37,6 +37,8 @@ class SyncOptions:
     max_attempts: int = MAX_ATTEMPTS
     # The first wait after Salesforce's daily API limit stops a task (doubled per try).
     api_limit_retry: timedelta = timedelta(seconds=60)
+    # Decisions about members older than this are forgotten (beat's reconciler prunes).
+    decision_retention: timedelta = timedelta(days=30)
 
 
 class Unobserved:

@@ -20,12 +20,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from convsync.domain.conflict import Action, landed, resolve
+from convsync.domain.decisions import Decision, DecisionKind, inbound_decision
 from convsync.domain.errors import ValidationError
 from convsync.domain.model import ABSENT, MemberValue, Stage, normalize_email
 from convsync.domain.status_rules import StatusRules
 from convsync.domain.watermark import query_window, read_bound
 from convsync.salesforce.records import SalesforceMember
-from convsync.store import catalog, links, member_sync, runs
+from convsync.store import catalog, decisions, links, member_sync, runs
 from convsync.store import status_rules as rules_store
 from convsync.store.catalog import PersonInput
 from convsync.store.db import transaction
@@ -206,6 +207,13 @@ def _skips_to_judge_again(
         yield from ctx.salesforce.members_by_id(ids)
 
 
+def _as_read(row: StagedMember) -> MemberValue:
+    """Salesforce's value as Salesforce holds it (its label, untranslated), for people."""
+    if row.is_deleted:
+        return MemberValue(None, row.system_modstamp)
+    return MemberValue(row.status, row.last_modified)
+
+
 def _salesforce_value(row: StagedMember, status: str | None) -> MemberValue:
     """Salesforce's value in Conversion's language (`status`: the row's, translated)."""
     if row.is_deleted:
@@ -227,6 +235,10 @@ def _conversion_value(
         # A removal made since (while the initial sync runs) is a tombstone like any other.
         return ABSENT
     return MemberValue(local.status, local.updated_at)
+
+
+def _agreed_status(base: Base | None) -> str | None:
+    return base.status if base is not None and base.synced else None
 
 
 def _base_value(base: Base | None) -> MemberValue | None:
@@ -309,6 +321,7 @@ class _Chunk:
     skips: list[tuple[str, str | None, str | None, str]] = field(default_factory=list)
     imported_ids: list[str] = field(default_factory=list)
     as_default: list[str] = field(default_factory=list)  # Salesforce member ids
+    decisions: list[tuple[int, Decision]] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
 
     def skip(self, row: StagedMember, reason: str) -> None:
@@ -321,14 +334,29 @@ class _Chunk:
 
     def decide(self, row: StagedMember, person: int) -> None:
         status = None
+        as_default_of = None  # the Salesforce label imported with the type's default
         if not row.is_deleted:
             decision = self.rules.inbound(row.status or "")
             if decision.status is None:
-                self.skip(row, decision.reason or f"status {row.status!r} is not accepted")
+                reason = decision.reason or f"status {row.status!r} is not accepted"
+                self.skip(row, reason)
+                self.decisions.append(
+                    (
+                        person,
+                        Decision(
+                            Stage.INBOUND,
+                            DecisionKind.SKIPPED,
+                            reason,
+                            salesforce=_as_read(row),
+                            base=_agreed_status(self._base(person)),
+                        ),
+                    )
+                )
                 return
             status = decision.status
             if decision.as_default:
                 self.as_default.append(row.salesforce_member_id)
+                as_default_of = row.status
         self.imported_ids.append(row.salesforce_member_id)
         base = self._base(person)
         if row.is_deleted and _superseded(row, base):
@@ -337,11 +365,18 @@ class _Chunk:
         # Salesforce showing a push that was never recorded: the sync's own write, so it
         # is the base (and is recorded as such below, whatever the verdict).
         own_write = landed(base.pushing if base else None, salesforce)
-        verdict = resolve(
-            _conversion_value(self.local.get(person), base, self.linked_at),
-            salesforce,
-            MemberValue(salesforce.status) if own_write else _base_value(base),
+        conversion = _conversion_value(self.local.get(person), base, self.linked_at)
+        judged_base = MemberValue(salesforce.status) if own_write else _base_value(base)
+        verdict = resolve(conversion, salesforce, judged_base)
+        explained = inbound_decision(
+            verdict,
+            conversion,
+            _as_read(row),
+            judged_base,
+            as_default_of=as_default_of,
         )
+        if explained is not None:
+            self.decisions.append((person, explained))
         if verdict.conflict and verdict.winner is not None:
             self.counts[f"conflicts_won_by_{verdict.winner.value}"] += 1
         sf_member = None if row.is_deleted else row.salesforce_member_id
@@ -397,6 +432,7 @@ def apply_inbound_chunk(
         member_sync.write_bases(session, view.link_id, list(chunk.bases.values()))
         member_sync.clear_skips(session, view.link_id, chunk.imported_ids)
         member_sync.record_skips(session, view.link_id, run_id, chunk.skips)
+        decisions.record(session, view.link_id, run_id, chunk.decisions)
         chunk.counts["read"] = len(rows)
         if chunk.as_default:
             chunk.counts["as_default"] = len(chunk.as_default)

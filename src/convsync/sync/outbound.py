@@ -17,8 +17,9 @@ from typing import Any
 
 import structlog
 
+from convsync.domain.decisions import Decision, DecisionKind
 from convsync.domain.errors import SalesforceError, TransientSalesforceError
-from convsync.domain.model import MemberStatus, Stage
+from convsync.domain.model import MemberStatus, MemberValue, Stage
 from convsync.domain.outcomes import RecordResult, WriteOutcome
 from convsync.domain.status_rules import (
     OutboundAction,
@@ -34,7 +35,7 @@ from convsync.salesforce.records import (
     SalesforceMember,
     SalesforcePerson,
 )
-from convsync.store import links, member_sync, runs
+from convsync.store import decisions, links, member_sync, runs
 from convsync.store import status_rules as rules_store
 from convsync.store.db import transaction
 from convsync.store.member_sync import PushCandidate
@@ -48,6 +49,7 @@ STATUS_NOT_ON_CAMPAIGN = "STATUS_NOT_ON_CAMPAIGN"
 # fewer records than 7 collection calls carry are cheaper without it.
 BULK_MIN_RECORDS = 7 * 200
 NO_SALESFORCE_PERSON = "NO_SALESFORCE_PERSON"
+_EDITED_SINCE_READ = "edited in Salesforce after this run read it: the next run judges it"
 # Member ids named in a dead-letter log line; `convsync dlq list` has them all.
 LOGGED_MEMBER_IDS = 20
 
@@ -156,10 +158,22 @@ class _Outcome:
     letters: dict[int, tuple[int, str, str, dict[str, Any]]] = field(default_factory=dict)
     people: list[tuple[int, PersonKind, str]] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
+    decisions: dict[int, Decision] = field(default_factory=dict)
     transient: int = 0
 
     def synced(self, member: PushCandidate, salesforce_member_id: str | None) -> None:
         self.bases[member.person_id] = (member.person_id, True, member.status, salesforce_member_id)
+        kind = DecisionKind.PUSHED if member.status else DecisionKind.REMOVED_IN_SALESFORCE
+        self._decide(member, kind, "Conversion's value differs from the last synced value")
+
+    def defer(self, member: PushCandidate, why: str) -> None:
+        self.counts["deferred"] += 1
+        self._decide(member, DecisionKind.DEFERRED, why)
+
+    def _decide(self, member: PushCandidate, kind: DecisionKind, rule: str) -> None:
+        self.decisions[member.person_id] = Decision(
+            Stage.OUTBOUND, kind, rule, conversion=MemberValue(member.status, member.updated_at)
+        )
 
     def dead_letter(self, member: PushCandidate, code: str, message: str) -> None:
         self.letters[member.person_id] = (
@@ -169,6 +183,7 @@ class _Outcome:
             {"email": member.email, "status": member.status, "member_id": member.member_id},
         )
         self.counts["dead_lettered"] += 1
+        self._decide(member, DecisionKind.DEAD_LETTERED, f"{code}: {message}")
 
     def failed(self, member: PushCandidate, result: RecordResult) -> None:
         if result.outcome is WriteOutcome.TRANSIENT:
@@ -305,7 +320,7 @@ def _reconcile_duplicates(
             out.counts["pushed"] += 1
         elif _edited_since_read(found, member, run_started, rules):
             out.bases[member.person_id] = (member.person_id, False, None, found.id)
-            out.counts["deferred"] += 1
+            out.defer(member, _EDITED_SINCE_READ)
         else:
             updates.append((member, found.id))
     return updates
@@ -355,7 +370,7 @@ def _recheck_unfinished(
             out.synced(member, sf_id)
             out.counts["pushed"] += 1
         elif found is not None and _edited_since_read(found, member, run_started, rules):
-            out.counts["deferred"] += 1  # the next run reads it and the rule decides
+            out.defer(member, _EDITED_SINCE_READ)  # the next run reads it and the rule decides
         else:
             still.append((member, sf_id))  # unchanged, or deleted (the update says so)
     return still
@@ -383,7 +398,7 @@ def _update(
             # Deleted in Salesforce since we last read it: the next inbound stage sees the
             # deletion and the conflict rule decides; forget the stale id meanwhile.
             out.bases[member.person_id] = (member.person_id, False, None, None)
-            out.counts["deferred"] += 1
+            out.defer(member, "deleted in Salesforce since it was read: the next run judges it")
         else:
             out.failed(member, result)
 
@@ -509,6 +524,7 @@ def _record(
         member_sync.write_bases(session, link_id, list(out.bases.values()))
         member_sync.resolve_dead_letters(session, link_id, out.bases.keys())
         member_sync.record_dead_letters(session, link_id, run_id, list(out.letters.values()))
+        decisions.record(session, link_id, run_id, list(out.decisions.items()))
         if claim is not None:
             stages.complete(session, claim, dict(out.counts))
     ctx.observer.chunk_applied(Stage.OUTBOUND, out.counts)
