@@ -342,6 +342,13 @@ def _set_the_scene(ctx: SyncContext, story: Story) -> None:
     assert launch is not None
     console.print(f"[bold]{LAUNCH}[/]: created with sync [bold]new[/]")
     _link_line(LAUNCH, "created in Salesforce as", launch.salesforce_campaign_id, launch.run_id)
+    from convsync.sync import status_rules
+
+    status_rules.set_mapping(ctx, ROADSHOW, "Attended", demo_scenario.ROADSHOW_ATTENDED)
+    console.print(
+        f"[bold]{ROADSHOW}[/]: `convsync mapping set` 'Attended' ↔ "
+        f"{demo_scenario.ROADSHOW_ATTENDED!r} (Salesforce's name for it)"
+    )
     roadshow = linking.link_existing(ctx, ROADSHOW, org.roadshow_id)
     console.print(f"[bold]{ROADSHOW}[/]: linked later (`convsync link`)")
     if roadshow.check is not None:
@@ -478,14 +485,26 @@ def _cadence(ctx: SyncContext, story: Story, timeout: float) -> None:
     )
     lead = story.lead_ids[here_email]
     there = story.user.member_status(story.org.roadshow_id, lead)
-    if there != "Attended":
+    if there != demo_scenario.ROADSHOW_ATTENDED:
         raise DemoFailedError(f"Salesforce still has {here_email} as {there}")
     roadshow_run = next(r for r in runs[ROADSHOW] if r.state == "succeeded")
     _step(
-        f"Salesforce now has {here_email} as Attended (scheduled run #{roadshow_run.id}, "
+        f"Salesforce now has {here_email} as {there!r}, the mapped label "
+        f"(scheduled run #{roadshow_run.id}, "
         f"{_finished_after(roadshow_run, edited_here)} after the Conversion edit)"
     )
     console.print(demo_report.api_calls_line("Salesforce API calls for the cadence", before, after))
+
+
+def _explain(ctx: SyncContext, story: Story) -> None:
+    """`convsync explain` on a member both sides edited before the link."""
+    from convsync.cli.explain_command import print_history
+    from convsync.sync.explain import explain
+
+    plan = demo_scenario.RoadshowPlan(story.sizes)
+    email = demo_scenario.roadshow_email(plan.salesforce_wins.start)
+    console.rule(f"Why? `convsync explain {ROADSHOW!r} {email}`")
+    print_history(explain(ctx, ROADSHOW, email))
 
 
 def _finished_after(run: RunSummary, edited_at: datetime) -> str:
@@ -572,6 +591,7 @@ def _run(members: int, timeout: float, started: float) -> None:
         _set_the_scene(ctx, story)
         _initial_sync(ctx, story, timeout)
         _cadence(ctx, story, timeout)
+        _explain(ctx, story)
         _show_metrics(group)
     elapsed = time.monotonic() - started
     _step(f"worker, beat and emulator stopped; the demo took {elapsed:.0f} s")

@@ -10,6 +10,7 @@ from rich.markup import escape
 from convsync.cli.output import JSON_OPTION_HELP, console, emit_json
 from convsync.domain.decisions import RecordedDecision
 from convsync.domain.model import MemberValue
+from convsync.sync.explain import MemberHistory
 from convsync.sync.explain import explain as member_history
 from convsync.tasks.dispatch import sync_context
 
@@ -44,7 +45,11 @@ def explain(
     history = member_history(sync_context(), campaign, email)
     if as_json:
         emit_json(history)
-        return
+    else:
+        print_history(history)
+
+
+def print_history(history: MemberHistory) -> None:
     if not history.decisions:
         console.print(
             f"no decision kept about {escape(history.email)} in {escape(history.campaign)} "
