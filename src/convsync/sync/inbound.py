@@ -185,7 +185,9 @@ def _skips_to_judge_again(
 
     Run lazily, once the window is read: members the window brought are not read twice,
     nor those a planner that died staged already. Re-judged members are either imported
-    or skipped again with a fresh record, so each is read again once per change.
+    or skipped again with a fresh record, so each is read again once per change. (A
+    skipped member deleted in Salesforce loses its record when the window reads the
+    deletion.)
     """
     with transaction(ctx.sessions) as session:
         link = links.get_link(session, link_id)
@@ -216,9 +218,8 @@ def _as_read(row: StagedMember) -> MemberValue:
 
 def _salesforce_value(row: StagedMember, status: str | None) -> MemberValue:
     """Salesforce's value in Conversion's language (`status`: the row's, translated)."""
-    if row.is_deleted:
-        return MemberValue(None, row.system_modstamp)
-    return MemberValue(status, row.last_modified)
+    read = _as_read(row)
+    return read if row.is_deleted else MemberValue(status, read.updated_at)
 
 
 def _conversion_value(
