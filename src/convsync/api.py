@@ -36,6 +36,7 @@ from convsync.domain.errors import (
     ValidationError,
 )
 from convsync.domain.model import CampaignType, SyncMode
+from convsync.domain.status_rules import SPEC_POLICY, StatusPolicy
 from convsync.domain.statuses import Preflight
 from convsync.store.catalog import MemberInfo
 from convsync.sync import catalog, edits, linking, member_import, reporting
@@ -157,6 +158,7 @@ def create_campaign(
     salesforce_campaign_id: str | None = None,
     *,
     force: bool = False,
+    policy: StatusPolicy = SPEC_POLICY,
 ) -> LinkResult | None:
     """Create a campaign with one of the three choices: no sync, sync to an existing
     Salesforce campaign (`salesforce_campaign_id`), or a new one created in Salesforce.
@@ -169,7 +171,7 @@ def create_campaign(
     except ValueError:
         raise ValidationError(f"sync must be none, existing or new, not {sync!r}") from None
     return linking.create_synced_campaign(
-        _context(), name, campaign_type, mode, salesforce_campaign_id, force=force
+        _context(), name, campaign_type, mode, salesforce_campaign_id, force=force, policy=policy
     )
 
 
@@ -193,20 +195,22 @@ def link(
     *,
     create_new: bool = False,
     force: bool = False,
+    policy: StatusPolicy = SPEC_POLICY,
 ) -> LinkResult:
     """Link an existing campaign to a Salesforce campaign, or to a new one (`create_new`).
 
     Queues the two-way initial sync: Salesforce's members land first, then Conversion's
     are pushed. Refuses a Salesforce campaign whose members hold statuses the type lacks
-    (they would be skipped) unless `force`.
+    (they would be skipped) unless `force`. `policy` says what happens to members whose
+    status the other side lacks (the spec's rules by default).
     """
     if bool(salesforce_campaign_id) == create_new:
         raise ValidationError("give exactly one of salesforce_campaign_id or create_new=True")
     ctx = _context()
     if create_new:
-        return linking.link_new(ctx, campaign)
+        return linking.link_new(ctx, campaign, policy=policy)
     assert salesforce_campaign_id is not None
-    return linking.link_existing(ctx, campaign, salesforce_campaign_id, force=force)
+    return linking.link_existing(ctx, campaign, salesforce_campaign_id, force=force, policy=policy)
 
 
 @_speaks_domain_errors

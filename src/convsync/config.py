@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     # The org's daily API limit reached: the run waits this long, then doubles it, for
     # up to 5 tries (60 s: ~31 minutes in all), before it fails.
     api_limit_retry_seconds: float = Field(default=60.0, ge=0.1, le=3_600.0)
+    # How long every decision about a member is kept for `convsync explain`.
+    decision_retention_days: int = Field(default=30, ge=1, le=3_650)
     # RabbitMQ closes a consumer's channel when it holds an unacknowledged message longer
     # than the server's `consumer_timeout` (30 minutes by default); set this to the
     # server's value. A retry delay is held unacknowledged by the worker, so every wait

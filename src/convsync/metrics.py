@@ -7,7 +7,14 @@ What is measured, and where:
   below is the adapter the tasks wire in. It also writes the matching log line.
 - Salesforce API calls (by resource) and errors (by code): a `requests` response hook on
   the gateway's HTTP session, installed by the composition root.
-- lag per linked campaign: read from the database when Prometheus scrapes.
+- per linked campaign, read from the database when Prometheus scrapes: the lag, open
+  dead letters, skipped members, and whether the latest finished run failed.
+- the depth of each queue, asked of the broker when Prometheus scrapes.
+- the org's API usage and allowance, from the `Sforce-Limit-Info` header of every
+  Salesforce response (the most recent value of any pool process).
+
+Every name here is one the alert rules and the dashboard in `deploy/monitoring/` may use
+(a test checks them against a worker's real /metrics page).
 
 How to scrape: start a worker with `CONVSYNC_METRICS_PORT` (0 picks a free port; the
 worker logs "serving metrics" with the URL) and `CONVSYNC_METRICS_ADDRESS` (default
@@ -27,17 +34,18 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
 import structlog
-from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess, values
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess, values
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import start_http_server
 from prometheus_client.registry import Collector
 
 from convsync.domain.model import Stage
+from convsync.salesforce.budget import parse_limit_info
 
 log = structlog.get_logger(__name__)
 
@@ -71,6 +79,8 @@ class _Metrics:
     stage_seconds: Histogram
     api_calls: Counter
     api_errors: Counter
+    api_used: Gauge
+    api_limit: Gauge
 
 
 @cache
@@ -114,6 +124,18 @@ def _metrics() -> _Metrics:
             "Errors Salesforce answered with, by code: failed calls and refused records.",
             ["code"],
             registry=REGISTRY,
+        ),
+        api_used=Gauge(
+            "convsync_salesforce_api_used",
+            "API calls the org used in its rolling 24 h, as Salesforce last reported it.",
+            registry=REGISTRY,
+            multiprocess_mode="mostrecent",
+        ),
+        api_limit=Gauge(
+            "convsync_salesforce_api_limit",
+            "The org's allowance of API calls per rolling 24 h, as Salesforce last reported it.",
+            registry=REGISTRY,
+            multiprocess_mode="mostrecent",
         ),
     )
 
@@ -187,6 +209,10 @@ def observe_salesforce_response(response: requests.Response, *_: Any, **__: Any)
     if resource is not None and response.status_code != 401:
         # A request refused as unauthenticated (expired session) is not charged.
         metrics.api_calls.labels(resource).inc()
+    usage = parse_limit_info(response.headers.get("Sforce-Limit-Info") or "")
+    if usage is not None:
+        metrics.api_used.set(usage[0])
+        metrics.api_limit.set(usage[1])
     if response.status_code >= 400 or resource == "composite":
         for code in _error_codes(response):
             metrics.api_errors.labels(code).inc()
@@ -199,28 +225,85 @@ def instrument_session(session: requests.Session) -> None:
         hooks.append(observe_salesforce_response)
 
 
-# ---------------------------------------------------------------- lag, at scrape time
+# ---------------------------------------------------------------- read at scrape time
 
 
-class LagCollector(Collector):
-    """`convsync_sync_lag_seconds{campaign}`, read fresh on every scrape."""
+class CampaignFigures(Protocol):
+    """One linked campaign's state (`convsync.sync.reporting.CampaignHealth`)."""
 
-    def __init__(self, lags: Callable[[], Mapping[str, float]]) -> None:
-        self._lags = lags
+    @property
+    def lag_seconds(self) -> float: ...
+    @property
+    def open_dead_letters(self) -> int: ...
+    @property
+    def skipped_members(self) -> int: ...
+    @property
+    def last_run_failed(self) -> bool: ...
+
+
+# name, help, how to read a campaign's figure
+_CAMPAIGN_GAUGES: tuple[tuple[str, str, Callable[[CampaignFigures], float]], ...] = (
+    (
+        "convsync_sync_lag_seconds",
+        "Seconds since each linked campaign last finished a sync (or was linked).",
+        lambda c: c.lag_seconds,
+    ),
+    (
+        "convsync_open_dead_letters",
+        "Members of each linked campaign waiting in the dead-letter queue.",
+        lambda c: c.open_dead_letters,
+    ),
+    (
+        "convsync_skipped_members",
+        "Salesforce members of each linked campaign skipped (their status is not in the type).",
+        lambda c: c.skipped_members,
+    ),
+    (
+        "convsync_last_run_failed",
+        "1 when the latest finished run of the campaign's link failed, else 0.",
+        lambda c: float(c.last_run_failed),
+    ),
+)
+
+
+class CampaignCollector(Collector):
+    """The per-campaign gauges, read fresh from the database on every scrape."""
+
+    def __init__(self, read: Callable[[], Mapping[str, CampaignFigures]]) -> None:
+        self._read = read
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            campaigns = self._read()
+        except Exception:  # a scrape must answer even when the database is down
+            log.warning("metrics: could not read the campaigns' state", exc_info=True)
+            campaigns = {}
+        for name, documentation, figure in _CAMPAIGN_GAUGES:
+            gauge = GaugeMetricFamily(name, documentation, labels=["campaign"])
+            for campaign, figures in sorted(campaigns.items()):
+                gauge.add_metric([campaign], figure(figures))
+            yield gauge
+
+
+class QueueDepthCollector(Collector):
+    """`convsync_queue_depth{queue}`: messages waiting, asked of the broker on every scrape."""
+
+    def __init__(self, read: Callable[[], Mapping[str, int]]) -> None:
+        self._read = read
 
     def collect(self) -> Iterator[Metric]:
         gauge = GaugeMetricFamily(
-            "convsync_sync_lag_seconds",
-            "Seconds since each linked campaign last finished a sync (or was linked).",
-            labels=["campaign"],
+            "convsync_queue_depth",
+            "Messages waiting in each convsync queue (not counting those workers prefetched).",
+            labels=["queue"],
         )
         try:
-            lags = self._lags()
-        except Exception:  # a scrape must answer even when the database is down
-            log.warning("metrics: could not read campaign lags", exc_info=True)
-            lags = {}
-        for campaign, seconds in sorted(lags.items()):
-            gauge.add_metric([campaign], seconds)
+            depths = self._read()
+        except Exception:  # a scrape must answer even when the broker is down
+            log.warning("metrics: could not read the queue depths", exc_info=True)
+            depths = {}
+        for queue, depth in sorted(depths.items()):
+            gauge.add_metric([queue], depth)
         yield gauge
 
 
@@ -246,14 +329,20 @@ def enable_multiprocess(directory: Path | None = None) -> Path:
     return directory
 
 
-def serve(address: str, port: int, lags: Callable[[], Mapping[str, float]]) -> int:
+def serve(
+    address: str,
+    port: int,
+    campaigns: Callable[[], Mapping[str, CampaignFigures]],
+    queue_depths: Callable[[], Mapping[str, int]],
+) -> int:
     """Serve /metrics from this process; returns the bound port (0 picks a free one)."""
     registry = CollectorRegistry()
     if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # untyped library
     else:
         registry.register(_Forward(REGISTRY))
-    registry.register(LagCollector(lags))
+    registry.register(CampaignCollector(campaigns))
+    registry.register(QueueDepthCollector(queue_depths))
     server, _thread = start_http_server(port, addr=address, registry=registry)
     return int(server.server_port)
 

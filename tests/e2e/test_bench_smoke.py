@@ -78,6 +78,9 @@ def test_bench_reports_every_scenario_against_its_floor_and_cleans_up() -> None:
         assert figures["peak_worker_rss_mb"] > 0
     assert scenarios["initial"]["members"] == 1000
     assert scenarios["initial"]["write_path"] == "collections"  # below the threshold
+    # Every member of the initial sync has its decision kept, and what that costs.
+    assert scenarios["initial"]["decisions"] >= 1000
+    assert scenarios["initial"]["decision_write_us_each"] > 0
     assert scenarios["initial_bulk"]["write_path"] == "bulk"  # the variant, threshold 200
     # The floor writes the way the sync did, with the gateway's own calls.
     assert scenarios["initial"]["floor_kind"] == "collections"

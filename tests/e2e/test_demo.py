@@ -102,6 +102,10 @@ def test_the_demo_syncs_the_story_and_exits_0(embedded_demo: DemoRun) -> None:
         "every count matches the story",
         "Conversion now has",
         "Salesforce now has",
+        "as 'Attended - Roadshow', the mapped label",
+        "`convsync mapping set` 'Attended' ↔ 'Attended - Roadshow'",
+        "imported (conflict)",
+        "both sides changed: the later change wins",
         "Prometheus, from the worker's http://127.0.0.1:",
         "worker, beat and emulator stopped",
     ):

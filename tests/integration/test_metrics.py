@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -13,10 +14,18 @@ from prometheus_client import CollectorRegistry
 
 from convsync import metrics
 from convsync.domain.model import Stage
-from convsync.metrics import REGISTRY, LagCollector, SyncTelemetry, parse, total
+from convsync.metrics import (
+    REGISTRY,
+    CampaignCollector,
+    QueueDepthCollector,
+    SyncTelemetry,
+    parse,
+    total,
+)
 from convsync.salesforce.http import SalesforceSession
 from convsync.salesforce.records import MemberChange
 from convsync.salesforce_emulator.testing import EmulatorHandle
+from convsync.sync.reporting import CampaignHealth
 from convsync.workers import root
 from tests.support.logs import json_events
 from tests.support.scenario import (
@@ -87,26 +96,46 @@ def test_a_finished_stage_is_observed_in_the_duration_histogram(
     assert recorded(key("convsync_stage_duration_seconds_bucket", stage="outbound", le="5.0")) == 1
 
 
-def test_lag_is_read_fresh_on_every_scrape() -> None:
-    lags = {"Spring": 4.0}
+def test_campaign_gauges_are_read_fresh_on_every_scrape() -> None:
+    health = {"Spring": CampaignHealth(4.0, 2, 3, False)}
     registry = CollectorRegistry()
-    registry.register(LagCollector(lambda: lags))
+    registry.register(CampaignCollector(lambda: health))
 
-    first = registry.get_sample_value("convsync_sync_lag_seconds", {"campaign": "Spring"})
-    lags["Spring"] = 9.0
-    second = registry.get_sample_value("convsync_sync_lag_seconds", {"campaign": "Spring"})
+    def sample(name: str) -> float | None:
+        return registry.get_sample_value(name, {"campaign": "Spring"})
 
-    assert (first, second) == (4.0, 9.0)
+    first = [sample(n) for n in ("convsync_sync_lag_seconds", "convsync_last_run_failed")]
+    health["Spring"] = CampaignHealth(9.0, 2, 3, True)
+    second = [sample(n) for n in ("convsync_sync_lag_seconds", "convsync_last_run_failed")]
+
+    assert (first, second) == ([4.0, 0.0], [9.0, 1.0])
+    assert sample("convsync_open_dead_letters") == 2
+    assert sample("convsync_skipped_members") == 3
 
 
-def test_a_scrape_still_answers_when_the_lag_cannot_be_read() -> None:
-    def broken() -> dict[str, float]:
-        raise OSError("database down")
+def test_a_scrape_still_answers_when_the_database_or_the_broker_cannot_be_read() -> None:
+    def broken() -> dict[str, Any]:
+        raise OSError("down")
 
     registry = CollectorRegistry()
-    registry.register(LagCollector(broken))
+    registry.register(CampaignCollector(broken))
+    registry.register(QueueDepthCollector(broken))
 
     assert registry.get_sample_value("convsync_sync_lag_seconds", {"campaign": "x"}) is None
+    assert registry.get_sample_value("convsync_queue_depth", {"queue": "x"}) is None
+
+
+def test_the_orgs_api_usage_is_read_from_every_salesforce_response(org: EmulatorHandle) -> None:
+    org.admin.set_limits(max=5_000, used=1_234)
+
+    root.adapters().salesforce.get_campaign(
+        salesforce_campaign(org, "Spring SF", WEBINAR_IN_SALESFORCE, [])["id"]
+    )
+
+    used = REGISTRY.get_sample_value("convsync_salesforce_api_used")
+    assert used is not None
+    assert used >= 1_234
+    assert REGISTRY.get_sample_value("convsync_salesforce_api_limit") == 5_000
 
 
 def test_salesforce_calls_are_counted_by_resource_and_failed_calls_by_error_code(

@@ -28,18 +28,20 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from convsync.bench.errors import BenchError
 from convsync.bench.services import RssSampler, Services, cpu_seconds
+from convsync.domain.decisions import Decision, DecisionKind
+from convsync.domain.model import MemberValue, Stage
 from convsync.domain.outcomes import RecordResult, WriteOutcome
 from convsync.salesforce.gateway import COLLECTION_SIZE
 from convsync.salesforce.records import MemberChange, NewLead, NewMember
 from convsync.salesforce.soql import chunked_in, parse_datetime, soql
 from convsync.salesforce.streams import CAMPAIGN_MEMBER, CHANGES_ORDER, PAGE_SIZE
 from convsync.salesforce_emulator.testing import DEFAULT_LOGIN, AdminClient, CaBundleSession
-from convsync.store import catalog
+from convsync.store import catalog, decisions
 from convsync.store.catalog import PersonInput
 from convsync.store.db import transaction
-from convsync.store.tables import CampaignRow, ChunkRow, MemberRow, RunRow, utcnow
+from convsync.store.tables import CampaignRow, ChunkRow, DecisionRow, MemberRow, RunRow, utcnow
 from convsync.sync import linking, schedule
-from convsync.sync.context import SyncContext
+from convsync.sync.context import INBOUND_CHUNK, SyncContext
 from convsync.sync.linking import unlink
 from convsync.workers import root
 
@@ -640,7 +642,45 @@ def initial(bench: Bench, members: int, overlap: float, name: str) -> dict[str, 
         write_path=run.write_path,
         stage_seconds=stage_seconds(bench, started[0]),
         run_counts=dict(sorted(counts.items())),
+        **decision_cost(bench, started[0]),
     )
+
+
+def decision_cost(bench: Bench, run_id: int) -> dict[str, Any]:
+    """What `convsync explain` costs the run: the decisions it recorded, and the time to
+    write as many again, chunk-sized, in a transaction rolled back afterwards (the same
+    statement the chunks run, on the same database, without changing it)."""
+    with bench.sessions() as session:
+        rows = session.scalars(
+            select(DecisionRow).where(DecisionRow.run_id == run_id).order_by(DecisionRow.id)
+        ).all()
+        again = [
+            (
+                row.person_id,
+                Decision(
+                    Stage(row.stage),
+                    DecisionKind(row.kind),
+                    row.rule,
+                    MemberValue(row.conversion_status, row.conversion_at),
+                    MemberValue(row.salesforce_status, row.salesforce_at),
+                    row.base_status,
+                    row.conflict,
+                ),
+            )
+            for row in rows
+        ]
+        link_id = rows[0].link_id if rows else 0
+        began = time.perf_counter()
+        for start in range(0, len(again), INBOUND_CHUNK):
+            # Another run id, so that none of them is a repeat the unique key would skip.
+            decisions.record(session, link_id, -run_id, again[start : start + INBOUND_CHUNK])
+        took = time.perf_counter() - began
+        session.rollback()
+    return {
+        "decisions": len(again),
+        "decision_write_seconds": round(took, 3),
+        "decision_write_us_each": round(took / len(again) * 1e6, 1) if again else None,
+    }
 
 
 def stage_seconds(bench: Bench, run_id: int) -> dict[str, float]:

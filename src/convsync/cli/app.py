@@ -7,7 +7,14 @@ from typing import Annotated
 
 import typer
 
-from convsync.cli import bench, catalog_commands, service_commands, sync_commands
+from convsync.cli import (
+    bench,
+    catalog_commands,
+    explain_command,
+    service_commands,
+    status_commands,
+    sync_commands,
+)
 from convsync.cli.errors import fail, typer_app
 from convsync.cli.extras import require_extra
 from convsync.domain.errors import ConvsyncError
@@ -27,6 +34,9 @@ app.command()(sync_commands.unlink)
 app.command()(sync_commands.sync)
 app.command()(sync_commands.status)
 app.add_typer(sync_commands.dlq_app, name="dlq")
+app.add_typer(status_commands.mapping_app, name="mapping")
+app.command("link-policy")(status_commands.link_policy)
+app.command()(explain_command.explain)
 app.command("bench")(bench.bench)
 catalog_commands.campaigns_app.command("create")(sync_commands.create_campaign)
 

@@ -344,6 +344,13 @@ def _set_the_scene(ctx: SyncContext, story: Story) -> None:
     assert launch is not None
     console.print(f"[bold]{LAUNCH}[/]: created with sync [bold]new[/]")
     _link_line(LAUNCH, "created in Salesforce as", launch.salesforce_campaign_id, launch.run_id)
+    from convsync.sync import status_rules
+
+    status_rules.set_mapping(ctx, ROADSHOW, "Attended", demo_scenario.ROADSHOW_ATTENDED)
+    console.print(
+        f"[bold]{ROADSHOW}[/]: `convsync mapping set` 'Attended' ↔ "
+        f"{demo_scenario.ROADSHOW_ATTENDED!r} (Salesforce's name for it)"
+    )
     roadshow = linking.link_existing(ctx, ROADSHOW, org.roadshow_id)
     console.print(f"[bold]{ROADSHOW}[/]: linked later (`convsync link`)")
     if roadshow.check is not None:
@@ -479,7 +486,9 @@ def _edit_through_the_api(ctx: SyncContext, story: Story, worker_log: Path, time
     api.set_member_status(ROADSHOW, here_email, "Attended")
     _step(f"api.set_member_status({ROADSHOW!r}, {here_email!r}, 'Attended')")
     lead = story.lead_ids[here_email]
-    while story.user.member_status(story.org.roadshow_id, lead) != "Attended":
+    # The campaign maps Attended to Salesforce's own label for it.
+    mapped = demo_scenario.ROADSHOW_ATTENDED
+    while story.user.member_status(story.org.roadshow_id, lead) != mapped:
         if time.monotonic() - edited > timeout:
             raise DemoFailedError(f"Salesforce still lacks the edit of {here_email}")
         time.sleep(0.1)
@@ -488,7 +497,8 @@ def _edit_through_the_api(ctx: SyncContext, story: Story, worker_log: Path, time
     if [r.kind for r in carrier] != ["edits"]:
         raise DemoFailedError(f"the edit was not carried by its own run: {carrier}")
     _step(
-        f"Salesforce now has {here_email} as Attended {took:.1f} s after the edit (run "
+        f"Salesforce now has {here_email} as {mapped!r} (the mapped label) {took:.1f} s "
+        f"after the edit (run "
         f"#{carrier[0].id}, started by the edit; beat's next tick is "
         f"{SYNC_INTERVAL_SECONDS} s after the last)"
     )
@@ -524,6 +534,17 @@ def _cadence(ctx: SyncContext, story: Story, timeout: float) -> None:
         f"{_finished_after(spring_run, edited_there)} after the Salesforce edit)"
     )
     console.print(demo_report.api_calls_line("Salesforce API calls for the cadence", before, after))
+
+
+def _explain(ctx: SyncContext, story: Story) -> None:
+    """`convsync explain` on a member both sides edited before the link."""
+    from convsync.cli.explain_command import print_history
+    from convsync.sync.explain import explain
+
+    plan = demo_scenario.RoadshowPlan(story.sizes)
+    email = demo_scenario.roadshow_email(plan.salesforce_wins.start)
+    console.rule(f"Why? `convsync explain {ROADSHOW!r} {email}`")
+    print_history(explain(ctx, ROADSHOW, email))
 
 
 def _finished_after(run: RunSummary, edited_at: datetime) -> str:
@@ -611,6 +632,7 @@ def _run(members: int, timeout: float, started: float) -> None:
         _initial_sync(ctx, story, timeout)
         _edit_through_the_api(ctx, story, logs / "worker.log", timeout)
         _cadence(ctx, story, timeout)
+        _explain(ctx, story)
         _show_metrics(group)
     elapsed = time.monotonic() - started
     _step(f"worker, beat and emulator stopped; the demo took {elapsed:.0f} s")

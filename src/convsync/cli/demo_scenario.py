@@ -30,11 +30,15 @@ TYPE_STATUSES = [
     ("Attended", False, True),
     ("Waitlisted", False, False),
 ]
-# Salesforce campaigns made by hand in the org: no "Waitlisted"; Spring's also has two
-# statuses the Conversion type lacks.
+# Salesforce campaigns made by hand in the org: no "Waitlisted". Spring's also has two
+# statuses the Conversion type lacks; Roadshow's calls "Attended" by another name, which
+# the demo maps (`convsync mapping set`) before linking it.
+ROADSHOW_ATTENDED = "Attended - Roadshow"
 ROADSHOW_SF_STATUSES = [("Invited", True, False), ("Registered", False, False),
-                        ("Attended", False, True)]  # fmt: skip
-SPRING_SF_STATUSES = [*ROADSHOW_SF_STATUSES, ("Opened", False, True), ("Bounced", False, False)]
+                        (ROADSHOW_ATTENDED, False, True)]  # fmt: skip
+SPRING_SF_STATUSES = [("Invited", True, False), ("Registered", False, False),
+                      ("Attended", False, True), ("Opened", False, True),
+                      ("Bounced", False, False)]  # fmt: skip
 
 NEWSLETTER = "Customer Newsletter"  # created with sync "none"
 SPRING = "Spring Webinar"  # created with sync "existing": a big Salesforce campaign
@@ -152,7 +156,8 @@ class RoadshowPlan:
     def salesforce_rows(self) -> list[tuple[str, str]]:
         both = [(roadshow_email(i), "Invited") for i in (*self.overlap, *self.same)]
         there = [
-            (roadshow_email(i), "Attended" if i % 3 == 0 else "Invited") for i in self.there_only
+            (roadshow_email(i), ROADSHOW_ATTENDED if i % 3 == 0 else "Invited")
+            for i in self.there_only
         ]
         return both + there
 
@@ -256,7 +261,7 @@ def salesforce_edits_before_link(org: SeededOrg, sizes: Sizes) -> list[dict[str,
         {
             "attributes": {"type": "CampaignMember"},
             "id": org.roadshow_members[roadshow_email(i)],
-            "Status": "Attended",
+            "Status": ROADSHOW_ATTENDED,
         }
         for i in RoadshowPlan(sizes).salesforce_wins
     ]

@@ -15,8 +15,10 @@ from rich.table import Table
 from convsync import api
 from convsync.cli.errors import UserError, fail, typer_app
 from convsync.cli.output import JSON_OPTION_HELP, console, emit_json, emit_table
+from convsync.cli.status_commands import InboundOption, OutboundOption, policy_from
 from convsync.domain.errors import MissingAccessError, SalesforceError
 from convsync.domain.model import SyncMode
+from convsync.domain.status_rules import InboundUnknown, OutboundUnknown
 from convsync.domain.statuses import Preflight
 from convsync.sync import dead_letters, linking, reporting
 from convsync.sync.reporting import RunSummary
@@ -34,17 +36,23 @@ def print_preflight(check: Preflight) -> None:
     if gap.is_compatible:
         console.print("[green]✓[/] statuses match on both sides")
         return
+    as_default = check.policy.inbound_unknown is InboundUnknown.DEFAULT
+    create = check.policy.outbound_unknown is OutboundUnknown.CREATE
     for label in gap.missing_in_conversion:
         n = check.skipped_inbound.get(label, 0)
+        fate = "imported with the type's default status" if as_default else "skipped"
         console.print(
-            f"[yellow]![/] Salesforce status {label!r} is not in the type: "
-            f"{n} Salesforce member(s) would be skipped"
+            f"[yellow]![/] Salesforce status {escape(repr(label))} is not in the type: "
+            f"{n} Salesforce member(s) would be {fate}"
         )
-    for label in gap.missing_in_salesforce:
-        n = check.dead_letter_outbound.get(label, 0)
+    for status in gap.missing_in_salesforce:
+        n = check.dead_letter_outbound.get(status, 0)
+        mapped = gap.labels.get(status)
+        known_as = f" (as {escape(repr(mapped))})" if mapped else ""
+        fate = "pushed once the status is created" if create else "dead-lettered"
         console.print(
-            f"[yellow]![/] status {label!r} is not on the Salesforce campaign: "
-            f"{n} Conversion member(s) would be dead-lettered"
+            f"[yellow]![/] status {escape(repr(status))}{known_as} is not on the Salesforce "
+            f"campaign: {n} Conversion member(s) would be {fate}"
         )
 
 
@@ -105,10 +113,19 @@ def create_campaign(
         bool,
         typer.Option(help="Link even if Salesforce statuses in use are missing from the type."),
     ] = False,
+    inbound_unknown: InboundOption = None,
+    outbound_unknown: OutboundOption = None,
 ) -> None:
     """Create a campaign: no sync, synced to an existing Salesforce campaign, or a new one."""
     with listing_missing_access():
-        result = api.create_campaign(name, type_name, sync, salesforce_campaign, force=force)
+        result = api.create_campaign(
+            name,
+            type_name,
+            sync,
+            salesforce_campaign,
+            force=force,
+            policy=policy_from(inbound_unknown, outbound_unknown),
+        )
     console.print(f"created campaign [bold]{name.strip()}[/] ({type_name})")
     if result is not None:
         _linked(result)
@@ -134,16 +151,19 @@ def link(
         bool,
         typer.Option(help="Link even if Salesforce statuses in use are missing from the type."),
     ] = False,
+    inbound_unknown: InboundOption = None,
+    outbound_unknown: OutboundOption = None,
 ) -> None:
     """Link an existing campaign; starts the two-way initial sync (Salesforce lands first)."""
     if bool(salesforce_campaign) == create_new:
         raise UserError("give exactly one of --salesforce-campaign ID or --create-new")
+    policy = policy_from(inbound_unknown, outbound_unknown)
     with listing_missing_access():
         if create_new:
-            result = api.link(campaign, create_new=True)
+            result = api.link(campaign, create_new=True, policy=policy)
         else:
             assert salesforce_campaign is not None
-            result = api.link(campaign, salesforce_campaign, force=force)
+            result = api.link(campaign, salesforce_campaign, force=force, policy=policy)
     _linked(result)
 
 

@@ -19,7 +19,7 @@ Decisions recorded here (and in DESIGN.md):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from convsync.domain.model import MemberValue, Side
@@ -32,6 +32,17 @@ class Action(StrEnum):
     WRITE_CONVERSION = "write_conversion"
     WRITE_SALESFORCE = "write_salesforce"
     RECORD_BASE = "record_base"
+
+
+class Rule(StrEnum):
+    """Which part of the rule decided a verdict, in words a user reads (`convsync explain`)."""
+
+    AGREE = "both sides hold the same status"
+    ONLY_CONVERSION_CHANGED = "only Conversion changed since the last sync"
+    ONLY_SALESFORCE_CHANGED = "only Salesforce changed since the last sync"
+    LATER_WINS = "both sides changed: the later change wins"
+    TIE_GOES_TO_SALESFORCE = "both sides changed at the same instant: ties go to Salesforce"
+    UNTIMED_LOSES = "both sides changed: a side without a time loses to one with a time"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +59,8 @@ class Verdict:
     value: MemberValue
     winner: Side | None
     conflict: bool
+    # Why, for people (`convsync explain`); not part of what the verdict *does*.
+    rule: Rule = field(default=Rule.AGREE, compare=False)
 
     @property
     def writes(self) -> bool:
@@ -97,11 +110,19 @@ def _later(conversion: MemberValue, salesforce: MemberValue) -> MemberValue:
 
 
 def _moves(
-    winner: Side, conversion: MemberValue, salesforce: MemberValue, *, conflict: bool
+    winner: Side, conversion: MemberValue, salesforce: MemberValue, *, conflict: bool, rule: Rule
 ) -> Verdict:
     if winner is Side.CONVERSION:
-        return Verdict(Action.WRITE_SALESFORCE, conversion, Side.CONVERSION, conflict)
-    return Verdict(Action.WRITE_CONVERSION, salesforce, Side.SALESFORCE, conflict)
+        return Verdict(Action.WRITE_SALESFORCE, conversion, Side.CONVERSION, conflict, rule)
+    return Verdict(Action.WRITE_CONVERSION, salesforce, Side.SALESFORCE, conflict, rule)
+
+
+def _timed_rule(conversion: MemberValue, salesforce: MemberValue) -> Rule:
+    if conversion.updated_at is None or salesforce.updated_at is None:
+        return Rule.UNTIMED_LOSES
+    if conversion.updated_at == salesforce.updated_at:
+        return Rule.TIE_GOES_TO_SALESFORCE
+    return Rule.LATER_WINS
 
 
 def _agree(conversion: MemberValue, salesforce: MemberValue, base: MemberValue | None) -> Verdict:
@@ -123,9 +144,23 @@ def resolve(conversion: MemberValue, salesforce: MemberValue, base: MemberValue 
     # The statuses differ, so at least one side differs from the base (or, with no base,
     # at least one side holds something): at least one side changed.
     if not counts_as_change(salesforce, base):
-        return _moves(Side.CONVERSION, conversion, salesforce, conflict=False)
+        return _moves(
+            Side.CONVERSION,
+            conversion,
+            salesforce,
+            conflict=False,
+            rule=Rule.ONLY_CONVERSION_CHANGED,
+        )
     if not counts_as_change(conversion, base):
-        return _moves(Side.SALESFORCE, conversion, salesforce, conflict=False)
+        return _moves(
+            Side.SALESFORCE,
+            conversion,
+            salesforce,
+            conflict=False,
+            rule=Rule.ONLY_SALESFORCE_CHANGED,
+        )
     salesforce_wins = _salesforce_wins_by_time(conversion, salesforce)
     winner = Side.SALESFORCE if salesforce_wins else Side.CONVERSION
-    return _moves(winner, conversion, salesforce, conflict=True)
+    return _moves(
+        winner, conversion, salesforce, conflict=True, rule=_timed_rule(conversion, salesforce)
+    )

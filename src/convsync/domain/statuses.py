@@ -18,6 +18,7 @@ from types import MappingProxyType
 
 from convsync.domain.errors import ValidationError
 from convsync.domain.model import CampaignType, MemberStatus
+from convsync.domain.status_rules import SPEC_POLICY, InboundUnknown, StatusPolicy, StatusRules
 
 
 def _labels(statuses: Iterable[MemberStatus]) -> tuple[str, ...]:
@@ -31,6 +32,8 @@ class StatusGap:
 
     missing_in_salesforce: tuple[str, ...]  # outbound members with these → dead letter
     missing_in_conversion: tuple[str, ...]  # inbound members with these → skipped
+    # Conversion status → the Salesforce label it is written with, where they differ.
+    labels: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     @property
     def is_compatible(self) -> bool:
@@ -38,14 +41,27 @@ class StatusGap:
 
 
 def check_statuses(
-    type_statuses: Iterable[MemberStatus], campaign_statuses: Iterable[MemberStatus]
+    type_statuses: Iterable[MemberStatus],
+    campaign_statuses: Iterable[MemberStatus],
+    rules: StatusRules | None = None,
 ) -> StatusGap:
-    """Compare a type's statuses with a Salesforce campaign's, by exact label."""
+    """Compare a type's statuses with a Salesforce campaign's, by exact label, each
+    Conversion status under the Salesforce label the link's mapping gives it."""
     type_labels = _labels(type_statuses)
     campaign_labels = _labels(campaign_statuses)
+
+    def label(status: str) -> str:
+        return rules.salesforce_label(status) if rules is not None else status
+
+    def known(salesforce_label: str) -> bool:
+        if rules is not None:
+            return rules.conversion_status(salesforce_label) is not None
+        return salesforce_label in type_labels
+
     return StatusGap(
-        missing_in_salesforce=tuple(lbl for lbl in type_labels if lbl not in campaign_labels),
-        missing_in_conversion=tuple(lbl for lbl in campaign_labels if lbl not in type_labels),
+        missing_in_salesforce=tuple(s for s in type_labels if label(s) not in campaign_labels),
+        missing_in_conversion=tuple(lbl for lbl in campaign_labels if not known(lbl)),
+        labels=MappingProxyType({s: label(s) for s in type_labels if label(s) != s}),
     )
 
 
@@ -64,6 +80,9 @@ class Preflight:
     gap: StatusGap
     skipped_inbound: Mapping[str, int] = field(hash=False)
     dead_letter_outbound: Mapping[str, int] = field(hash=False)
+    # The link's policies say what happens to those members instead (skip or default,
+    # dead-letter or create).
+    policy: StatusPolicy = SPEC_POLICY
 
     @property
     def skipped_total(self) -> int:
@@ -78,10 +97,12 @@ def preflight(
     gap: StatusGap,
     salesforce_member_counts: Mapping[str, int],
     conversion_member_counts: Mapping[str, int],
+    policy: StatusPolicy = SPEC_POLICY,
 ) -> Preflight:
     """Count, per missing label, the members each side of the gap would leave behind."""
     return Preflight(
         gap=gap,
+        policy=policy,
         skipped_inbound=_frozen(
             {lbl: salesforce_member_counts.get(lbl, 0) for lbl in gap.missing_in_conversion}
         ),
@@ -97,8 +118,11 @@ def link_refusal(check: Preflight) -> str | None:
     Only Salesforce statuses *in use* that the type lacks refuse a link: those members
     would silently stay out of Conversion. Statuses the Salesforce campaign lacks do
     not: the members they affect are parked in the dead-letter queue and replayed once
-    the status exists, so nothing is lost.
+    the status exists, so nothing is lost. Nor does anything under the `default` inbound
+    policy, which imports those members with the type's default status.
     """
+    if check.policy.inbound_unknown is InboundUnknown.DEFAULT:
+        return None
     in_use = [(label, n) for label, n in check.skipped_inbound.items() if n > 0]
     if not in_use:
         return None
@@ -107,7 +131,9 @@ def link_refusal(check: Preflight) -> str | None:
     members = "member" if total == 1 else "members"
     return (
         f"the Salesforce campaign has {total} {members} with statuses the campaign type "
-        f"lacks: {listed}; add them to the type, or link with --force to skip those members"
+        f"lacks: {listed}; add them to the type, map them (convsync mapping set), link with "
+        "--inbound-unknown default to import them with the default status, or link with "
+        "--force to skip those members"
     )
 
 

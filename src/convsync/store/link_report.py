@@ -13,13 +13,14 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
-from convsync.domain.model import LinkState
+from convsync.domain.model import LinkState, RunState
 from convsync.store.tables import (
     CampaignRow,
     ChunkRow,
     LinkRow,
     MemberRow,
     MemberSyncStateRow,
+    RunRow,
     SkippedMemberRow,
     SyncErrorRow,
 )
@@ -146,3 +147,53 @@ def chunk_progress(
         done, planned = found[run_id].get(stage, (0, 0))
         found[run_id][stage] = (done + (n if state == "done" else 0), planned + n)
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class HealthFigures:
+    """What the per-campaign gauges of /metrics are made of, for one active link."""
+
+    name: str
+    outbound_mark: datetime | None
+    linked_at: datetime
+    letters: int
+    skipped: int
+    last_state: str | None  # of the link's latest finished run
+
+
+def health_figures(session: Session) -> list[HealthFigures]:
+    """Every active link's health figures in one query (the scrape's whole database cost)."""
+    letters = (
+        select(func.count())
+        .where(
+            SyncErrorRow.link_id == LinkRow.id,
+            SyncErrorRow.resolved_at.is_(None),
+            SyncErrorRow.person_id.is_not(None),
+        )
+        .scalar_subquery()
+    )
+    skipped = select(func.count()).where(SkippedMemberRow.link_id == LinkRow.id).scalar_subquery()
+    finished = (RunState.SUCCEEDED.value, RunState.FAILED.value)
+    last_state = (
+        select(RunRow.state)
+        .where(RunRow.link_id == LinkRow.id, RunRow.state.in_(finished))
+        .order_by(RunRow.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        select(
+            CampaignRow.name,
+            LinkRow.outbound_mark,
+            LinkRow.linked_at,
+            letters,
+            skipped,
+            last_state,
+        )
+        .join(CampaignRow, CampaignRow.id == LinkRow.campaign_id)
+        .where(LinkRow.state == LinkState.ACTIVE.value)
+    ).all()
+    return [
+        HealthFigures(name, mark, linked, int(n_letters or 0), int(n_skipped or 0), state)
+        for name, mark, linked, n_letters, n_skipped, state in rows
+    ]

@@ -13,6 +13,7 @@ from convsync.store.tables import (
     CampaignRow,
     LinkRow,
     MemberRow,
+    RunRow,
     SyncErrorRow,
     UTCDateTime,
     utcnow,
@@ -29,6 +30,8 @@ class DueCandidate:
     status_mark: datetime | None
     local_changes: bool
     open_dead_letters: bool
+    # The mapping or a policy changed since the link's last run started.
+    rules_changed: bool = False
 
 
 def active_link(session: Session, campaign_id: int) -> LinkRow | None:
@@ -94,6 +97,10 @@ def due_candidates(session: Session) -> list[DueCandidate]:
         SyncErrorRow.resolved_at.is_(None),
         SyncErrorRow.direction == "outbound",
     )
+    judged_since = exists().where(
+        RunRow.link_id == LinkRow.id, RunRow.started_at >= LinkRow.rules_changed_at
+    )
+    rules = LinkRow.rules_changed_at.is_not(None) & ~judged_since
     rows = session.execute(
         select(
             LinkRow.id,
@@ -102,6 +109,7 @@ def due_candidates(session: Session) -> list[DueCandidate]:
             LinkRow.status_mark,
             local.label("local"),
             dead.label("dead"),
+            rules.label("rules"),
         )
         .where(LinkRow.state == "active")
         .order_by(LinkRow.id)
@@ -114,6 +122,7 @@ def due_candidates(session: Session) -> list[DueCandidate]:
             r.status_mark,
             bool(r.local),
             bool(r.dead),
+            bool(r.rules),
         )
         for r in rows
     ]

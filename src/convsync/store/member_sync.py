@@ -411,6 +411,27 @@ def push_candidate_ids(session: Session, link_id: int, campaign_id: int) -> list
     return list(session.scalars(query))
 
 
+def push_candidate_statuses(session: Session, link_id: int, campaign_id: int) -> set[str]:
+    """The statuses the members to push hold (what the Salesforce campaign must offer)."""
+    query = (
+        select(MemberRow.status)
+        .distinct()
+        .outerjoin(
+            MemberSyncStateRow,
+            and_(
+                MemberSyncStateRow.link_id == link_id,
+                MemberSyncStateRow.person_id == MemberRow.person_id,
+            ),
+        )
+        .where(
+            MemberRow.campaign_id == campaign_id,
+            MemberRow.status.is_not(None),
+            _differs_from_base(),
+        )
+    )
+    return {status for status in session.scalars(query) if status is not None}
+
+
 def push_candidates(
     session: Session, link_id: int, campaign_id: int, lo: int, hi: int
 ) -> list[PushCandidate]:
@@ -516,6 +537,32 @@ def skipped(session: Session, link_id: int) -> list[SkippedMemberRow]:
             select(SkippedMemberRow)
             .where(SkippedMemberRow.link_id == link_id)
             .order_by(SkippedMemberRow.email)
+        )
+    )
+
+
+def skipped_before(session: Session, link_id: int, when: datetime) -> dict[str | None, list[str]]:
+    """Status → ids of the Salesforce members skipped with it before `when` (a change of
+    the link's rules): the members to judge again. Skips recorded since were judged by
+    the current rules already."""
+    found: dict[str | None, list[str]] = {}
+    for status, sf_id in session.execute(
+        select(SkippedMemberRow.status, SkippedMemberRow.salesforce_member_id)
+        .where(SkippedMemberRow.link_id == link_id, SkippedMemberRow.recorded_at < when)
+        .order_by(SkippedMemberRow.salesforce_member_id)
+    ):
+        found.setdefault(status, []).append(sf_id)
+    return found
+
+
+def staged_ids(session: Session, run_id: int, stage: str) -> set[str]:
+    """Salesforce member ids staged by this run's stage so far."""
+    run_chunks = select(ChunkRow.id).where(ChunkRow.run_id == run_id, ChunkRow.stage == stage)
+    return set(
+        session.scalars(
+            select(StagedMemberRow.salesforce_member_id).where(
+                StagedMemberRow.chunk_id.in_(run_chunks)
+            )
         )
     )
 

@@ -185,6 +185,10 @@ class LinkRow(Base):
         ),
         CheckConstraint("mode IN ('existing', 'new')", name="mode_known"),
         CheckConstraint("state IN ('active', 'unlinked')", name="state_known"),
+        CheckConstraint("inbound_unknown IN ('skip', 'default')", name="inbound_unknown_known"),
+        CheckConstraint(
+            "outbound_unknown IN ('dead-letter', 'create')", name="outbound_unknown_known"
+        ),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -206,8 +210,37 @@ class LinkRow(Base):
     pushed_edit_count: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     # When the oldest edit not yet pushed was made (at the latest): bounds the coalescing.
     edits_pending_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The status policies (domain.status_rules): what happens to a member whose status
+    # the other side lacks. The defaults are the spec's rules.
+    inbound_unknown: Mapped[str] = mapped_column(String(16), default="skip", server_default="skip")
+    outbound_unknown: Mapped[str] = mapped_column(
+        String(16), default="dead-letter", server_default="dead-letter"
+    )
+    # When the campaign's mapping or the link's policies last changed: until a run starts
+    # after it, the link is due (its skips and dead letters are judged again).
+    rules_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     linked_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     unlinked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class StatusMappingRow(Base):
+    """A Conversion status known in Salesforce by another label, for one campaign's links.
+
+    Kept per campaign rather than per link so that it can be set before linking (the
+    pre-flight check and `link` take it into account) and survives an unlink.
+    """
+
+    __tablename__ = "status_mappings"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "conversion_status", name="uq_mapping_campaign_status"),
+        UniqueConstraint("campaign_id", "salesforce_label", name="uq_mapping_campaign_label"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    conversion_status: Mapped[str] = mapped_column(String(40))
+    salesforce_label: Mapped[str] = mapped_column(String(40))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class MemberSyncStateRow(Base):
@@ -399,6 +432,33 @@ class SyncErrorRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class DecisionRow(Base):
+    """One decision about one member (`convsync explain`), kept for the retention period."""
+
+    __tablename__ = "member_decisions"
+    __table_args__ = (
+        # A chunk that runs again in the same run (a retry) decides the same members again.
+        UniqueConstraint("run_id", "stage", "person_id", "kind", name="uq_decision_once_per_run"),
+        Index("ix_decision_link_person", "link_id", "person_id", "decided_at"),
+        Index("ix_decision_decided_at", "decided_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    link_id: Mapped[int] = mapped_column(ForeignKey("salesforce_links.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    run_id: Mapped[int | None] = mapped_column(Id)
+    stage: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(32))
+    rule: Mapped[str] = mapped_column(Text)
+    conflict: Mapped[bool] = mapped_column(Boolean, default=False)
+    conversion_status: Mapped[str | None] = mapped_column(String(40))
+    conversion_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    salesforce_status: Mapped[str | None] = mapped_column(String(40))
+    salesforce_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    base_status: Mapped[str | None] = mapped_column(String(40))
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class HeartbeatRow(Base):

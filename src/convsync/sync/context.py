@@ -41,6 +41,8 @@ class SyncOptions:
     # run), or once the oldest has waited `edit_push_max_delay` (domain.edits).
     edit_push_delay: timedelta = timedelta(seconds=1)
     edit_push_max_delay: timedelta = timedelta(seconds=5)
+    # Decisions about members older than this are forgotten (beat's reconciler prunes).
+    decision_retention: timedelta = timedelta(days=30)
 
 
 class Unobserved:

@@ -10,19 +10,24 @@ transaction.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import chain
 
+import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from convsync.domain.conflict import Action, landed, resolve
+from convsync.domain.decisions import Decision, DecisionKind, inbound_decision
 from convsync.domain.errors import ValidationError
 from convsync.domain.model import ABSENT, MemberValue, Stage, normalize_email
+from convsync.domain.status_rules import StatusRules
 from convsync.domain.watermark import query_window, read_bound
 from convsync.salesforce.records import SalesforceMember
-from convsync.store import catalog, links, member_sync, runs
+from convsync.store import catalog, decisions, links, member_sync, runs
+from convsync.store import status_rules as rules_store
 from convsync.store.catalog import PersonInput
 from convsync.store.db import transaction
 from convsync.store.member_sync import Base, LocalMember, StagedMember
@@ -31,6 +36,10 @@ from convsync.sync import stages
 from convsync.sync.context import SyncContext
 
 _RESUME_SLACK = timedelta(milliseconds=1)
+# Member ids named in a log line of members imported with the default status.
+LOGGED_MEMBER_IDS = 20
+
+log = structlog.get_logger(__name__)
 
 
 def _staged(member: SalesforceMember) -> StagedMember:
@@ -109,13 +118,17 @@ def plan_inbound(ctx: SyncContext, run_id: int) -> None:
     # applied after it is superseded; before it, it is the base the live row changes).
     pipelined = first_read
     numbers = list(pending)
-    rows = ctx.salesforce.iter_members(
-        view.salesforce_campaign_id,
-        since=since,
-        until=until,
-        include_deleted=True,
-        deleted_since=deleted_since,
+    window = _seen(
+        ctx.salesforce.iter_members(
+            view.salesforce_campaign_id,
+            since=since,
+            until=until,
+            include_deleted=True,
+            deleted_since=deleted_since,
+        ),
+        seen := set[str](),
     )
+    rows = chain(window, _skips_to_judge_again(ctx, run_id, view.link_id, seen))
     for page in _pages(rows, ctx.options.inbound_chunk, skip):
         with transaction(ctx.sessions) as session:
             if not runs.may_add_chunk(session, run_id, Stage.INBOUND.value, next_number):
@@ -158,10 +171,55 @@ def plan_inbound(ctx: SyncContext, run_id: int) -> None:
     stages.close_inbound(ctx, run_id)
 
 
-def _salesforce_value(row: StagedMember) -> MemberValue:
+def _seen(rows: Iterable[SalesforceMember], ids: set[str]) -> Iterator[SalesforceMember]:
+    for row in rows:
+        ids.add(row.id)
+        yield row
+
+
+def _skips_to_judge_again(
+    ctx: SyncContext, run_id: int, link_id: int, seen: set[str]
+) -> Iterator[SalesforceMember]:
+    """After the window's rows: the members skipped before the link's mapping or policy
+    last changed that the rules now import, read again by id (one query per 500).
+
+    Run lazily, once the window is read: members the window brought are not read twice,
+    nor those a planner that died staged already. Re-judged members are either imported
+    or skipped again with a fresh record, so each is read again once per change. (A
+    skipped member deleted in Salesforce loses its record when the window reads the
+    deletion.)
+    """
+    with transaction(ctx.sessions) as session:
+        link = links.get_link(session, link_id)
+        if link.rules_changed_at is None:
+            return
+        rules = rules_store.link_rules(session, link)
+        skipped = member_sync.skipped_before(session, link_id, link.rules_changed_at)
+        if not skipped:
+            return
+        staged = member_sync.staged_ids(session, run_id, Stage.INBOUND.value)
+    ids = [
+        sf_id
+        for status, members in skipped.items()
+        if status is not None and rules.inbound(status).status is not None
+        for sf_id in members
+        if sf_id not in seen and sf_id not in staged
+    ]
+    if ids:
+        yield from ctx.salesforce.members_by_id(ids)
+
+
+def _as_read(row: StagedMember) -> MemberValue:
+    """Salesforce's value as Salesforce holds it (its label, untranslated), for people."""
     if row.is_deleted:
         return MemberValue(None, row.system_modstamp)
     return MemberValue(row.status, row.last_modified)
+
+
+def _salesforce_value(row: StagedMember, status: str | None) -> MemberValue:
+    """Salesforce's value in Conversion's language (`status`: the row's, translated)."""
+    read = _as_read(row)
+    return read if row.is_deleted else MemberValue(status, read.updated_at)
 
 
 def _conversion_value(
@@ -178,6 +236,10 @@ def _conversion_value(
         # A removal made since (while the initial sync runs) is a tombstone like any other.
         return ABSENT
     return MemberValue(local.status, local.updated_at)
+
+
+def _agreed_status(base: Base | None) -> str | None:
+    return base.status if base is not None and base.synced else None
 
 
 def _base_value(base: Base | None) -> MemberValue | None:
@@ -251,7 +313,7 @@ def _superseded(row: StagedMember, base: Base | None) -> bool:
 class _Chunk:
     """The decisions for one staged page, gathered per person, written in one commit."""
 
-    allowed: frozenset[str]
+    rules: StatusRules
     local: dict[int, LocalMember]
     known: dict[int, Base]
     linked_at: datetime
@@ -259,6 +321,8 @@ class _Chunk:
     bases: dict[int, tuple[int, bool, str | None, str | None]] = field(default_factory=dict)
     skips: list[tuple[str, str | None, str | None, str]] = field(default_factory=list)
     imported_ids: list[str] = field(default_factory=list)
+    as_default: list[str] = field(default_factory=list)  # Salesforce member ids
+    decisions: list[tuple[int, Decision]] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
 
     def skip(self, row: StagedMember, reason: str) -> None:
@@ -270,22 +334,50 @@ class _Chunk:
         return Base(pending[1], pending[2], pending[3]) if pending else self.known.get(person)
 
     def decide(self, row: StagedMember, person: int) -> None:
-        if not row.is_deleted and row.status not in self.allowed:
-            self.skip(row, f"status {row.status!r} is not in the campaign type")
-            return
+        status = None
+        as_default_of = None  # the Salesforce label imported with the type's default
+        if not row.is_deleted:
+            decision = self.rules.inbound(row.status or "")
+            if decision.status is None:
+                reason = decision.reason or f"status {row.status!r} is not accepted"
+                self.skip(row, reason)
+                self.decisions.append(
+                    (
+                        person,
+                        Decision(
+                            Stage.INBOUND,
+                            DecisionKind.SKIPPED,
+                            reason,
+                            salesforce=_as_read(row),
+                            base=_agreed_status(self._base(person)),
+                        ),
+                    )
+                )
+                return
+            status = decision.status
+            if decision.as_default:
+                self.as_default.append(row.salesforce_member_id)
+                as_default_of = row.status
         self.imported_ids.append(row.salesforce_member_id)
         base = self._base(person)
         if row.is_deleted and _superseded(row, base):
             return
-        salesforce = _salesforce_value(row)
+        salesforce = _salesforce_value(row, status)
         # Salesforce showing a push that was never recorded: the sync's own write, so it
         # is the base (and is recorded as such below, whatever the verdict).
         own_write = landed(base.pushing if base else None, salesforce)
-        verdict = resolve(
-            _conversion_value(self.local.get(person), base, self.linked_at),
-            salesforce,
-            MemberValue(salesforce.status) if own_write else _base_value(base),
+        conversion = _conversion_value(self.local.get(person), base, self.linked_at)
+        judged_base = MemberValue(salesforce.status) if own_write else _base_value(base)
+        verdict = resolve(conversion, salesforce, judged_base)
+        explained = inbound_decision(
+            verdict,
+            conversion,
+            _as_read(row),
+            judged_base,
+            as_default_of=as_default_of,
         )
+        if explained is not None:
+            self.decisions.append((person, explained))
         if verdict.conflict and verdict.winner is not None:
             self.counts[f"conflicts_won_by_{verdict.winner.value}"] += 1
         sf_member = None if row.is_deleted else row.salesforce_member_id
@@ -323,7 +415,7 @@ def apply_inbound_chunk(
         rows = member_sync.staged(session, claim.chunk_id)
         persons, unusable = _resolve_people(session, rows)
         chunk = _Chunk(
-            allowed=catalog.type_of_campaign(session, campaign.id).labels,
+            rules=rules_store.link_rules(session, link),
             local=member_sync.lock_members(session, campaign.id, persons.values()),
             known=member_sync.bases(session, view.link_id, persons.values()),
             linked_at=link.linked_at,
@@ -341,8 +433,18 @@ def apply_inbound_chunk(
         member_sync.write_bases(session, view.link_id, list(chunk.bases.values()))
         member_sync.clear_skips(session, view.link_id, chunk.imported_ids)
         member_sync.record_skips(session, view.link_id, run_id, chunk.skips)
+        decisions.record(session, view.link_id, run_id, chunk.decisions)
         chunk.counts["read"] = len(rows)
+        if chunk.as_default:
+            chunk.counts["as_default"] = len(chunk.as_default)
         stages.complete(session, claim, dict(chunk.counts))
         member_sync.drop_staged(session, [claim.chunk_id])
     ctx.observer.chunk_applied(Stage.INBOUND, chunk.counts)
+    if chunk.as_default:
+        log.warning(
+            "members imported with the type's default status",
+            count=len(chunk.as_default),
+            salesforce_member_ids=chunk.as_default[:LOGGED_MEMBER_IDS],
+            policy="inbound-unknown=default",
+        )
     stages.close_inbound(ctx, run_id)

@@ -13,6 +13,7 @@ from convsync.domain.access import missing_access
 from convsync.domain.errors import LinkError, MissingAccessError, NotFoundError, SalesforceError
 from convsync.domain.model import RunKind, SyncMode
 from convsync.domain.outcomes import RecordResult, WriteOutcome
+from convsync.domain.status_rules import SPEC_POLICY, StatusPolicy
 from convsync.domain.statuses import (
     CreateStatus,
     DeleteStatus,
@@ -26,6 +27,7 @@ from convsync.domain.statuses import (
 )
 from convsync.salesforce.access import sync_needs
 from convsync.store import added_members, catalog, links, runs
+from convsync.store import status_rules as rules_store
 from convsync.store.db import transaction
 from convsync.store.tables import LinkRow, utcnow
 from convsync.sync.catalog import create_campaign, require_campaign
@@ -60,18 +62,24 @@ def require_access(ctx: SyncContext, *, creating_campaign: bool) -> None:
 
 
 def check_campaign_statuses(
-    ctx: SyncContext, campaign_name: str, salesforce_campaign_id: str
+    ctx: SyncContext,
+    campaign_name: str,
+    salesforce_campaign_id: str,
+    policy: StatusPolicy | None = None,
 ) -> Preflight:
-    """Which statuses each side lacks, and how many members each gap would skip or park."""
+    """Which statuses each side lacks (through the campaign's mapping), and how many
+    members each gap would skip or park; `policy` defaults to the active link's."""
     with transaction(ctx.sessions) as session:
         campaign = require_campaign(session, campaign_name)
-        campaign_type = catalog.type_of_campaign(session, campaign.id)
+        if policy is None:
+            policy = rules_store.policy_of(links.active_link(session, campaign.id))
+        rules = rules_store.rules_for(session, campaign.id, policy)
         local_counts = catalog.status_counts(session, campaign.id)
     sf = ctx.salesforce
     sf.get_campaign(salesforce_campaign_id)  # a clear NotFound/Validation error first
     remote = [s for _, s in sf.campaign_statuses(salesforce_campaign_id)]
-    gap = check_statuses(campaign_type.statuses, remote)
-    return preflight(gap, sf.member_status_counts(salesforce_campaign_id), local_counts)
+    gap = check_statuses(rules.campaign_type.statuses, remote, rules)
+    return preflight(gap, sf.member_status_counts(salesforce_campaign_id), local_counts, policy)
 
 
 def _align_statuses(
@@ -79,7 +87,8 @@ def _align_statuses(
 ) -> None:
     with transaction(ctx.sessions) as session:
         campaign = require_campaign(session, campaign_name)
-        campaign_type = catalog.type_of_campaign(session, campaign.id)
+        # Under the mapped labels: the new campaign speaks the link's translation.
+        campaign_type = rules_store.rules_for(session, campaign.id).in_salesforce()
     existing = [SalesforceStatus(i, s) for i, s in sf.campaign_statuses(campaign_id)]
     for step in plan_status_alignment(campaign_type, existing).steps:
         if isinstance(step, CreateStatus):
@@ -91,7 +100,11 @@ def _align_statuses(
 
 
 def _record_link(
-    ctx: SyncContext, campaign_name: str, salesforce_campaign_id: str, mode: SyncMode
+    ctx: SyncContext,
+    campaign_name: str,
+    salesforce_campaign_id: str,
+    mode: SyncMode,
+    policy: StatusPolicy,
 ) -> int:
     """Write the link and its initial run in one transaction; returns the run id."""
     try:
@@ -106,6 +119,7 @@ def _record_link(
                     "to another campaign"
                 )
             link = links.add_link(session, campaign.id, salesforce_campaign_id, mode.value)
+            rules_store.set_policy(link, policy)
             run_id = runs.open_run(session, link.id, RunKind.INITIAL.value, ctx.options.lease)
             assert run_id is not None  # a brand-new link has no open run
     except IntegrityError:
@@ -117,7 +131,12 @@ def _record_link(
 
 
 def link_existing(
-    ctx: SyncContext, campaign_name: str, salesforce_campaign_id: str, *, force: bool = False
+    ctx: SyncContext,
+    campaign_name: str,
+    salesforce_campaign_id: str,
+    *,
+    force: bool = False,
+    policy: StatusPolicy = SPEC_POLICY,
 ) -> LinkResult:
     """Link to an existing Salesforce campaign; its members come into Conversion first.
 
@@ -126,7 +145,7 @@ def link_existing(
     """
     _require_unlinked(ctx, campaign_name)
     require_access(ctx, creating_campaign=False)
-    return _link_existing(ctx, campaign_name, salesforce_campaign_id, force=force)
+    return _link_existing(ctx, campaign_name, salesforce_campaign_id, force=force, policy=policy)
 
 
 def _require_unlinked(ctx: SyncContext, campaign_name: str) -> str:
@@ -139,34 +158,41 @@ def _require_unlinked(ctx: SyncContext, campaign_name: str) -> str:
 
 
 def _link_existing(
-    ctx: SyncContext, campaign_name: str, salesforce_campaign_id: str, *, force: bool
+    ctx: SyncContext,
+    campaign_name: str,
+    salesforce_campaign_id: str,
+    *,
+    force: bool,
+    policy: StatusPolicy,
 ) -> LinkResult:
     _require_unlinked(ctx, campaign_name)
-    check = check_campaign_statuses(ctx, campaign_name, salesforce_campaign_id)
+    check = check_campaign_statuses(ctx, campaign_name, salesforce_campaign_id, policy)
     refusal = link_refusal(check)
     if refusal and not force:
         raise LinkError(refusal)  # already says how to go ahead
-    run_id = _record_link(ctx, campaign_name, salesforce_campaign_id, SyncMode.EXISTING)
+    run_id = _record_link(ctx, campaign_name, salesforce_campaign_id, SyncMode.EXISTING, policy)
     ctx.dispatch.inbound_stage(run_id)
     return LinkResult(campaign_name, salesforce_campaign_id, SyncMode.EXISTING, run_id, check)
 
 
-def link_new(ctx: SyncContext, campaign_name: str) -> LinkResult:
+def link_new(
+    ctx: SyncContext, campaign_name: str, *, policy: StatusPolicy = SPEC_POLICY
+) -> LinkResult:
     """Create the Salesforce campaign (same name, statuses matching the type), then sync.
 
     Refused before anything is created when the Salesforce user lacks a permission.
     """
     _require_unlinked(ctx, campaign_name)
     require_access(ctx, creating_campaign=True)
-    return _link_new(ctx, campaign_name)
+    return _link_new(ctx, campaign_name, policy)
 
 
-def _link_new(ctx: SyncContext, campaign_name: str) -> LinkResult:
+def _link_new(ctx: SyncContext, campaign_name: str, policy: StatusPolicy) -> LinkResult:
     name = _require_unlinked(ctx, campaign_name)
     sf = ctx.salesforce
     salesforce_campaign_id = sf.create_campaign(name)
     _align_statuses(sf, salesforce_campaign_id, ctx, campaign_name)
-    run_id = _record_link(ctx, campaign_name, salesforce_campaign_id, SyncMode.NEW)
+    run_id = _record_link(ctx, campaign_name, salesforce_campaign_id, SyncMode.NEW, policy)
     ctx.dispatch.inbound_stage(run_id)
     return LinkResult(campaign_name, salesforce_campaign_id, SyncMode.NEW, run_id, None)
 
@@ -179,6 +205,7 @@ def create_synced_campaign(
     salesforce_campaign_id: str | None = None,
     *,
     force: bool = False,
+    policy: StatusPolicy = SPEC_POLICY,
 ) -> LinkResult | None:
     """The three choices offered when a campaign is created."""
     if mode is SyncMode.EXISTING and not salesforce_campaign_id:
@@ -198,9 +225,11 @@ def create_synced_campaign(
         return None
     try:
         if mode is SyncMode.NEW:
-            return _link_new(ctx, campaign_name)
+            return _link_new(ctx, campaign_name, policy)
         assert salesforce_campaign_id is not None
-        return _link_existing(ctx, campaign_name, salesforce_campaign_id, force=force)
+        return _link_existing(
+            ctx, campaign_name, salesforce_campaign_id, force=force, policy=policy
+        )
     except Exception:
         _drop_unlinked_campaign(ctx, campaign_name)
         raise

@@ -18,9 +18,16 @@ from typing import Any
 import structlog
 
 from convsync.domain.conflict import landed
-from convsync.domain.errors import TransientSalesforceError
-from convsync.domain.model import MemberValue, Stage
+from convsync.domain.decisions import Decision, DecisionKind
+from convsync.domain.errors import SalesforceError, TransientSalesforceError
+from convsync.domain.model import MemberStatus, MemberValue, Stage
 from convsync.domain.outcomes import RecordResult, WriteOutcome
+from convsync.domain.status_rules import (
+    OutboundAction,
+    OutboundUnknown,
+    StatusRules,
+    statuses_to_create,
+)
 from convsync.salesforce.records import (
     MemberChange,
     NewLead,
@@ -29,7 +36,8 @@ from convsync.salesforce.records import (
     SalesforceMember,
     SalesforcePerson,
 )
-from convsync.store import added_members, links, member_sync, runs
+from convsync.store import added_members, decisions, links, member_sync, runs
+from convsync.store import status_rules as rules_store
 from convsync.store.db import transaction
 from convsync.store.member_sync import PushCandidate
 from convsync.store.tables import RunRow, utcnow
@@ -42,6 +50,7 @@ STATUS_NOT_ON_CAMPAIGN = "STATUS_NOT_ON_CAMPAIGN"
 # fewer records than 7 collection calls carry are cheaper without it.
 BULK_MIN_RECORDS = 7 * 200
 NO_SALESFORCE_PERSON = "NO_SALESFORCE_PERSON"
+_EDITED_SINCE_READ = "edited in Salesforce after this run read it: the next run judges it"
 # Member ids named in a dead-letter log line; `convsync dlq list` has them all.
 LOGGED_MEMBER_IDS = 20
 
@@ -58,9 +67,9 @@ def plan_outbound(ctx: SyncContext, run_id: int) -> None:
         stages.resume_planned(ctx, run_id, Stage.OUTBOUND, pending)
         return
     # One API call: the statuses every member of this stage is checked against.
-    labels = sorted(
-        s.label for _, s in ctx.salesforce.campaign_statuses(view.salesforce_campaign_id)
-    )
+    existing = [s for _, s in ctx.salesforce.campaign_statuses(view.salesforce_campaign_id)]
+    created = _create_missing_statuses(ctx, view, existing)
+    labels = sorted({s.label for s in (*existing, *created)})
     with transaction(ctx.sessions) as session:
         if not runs.may_add_chunk(session, run_id, Stage.OUTBOUND.value, 0):
             return  # a duplicate of this task planned the stage meanwhile: it goes on
@@ -91,6 +100,28 @@ def plan_outbound(ctx: SyncContext, run_id: int) -> None:
     for number in numbers:
         ctx.dispatch.outbound_chunk(run_id, number)
     stages.close_outbound(ctx, run_id)
+
+
+def _create_missing_statuses(
+    ctx: SyncContext, view: stages.RunView, existing: Sequence[MemberStatus]
+) -> tuple[MemberStatus, ...]:
+    """Under the `create` policy, add the labels this stage's members need and the
+    Salesforce campaign lacks (one call each); under `dead-letter`, nothing."""
+    with transaction(ctx.sessions) as session:
+        rules = rules_store.link_rules(session, links.get_link(session, view.link_id))
+        if rules.policy.outbound_unknown is not OutboundUnknown.CREATE:
+            return ()
+        needed = member_sync.push_candidate_statuses(session, view.link_id, view.campaign_id)
+    missing = statuses_to_create(rules, needed, existing)
+    for status in missing:
+        try:
+            ctx.salesforce.create_status(view.salesforce_campaign_id, status)
+        except SalesforceError as error:
+            if error.code != "DUPLICATE_VALUE":
+                raise
+            continue  # a duplicate of this planner (or a user) added it meanwhile
+        log.warning("member status created in Salesforce", label=status.label)
+    return missing
 
 
 def outbound_chunk_size(candidates: int, options: SyncOptions) -> int:
@@ -130,12 +161,24 @@ class _Outcome:
     letters: dict[int, tuple[int, str, str, dict[str, Any]]] = field(default_factory=dict)
     people: list[tuple[int, PersonKind, str]] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
+    decisions: dict[int, Decision] = field(default_factory=dict)
     transient: int = 0
     # person id → the CampaignMember id this chunk's insert created ("added by the sync").
     added: dict[int, str] = field(default_factory=dict)
 
     def synced(self, member: PushCandidate, salesforce_member_id: str | None) -> None:
         self.bases[member.person_id] = (member.person_id, True, member.status, salesforce_member_id)
+        kind = DecisionKind.PUSHED if member.status else DecisionKind.REMOVED_IN_SALESFORCE
+        self._decide(member, kind, "Conversion's value differs from the last synced value")
+
+    def defer(self, member: PushCandidate, why: str) -> None:
+        self.counts["deferred"] += 1
+        self._decide(member, DecisionKind.DEFERRED, why)
+
+    def _decide(self, member: PushCandidate, kind: DecisionKind, rule: str) -> None:
+        self.decisions[member.person_id] = Decision(
+            Stage.OUTBOUND, kind, rule, conversion=MemberValue(member.status, member.updated_at)
+        )
 
     def dead_letter(self, member: PushCandidate, code: str, message: str) -> None:
         self.letters[member.person_id] = (
@@ -145,6 +188,7 @@ class _Outcome:
             {"email": member.email, "status": member.status, "member_id": member.member_id},
         )
         self.counts["dead_lettered"] += 1
+        self._decide(member, DecisionKind.DEAD_LETTERED, f"{code}: {message}")
 
     def failed(self, member: PushCandidate, result: RecordResult) -> None:
         if result.outcome is WriteOutcome.TRANSIENT:
@@ -229,11 +273,15 @@ def _insert(
     out: _Outcome,
     *,
     bulk: int | None,
+    rules: StatusRules,
 ) -> list[tuple[PushCandidate, str]]:
     """Insert new members; returns duplicates found already there (member, person id)."""
     people = _resolve_people(ctx, sf, members, out, bulk=bulk)
     ready = [m for m in members if m.person_id in people]
-    rows = [NewMember.for_person(campaign, people[m.person_id], m.status or "") for m in ready]
+    rows = [
+        NewMember.for_person(campaign, people[m.person_id], rules.salesforce_label(m.status or ""))
+        for m in ready
+    ]
     duplicates: list[tuple[PushCandidate, str]] = []
     use_bulk = _bulk_pays(bulk, len(rows))
     for member, result in zip(ready, sf.insert_members(rows, use_bulk=use_bulk), strict=True):
@@ -256,6 +304,7 @@ def _reconcile_duplicates(
     out: _Outcome,
     *,
     run_started: datetime,
+    rules: StatusRules,
 ) -> list[tuple[PushCandidate, str]]:
     """ "Already a campaign member": find it, and update its status if it differs.
 
@@ -273,27 +322,34 @@ def _reconcile_duplicates(
         found = existing.get(person_id)
         if found is None:
             out.transient += 1  # deleted again meanwhile: the retry will insert it
-        elif found.status == member.status:
+        elif _holds(found, member.status, rules):
             out.synced(member, found.id)
             out.counts["pushed"] += 1
-            if landed(member.pushing, MemberValue(found.status)):
+            # Salesforce holds member.status (under its label): was that our own write?
+            if landed(member.pushing, MemberValue(member.status)):
                 out.added[member.person_id] = found.id  # an earlier attempt's insert
-        elif _edited_since_read(found, member, run_started):
+        elif _edited_since_read(found, member, run_started, rules):
             out.bases[member.person_id] = (member.person_id, False, None, found.id)
-            out.counts["deferred"] += 1
+            out.defer(member, _EDITED_SINCE_READ)
         else:
             updates.append((member, found.id))
     return updates
 
 
+def _holds(found: SalesforceMember, status: str | None, rules: StatusRules) -> bool:
+    """Whether Salesforce's member holds this Conversion status (under its label)."""
+    return status is not None and found.status == rules.salesforce_label(status)
+
+
 def _edited_since_read(
-    found: SalesforceMember, member: PushCandidate, run_started: datetime
+    found: SalesforceMember, member: PushCandidate, run_started: datetime, rules: StatusRules
 ) -> bool:
     """Whether Salesforce's value may be an edit this run's conflict rule never judged:
     made after the run started (its read came later, but a row stamped since may or may
     not have made it in: better judged again by the next run than overwritten), and not
     the value an earlier attempt of ours was writing."""
-    ours = landed(member.pushing, MemberValue(found.status))
+    pushing = member.pushing
+    ours = pushing is not None and _holds(found, pushing.status, rules)
     stamp = found.system_modstamp
     return not ours and stamp is not None and stamp > run_started
 
@@ -304,6 +360,7 @@ def _recheck_unfinished(
     out: _Outcome,
     *,
     run_started: datetime,
+    rules: StatusRules,
 ) -> list[tuple[PushCandidate, str]]:
     """Before repeating updates a killed attempt may have made, read those members.
 
@@ -319,11 +376,11 @@ def _recheck_unfinished(
     still = [(m, sf_id) for m, sf_id in updates if m.pushing is None]
     for member, sf_id in unsure:
         found = now.get(sf_id)
-        if found is not None and found.status == member.status:
+        if found is not None and _holds(found, member.status, rules):
             out.synced(member, sf_id)
             out.counts["pushed"] += 1
-        elif found is not None and _edited_since_read(found, member, run_started):
-            out.counts["deferred"] += 1  # the next run reads it and the rule decides
+        elif found is not None and _edited_since_read(found, member, run_started, rules):
+            out.defer(member, _EDITED_SINCE_READ)  # the next run reads it and the rule decides
         else:
             still.append((member, sf_id))  # unchanged, or deleted (the update says so)
     return still
@@ -335,10 +392,11 @@ def _update(
     out: _Outcome,
     *,
     bulk: int | None,
+    rules: StatusRules,
 ) -> None:
     if not pairs:
         return
-    changes = [MemberChange(sf_id, m.status or "") for m, sf_id in pairs]
+    changes = [MemberChange(sf_id, rules.salesforce_label(m.status or "")) for m, sf_id in pairs]
     use_bulk = _bulk_pays(bulk, len(changes))
     for (member, sf_id), result in zip(
         pairs, sf.update_members(changes, use_bulk=use_bulk), strict=True
@@ -350,7 +408,7 @@ def _update(
             # Deleted in Salesforce since we last read it: the next inbound stage sees the
             # deletion and the conflict rule decides; forget the stale id meanwhile.
             out.bases[member.person_id] = (member.person_id, False, None, None)
-            out.counts["deferred"] += 1
+            out.defer(member, "deleted in Salesforce since it was read: the next run judges it")
         else:
             out.failed(member, result)
 
@@ -371,10 +429,15 @@ def _delete(
 
 
 def _sort(
-    members: Sequence[PushCandidate], on_campaign: set[str], campaign: str, out: _Outcome
+    members: Sequence[PushCandidate],
+    on_campaign: set[str],
+    campaign: str,
+    out: _Outcome,
+    rules: StatusRules,
 ) -> tuple[list[PushCandidate], list[tuple[PushCandidate, str]], list[PushCandidate]]:
     """Inserts, updates (with the member's Salesforce id) and deletes; a status the
-    campaign lacks is dead-lettered and a removal Salesforce never saw settled, here."""
+    campaign lacks (under the link's mapping) is dead-lettered and a removal Salesforce
+    never saw settled, here."""
     inserts: list[PushCandidate] = []
     updates: list[tuple[PushCandidate, str]] = []
     deletes: list[PushCandidate] = []
@@ -384,12 +447,17 @@ def _sort(
                 deletes.append(member)
             else:
                 out.synced(member, None)  # never reached Salesforce: nothing to remove
-        elif member.status not in on_campaign:
+        elif (decision := rules.outbound(member.status, on_campaign)).action is not (
+            OutboundAction.WRITE
+        ):
+            # Under the `create` policy the stage created every label its members needed;
+            # a status changed to since then waits here for the next run like any other.
+            known_as = "" if decision.label == member.status else f" (as {decision.label!r})"
             out.dead_letter(
                 member,
                 STATUS_NOT_ON_CAMPAIGN,
-                f"status {member.status!r} does not exist on Salesforce campaign "
-                f"{campaign}; add it there, then replay",
+                f"status {member.status!r}{known_as} does not exist on Salesforce campaign "
+                f"{campaign}; add it there (or map the status), then replay",
             )
         elif member.salesforce_member_id:
             updates.append((member, member.salesforce_member_id))
@@ -413,11 +481,14 @@ def push_outbound_chunk(
         assert claim.member_id_lo is not None
         on_campaign = set(run.salesforce_statuses or [])
         started_at = run.started_at
+        rules = rules_store.link_rules(session, links.get_link(session, view.link_id))
         members = member_sync.push_candidates(
             session, view.link_id, view.campaign_id, claim.member_id_lo, claim.member_id_hi or 0
         )
         out = _Outcome()
-        inserts, updates, deletes = _sort(members, on_campaign, view.salesforce_campaign_id, out)
+        inserts, updates, deletes = _sort(
+            members, on_campaign, view.salesforce_campaign_id, out, rules
+        )
         # Committed before any write: see member_sync.mark_pushing.
         member_sync.mark_pushing(
             session,
@@ -433,12 +504,14 @@ def push_outbound_chunk(
         try:
             with stages.keep_leased(ctx, run_id, claim):
                 bulk = bulk_from(claim, ctx.options)
-                duplicates = _insert(ctx, sf, campaign, inserts, out, bulk=bulk)
-                updates = _recheck_unfinished(sf, updates, out, run_started=started_at)
+                duplicates = _insert(ctx, sf, campaign, inserts, out, bulk=bulk, rules=rules)
+                updates = _recheck_unfinished(sf, updates, out, run_started=started_at, rules=rules)
                 updates.extend(
-                    _reconcile_duplicates(sf, campaign, duplicates, out, run_started=started_at)
+                    _reconcile_duplicates(
+                        sf, campaign, duplicates, out, run_started=started_at, rules=rules
+                    )
                 )
-                _update(sf, updates, out, bulk=bulk)
+                _update(sf, updates, out, bulk=bulk, rules=rules)
                 _delete(sf, deletes, out, bulk=bulk)
         except Exception:
             # Keep what landed: the retry then pushes only the members still different.
@@ -463,6 +536,7 @@ def _record(
         member_sync.resolve_dead_letters(session, link_id, out.bases.keys())
         member_sync.record_dead_letters(session, link_id, run_id, list(out.letters.values()))
         added_members.record(session, link_id, run_id, out.added)
+        decisions.record(session, link_id, run_id, list(out.decisions.items()))
         if claim is not None:
             stages.complete(session, claim, dict(out.counts))
     ctx.observer.chunk_applied(Stage.OUTBOUND, out.counts)

@@ -12,7 +12,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from convsync.domain.model import RunState
 from convsync.store import link_report, member_sync, runs
 from convsync.store.db import transaction
-from convsync.store.tables import CampaignRow, LinkRow, RunRow, utcnow
+from convsync.store.tables import (
+    LinkRow,
+    RunRow,
+    utcnow,
+)
 from convsync.sync.catalog import require_campaign
 from convsync.sync.context import SyncContext
 
@@ -116,17 +120,32 @@ def _last_error(run: RunRow | None, last_dead_letter: str | None) -> str | None:
     return last_dead_letter
 
 
-def campaign_lags(sessions: sessionmaker[Session]) -> dict[str, float]:
-    """Seconds each linked campaign is behind: since its last successful push (or, never
-    synced yet, since it was linked). What the `convsync_sync_lag_seconds` gauge shows."""
+@dataclass(frozen=True, slots=True)
+class CampaignHealth:
+    """What the per-campaign gauges of /metrics show, read at scrape time."""
+
+    # Seconds behind: since the last successful push (or, never synced, since linking).
+    lag_seconds: float
+    open_dead_letters: int
+    skipped_members: int
+    # The link's latest finished run failed (a newer success clears it).
+    last_run_failed: bool
+
+
+def campaign_health(sessions: sessionmaker[Session]) -> dict[str, CampaignHealth]:
+    """Every linked campaign's health in one query (the scrape's whole database cost)."""
     with transaction(sessions) as session:
-        rows = session.execute(
-            select(CampaignRow.name, LinkRow.outbound_mark, LinkRow.linked_at)
-            .join(CampaignRow, CampaignRow.id == LinkRow.campaign_id)
-            .where(LinkRow.state == "active")
-        ).all()
+        rows = link_report.health_figures(session)
     now = utcnow()
-    return {name: (now - (mark or linked)).total_seconds() for name, mark, linked in rows}
+    return {
+        r.name: CampaignHealth(
+            lag_seconds=(now - (r.outbound_mark or r.linked_at)).total_seconds(),
+            open_dead_letters=int(r.letters or 0),
+            skipped_members=int(r.skipped or 0),
+            last_run_failed=r.last_state == "failed",
+        )
+        for r in rows
+    }
 
 
 def campaign_runs(ctx: SyncContext, campaign_name: str) -> list[RunSummary]:

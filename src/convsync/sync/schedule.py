@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from convsync.domain.model import RunKind, Stage
-from convsync.store import links, runs
+from convsync.store import decisions, links, runs
 from convsync.store.db import transaction
+from convsync.store.tables import utcnow
 from convsync.sync import stages
 from convsync.sync.context import SyncContext
 
@@ -30,7 +31,7 @@ def dispatch_due_syncs(ctx: SyncContext) -> TickReport:
         candidates = links.due_candidates(session)
         busy_links = runs.link_ids_with_open_runs(session)
     idle = [c for c in candidates if c.link_id not in busy_links]
-    due: set[int] = {c.link_id for c in idle if c.local_changes}
+    due: set[int] = {c.link_id for c in idle if c.local_changes or c.rules_changed}
     if idle:
         sf = ctx.salesforce
         by_campaign = {c.salesforce_campaign_id: c for c in idle}
@@ -66,6 +67,7 @@ class ReconcileReport:
     republished_chunks: int
     restarted_stages: int
     failed_runs: int
+    pruned_decisions: int = 0
 
 
 def reconcile(ctx: SyncContext) -> ReconcileReport:
@@ -77,6 +79,7 @@ def reconcile(ctx: SyncContext) -> ReconcileReport:
     """
     republished = restarted = failed = 0
     with transaction(ctx.sessions) as session:
+        pruned = decisions.prune(session, utcnow() - ctx.options.decision_retention)
         stalled = runs.stalled_runs(session)
     for run in stalled:
         stage = Stage(run.stage) if run.stage != "done" else None
@@ -116,7 +119,7 @@ def reconcile(ctx: SyncContext) -> ReconcileReport:
                 ctx.dispatch.outbound_chunk(run.run_id, number)
         # A worker may have died between a chunk's commit and closing the barrier.
         (stages.close_inbound if stage is Stage.INBOUND else stages.close_outbound)(ctx, run.run_id)
-    return ReconcileReport(len(stalled), republished, restarted, failed)
+    return ReconcileReport(len(stalled), republished, restarted, failed, pruned)
 
 
 def _restart_stage(ctx: SyncContext, run_id: int, stage: Stage) -> None:

@@ -53,6 +53,7 @@ def sync_context() -> SyncContext:
         api_limit_retry=timedelta(seconds=settings.api_limit_retry_seconds),
         edit_push_delay=timedelta(seconds=settings.edit_push_delay_seconds),
         edit_push_max_delay=timedelta(seconds=settings.edit_push_max_delay_seconds),
+        decision_retention=timedelta(days=settings.decision_retention_days),
     )
     return SyncContext(
         built.sessions, lambda: built.salesforce, CeleryDispatcher(), options, SyncTelemetry()

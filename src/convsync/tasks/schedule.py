@@ -36,6 +36,8 @@ def reconcile() -> None:
             restarted=report.restarted_stages,
             failed=report.failed_runs,
         )
+    if report.pruned_decisions:
+        log.info("forgot decisions past their retention", count=report.pruned_decisions)
 
 
 @app.task(base=SyncTask, name="convsync.dlq.replay")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from celery import signals
@@ -11,6 +11,9 @@ from celery import signals
 from convsync.config import Settings, get_settings
 from convsync.logs import configure_logging
 from convsync.workers import root
+
+if TYPE_CHECKING:
+    from convsync.sync.reporting import CampaignHealth
 
 log = structlog.get_logger(__name__)
 
@@ -70,17 +73,24 @@ def _clear_task_context(**_: Any) -> None:
     structlog.contextvars.clear_contextvars()
 
 
-def _lag_reader(settings: Settings) -> Callable[[], dict[str, float]]:
-    """Campaign lags read with a connection per scrape: the main process keeps no pooled
-    connection that a pool process forked later could inherit."""
+def _health_reader(settings: Settings) -> Callable[[], Mapping[str, CampaignHealth]]:
+    """Campaigns' health read with a connection per scrape: the main process keeps no
+    pooled connection that a pool process forked later could inherit."""
     from sqlalchemy import create_engine
     from sqlalchemy.pool import NullPool
 
     from convsync.store.db import make_session_factory
-    from convsync.sync.reporting import campaign_lags
+    from convsync.sync.reporting import campaign_health
 
     sessions = make_session_factory(create_engine(settings.database_url, poolclass=NullPool))
-    return lambda: campaign_lags(sessions)
+    return lambda: campaign_health(sessions)
+
+
+def _queue_depths() -> dict[str, int]:
+    from convsync.workers.app import app
+    from convsync.workers.broker import queue_depths
+
+    return queue_depths(app)
 
 
 # Where this worker serves /metrics (set at worker_init, logged when the worker is ready).
@@ -97,7 +107,7 @@ def _serve_metrics(**_: Any) -> None:
 
     metrics.enable_multiprocess()  # before the pool forks
     address = settings.metrics_address
-    port = metrics.serve(address, settings.metrics_port, _lag_reader(settings))
+    port = metrics.serve(address, settings.metrics_port, _health_reader(settings), _queue_depths)
     _serving.append(f"http://{address}:{port}/metrics")
 
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from convsync.domain.conflict import Action, Verdict, counts_as_change, landed, resolve
+from convsync.domain.conflict import Action, Rule, Verdict, counts_as_change, landed, resolve
 from convsync.domain.model import ABSENT, MemberValue, Side
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)  # when the base was agreed
@@ -386,3 +386,30 @@ def test_only_changed_side_wins_whatever_the_clocks(
         assert verdict.winner is Side.CONVERSION
     elif s_changed and not c_changed:
         assert verdict.winner is Side.SALESFORCE
+
+
+# ---------------------------------------------------------------- the rule that decided
+
+_T0 = datetime(2026, 1, 1, 9, tzinfo=UTC)
+_T1 = datetime(2026, 1, 1, 10, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("conversion", "salesforce", "base", "rule"),
+    [
+        (MemberValue("A", _T0), MemberValue("A", _T1), MemberValue("B"), Rule.AGREE),
+        (MemberValue("A", _T1), MemberValue("B", _T0), MemberValue("B"),
+         Rule.ONLY_CONVERSION_CHANGED),
+        (MemberValue("B", _T1), MemberValue("A", _T0), MemberValue("B"),
+         Rule.ONLY_SALESFORCE_CHANGED),
+        (ABSENT, MemberValue("A", _T0), None, Rule.ONLY_SALESFORCE_CHANGED),
+        (MemberValue("A", _T1), MemberValue("C", _T0), MemberValue("B"), Rule.LATER_WINS),
+        (MemberValue("A", _T1), MemberValue("C", _T1), MemberValue("B"),
+         Rule.TIE_GOES_TO_SALESFORCE),
+        (MemberValue("A", None), MemberValue("C", _T0), MemberValue("B"), Rule.UNTIMED_LOSES),
+    ],
+)  # fmt: skip
+def test_a_verdict_names_the_part_of_the_rule_that_decided_it(
+    conversion: MemberValue, salesforce: MemberValue, base: MemberValue | None, rule: Rule
+) -> None:
+    assert resolve(conversion, salesforce, base).rule is rule
