@@ -140,4 +140,5 @@ def org(
 ) -> EmulatorHandle:
     """A reset emulator and an empty database: a clean org and a clean Conversion."""
     emulator.admin.reset()
+    root.adapters().forget_salesforce_access()  # a new org: its permissions are new too
     return emulator

@@ -497,7 +497,7 @@ def _edit_through_the_api(ctx: SyncContext, story: Story, worker_log: Path, time
     if [r.kind for r in carrier] != ["edits"]:
         raise DemoFailedError(f"the edit was not carried by its own run: {carrier}")
     _step(
-        f"Salesforce now has {here_email} as {mapped!r} (the mapped label) {took:.1f} s "
+        f"Salesforce now has {here_email} as {mapped!r}, the mapped label, {took:.1f} s "
         f"after the edit (run "
         f"#{carrier[0].id}, started by the edit; beat's next tick is "
         f"{SYNC_INTERVAL_SECONDS} s after the last)"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
@@ -48,6 +49,8 @@ from convsync.salesforce.streams import (
     PAGE_SIZE,
 )
 
+# How long a process trusts what describe said of the user's permissions.
+ACCESS_TTL = 300.0
 # sObject Collections take at most 200 records: 200 members ≈ 1 API call.
 COLLECTION_SIZE = 200
 # A Composite API call carries up to five queries in its body: one API call for all.
@@ -76,6 +79,8 @@ class SalesforceGateway:
         self.client = client
         self.lead_company_fallback = lead_company_fallback
         self.respect_duplicate_alerts = respect_duplicate_alerts
+        # Object name → (monotonic expiry, access): see `describe_access`.
+        self._access: dict[str, tuple[float, ObjectAccess]] = {}
 
     def __repr__(self) -> str:
         return f"SalesforceGateway({self.client!r})"
@@ -95,10 +100,28 @@ class SalesforceGateway:
     def describe_access(self, object_names: Iterable[str]) -> dict[str, ObjectAccess]:
         """What the integration user may do with each object, from describe.
 
-        One API call per object. Describe lists only the fields the user can see, with
-        `createable`/`updateable` as field-level security allows; an object the user
-        cannot read answers 404.
+        One API call per object, at most once per `ACCESS_TTL` in a process: a process
+        that links many campaigns (an application, the bench) checks once, not once per
+        link, while a CLI command (a process of its own) always asks afresh. Describe
+        lists only the fields the user can see, with `createable`/`updateable` as
+        field-level security allows; an object the user cannot read answers 404.
         """
+        now = time.monotonic()
+        wanted = list(object_names)
+        known: dict[str, ObjectAccess] = {}
+        for name in wanted:
+            entry = self._access.get(name)
+            if entry is not None and entry[0] > now:
+                known[name] = entry[1]
+        fresh = self._describe_access([name for name in wanted if name not in known])
+        self._access.update({name: (now + ACCESS_TTL, access) for name, access in fresh.items()})
+        return {name: known.get(name) or fresh[name] for name in wanted}
+
+    def forget_access(self) -> None:
+        """Ask describe afresh next time (the org's permissions were changed)."""
+        self._access.clear()
+
+    def _describe_access(self, object_names: Iterable[str]) -> dict[str, ObjectAccess]:
         found: dict[str, ObjectAccess] = {}
         for name in object_names:
             try:

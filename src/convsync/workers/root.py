@@ -44,6 +44,12 @@ class Adapters:
                 instrument_session(self._gateway.client.session)
             return self._gateway
 
+    def forget_salesforce_access(self) -> None:
+        """The org's permissions changed: the gateway (if built) asks describe afresh."""
+        with self._lock:
+            if self._gateway is not None:
+                self._gateway.forget_access()
+
     def close(self) -> None:
         self.engine.dispose()
 

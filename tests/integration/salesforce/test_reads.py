@@ -235,3 +235,13 @@ def test_find_people_leaves_malformed_emails_out(
     seed_leads(org, ["ok@example.com"])
     people = gateway.find_people_by_email(["ok@example.com", "not an email", ""])
     assert list(people) == ["ok@example.com"]
+
+
+def test_a_process_asks_describe_for_the_users_permissions_once_in_a_while(
+    org: EmulatorHandle, gateway: SalesforceGateway
+) -> None:
+    first = gateway.describe_access(["Lead", "CampaignMember"])
+    before = org.admin.counters()["total"]
+    again = gateway.describe_access(["CampaignMember", "Lead"])
+    assert org.admin.counters()["total"] == before  # 1,000 links in a process: no 5,000 calls
+    assert again == first
