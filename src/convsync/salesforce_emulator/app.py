@@ -606,6 +606,18 @@ class Emulator:
             if "used" in body:
                 self.controls.api_used = int(body["used"])
             return json_response(self.controls.snapshot()["api_usage"])
+        if (method, path) == ("POST", "leads/convert"):
+            return json_response(
+                self.store.convert_lead(body.get("lead_id"), body.get("contact_id"))
+            )
+        if (method, path) == ("POST", "merge"):
+            merged = self.store.merge(
+                str(body.get("object")), body.get("master_id"), list(body.get("loser_ids") or [])
+            )
+            return json_response(merged)
+        if (method, path) == ("POST", "locks"):
+            self.store.lock_window_ms = max(0, int(body.get("window_ms", 0)))
+            return json_response({"window_ms": self.store.lock_window_ms})
         if path == "clock" and method in ("GET", "POST"):
             if "offset_ms" in body:
                 self.store.clock.shift(int(body["offset_ms"]))
