@@ -27,6 +27,7 @@ from tenacity import (
     RetryCallState,
     Retrying,
     retry_if_exception_type,
+    retry_if_result,
     stop_after_attempt,
     stop_after_delay,
     wait_exponential_jitter,
@@ -202,6 +203,31 @@ class SalesforceClient:
             ),
             retry=retry_if_exception_type(TransientSalesforceError),
             reraise=True,
+            sleep=options.sleep,
+            before_sleep=_log_retry(action),
+        )
+        return retrying(attempt)
+
+    def repeat_while(
+        self, action: str, attempt: Callable[[], T], *, again: Callable[[T], bool]
+    ) -> T:
+        """Run `attempt`, and again while `again(result)` holds, with the same backoff,
+        jitter and bounds as retried calls; the last result, whatever it is.
+
+        For what Salesforce refuses per record but would take a moment later (a record
+        another transaction has locked): the call succeeded, so `call` cannot see it.
+        """
+        options = self.options
+        retrying = Retrying(
+            stop=stop_after_attempt(options.max_attempts)
+            | stop_after_delay(options.max_retry_seconds),
+            wait=wait_exponential_jitter(
+                multiplier=options.backoff_initial,
+                max=options.backoff_max,
+                jitter=options.backoff_jitter,
+            ),
+            retry=retry_if_result(again),
+            retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
             sleep=options.sleep,
             before_sleep=_log_retry(action),
         )

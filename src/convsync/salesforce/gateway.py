@@ -12,9 +12,9 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict, deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from convsync.domain.errors import NotFoundError, SalesforceError, ValidationError
 from convsync.domain.model import MemberStatus, normalize_email
@@ -43,6 +43,11 @@ COLLECTION_SIZE = 200
 CAMPAIGNS_PER_QUERY = 500
 
 Method = Literal["POST", "PATCH", "DELETE"]
+# A record another transaction holds (for members: their Campaign's row, which every
+# member write of that campaign locks). Gone a moment later.
+LOCKED = "UNABLE_TO_LOCK_ROW"
+_UNWRITTEN = RecordResult(WriteOutcome.ERROR, None, "NO_RESULT", "no result for this record")
+_R = TypeVar("_R")
 
 
 def _person_name(email: str) -> str:
@@ -362,32 +367,65 @@ class SalesforceGateway:
         valid = [validate_id(i, "CampaignMember") for i in ids]
         if use_bulk:
             return self._bulk("CampaignMember", "delete", [{"Id": i} for i in valid], key=_id_key)
-        results: list[RecordResult] = []
-        for start in range(0, len(valid), COLLECTION_SIZE):
-            chunk = valid[start : start + COLLECTION_SIZE]
+
+        def delete(chunk: list[str]) -> list[RecordResult]:
             response = self.client.restful(
                 "composite/sobjects",
                 action="delete CampaignMembers",
                 method="DELETE",
                 params={"ids": ",".join(chunk), "allOrNone": "false"},
             )
-            results.extend(_collection_results(response, len(chunk)))
+            return _collection_results(response, len(chunk))
+
+        results: list[RecordResult] = []
+        for start in range(0, len(valid), COLLECTION_SIZE):
+            chunk = valid[start : start + COLLECTION_SIZE]
+            results.extend(self._until_unlocked("delete CampaignMembers", chunk, delete))
         return results
 
     def _collection(
         self, method: Method, records: list[dict[str, Any]], *, action: str
     ) -> list[RecordResult]:
-        results: list[RecordResult] = []
-        for start in range(0, len(records), COLLECTION_SIZE):
-            chunk = records[start : start + COLLECTION_SIZE]
+        def write(chunk: list[dict[str, Any]]) -> list[RecordResult]:
             response = self.client.restful(
                 "composite/sobjects",
                 action=action,
                 method=method,
                 json={"allOrNone": False, "records": chunk},
             )
-            results.extend(_collection_results(response, len(chunk)))
+            return _collection_results(response, len(chunk))
+
+        results: list[RecordResult] = []
+        for start in range(0, len(records), COLLECTION_SIZE):
+            chunk = records[start : start + COLLECTION_SIZE]
+            results.extend(self._until_unlocked(action, chunk, write))
         return results
+
+    def _until_unlocked(
+        self,
+        action: str,
+        records: Sequence[_R],
+        write: Callable[[list[_R]], list[RecordResult]],
+    ) -> list[RecordResult]:
+        """Write the records; those refused only because another transaction held a
+        lock (UNABLE_TO_LOCK_ROW) are written again, alone, after a backoff with jitter,
+        within the client's retry bounds. Refused records were not written, so writing
+        them again is safe, creates included. Any still locked at the end come back as
+        they are (transient: the chunk retries them later).
+        """
+        results: list[RecordResult | None] = [None] * len(records)
+        pending = list(range(len(records)))
+
+        def attempt() -> int:
+            nonlocal pending
+            written = write([records[i] for i in pending])
+            for index, result in zip(pending, written, strict=True):
+                results[index] = result
+            pending = [i for i in pending if (results[i] or _UNWRITTEN).code == LOCKED]
+            return len(pending)
+
+        self.client.repeat_while(action, attempt, again=lambda locked: locked > 0)
+        return [r or _UNWRITTEN for r in results]
 
     def _bulk(
         self,
@@ -398,9 +436,27 @@ class SalesforceGateway:
         key: Any,
         retry: bool = True,
     ) -> list[RecordResult]:
-        """Run one Bulk API 2.0 ingest job; map its result files back to input order."""
+        """Run a Bulk API 2.0 ingest job; map its result files back to input order.
+
+        Rows refused for a lock go again in a smaller job (see `_until_unlocked`).
+        """
         if not records:
             return []
+        return self._until_unlocked(
+            f"bulk {operation} {object_name}s",
+            records,
+            lambda part: self._bulk_job(object_name, operation, part, key=key, retry=retry),
+        )
+
+    def _bulk_job(
+        self,
+        object_name: Literal["CampaignMember", "Lead"],
+        operation: Literal["insert", "update", "delete"],
+        records: list[dict[str, Any]],
+        *,
+        key: Any,
+        retry: bool,
+    ) -> list[RecordResult]:
         poll = self.client.options.bulk_poll_seconds
 
         def run(sf: Any) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
