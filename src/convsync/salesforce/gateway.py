@@ -46,8 +46,15 @@ Method = Literal["POST", "PATCH", "DELETE"]
 # A record another transaction holds (for members: their Campaign's row, which every
 # member write of that campaign locks). Gone a moment later.
 LOCKED = "UNABLE_TO_LOCK_ROW"
+# Conversions and merges followed from one id: a Lead merged, then converted, then its
+# Contact merged is three; more is a loop or a very busy org, left to the email lookup.
+FOLLOW_HOPS = 4
 _UNWRITTEN = RecordResult(WriteOutcome.ERROR, None, "NO_RESULT", "no result for this record")
 _R = TypeVar("_R")
+
+
+def _kind_of(person_id: str) -> PersonKind:
+    return "Lead" if person_id[:3] == "00Q" else "Contact"
 
 
 def _person_name(email: str) -> str:
@@ -289,21 +296,89 @@ class SalesforceGateway:
         SOQL limit), Contacts first, then Leads only for the emails still unknown. When
         several records share an email, the oldest (lowest id) wins, deterministically.
         Malformed emails are left out of the queries (they cannot match).
+
+        Converted Leads cannot be referenced any more (CANNOT_UPDATE_CONVERTED_LEAD):
+        they are skipped, and an email only a converted Lead still has stands for the
+        Contact it was converted into (one more query, only for emails still unknown).
         """
         wanted = sorted(_valid_emails(emails))
         found: dict[str, SalesforcePerson] = {}
-        kinds: tuple[PersonKind, ...] = ("Contact", "Lead")
-        for kind in kinds:
+        # (object queried, its field naming the person, condition, what the person is)
+        lookups: tuple[tuple[str, str, str, PersonKind], ...] = (
+            ("Contact", "Id", "", "Contact"),
+            ("Lead", "Id", " AND IsConverted = false", "Lead"),
+            ("Lead", "ConvertedContactId", " AND IsConverted = true", "Contact"),
+        )
+        for source, id_field, condition, kind in lookups:
             remaining = [e for e in wanted if e not in found]
             for chunk in chunked_in(remaining):
                 query = soql(
-                    select(("Id", "Email"), kind) + " WHERE Email IN {emails} ORDER BY Id",
+                    select((id_field, "Email"), source)
+                    + " WHERE Email IN {emails}"
+                    + condition
+                    + " ORDER BY Id",
                     emails=chunk,
                 )
-                for row in self.client.query_records(query, action=f"look up {kind}s by email"):
+                action = f"look up {source}s by email"
+                for row in self.client.query_records(query, action=action):
                     email = str(row.get("Email") or "").strip().lower()
-                    if email and email not in found:
-                        found[email] = SalesforcePerson(id=row["Id"], kind=kind, email=email)
+                    if email and email not in found and row.get(id_field):
+                        found[email] = SalesforcePerson(row[id_field], kind, email)
+        return found
+
+    def follow_people(self, people: Sequence[SalesforcePerson]) -> dict[str, SalesforcePerson]:
+        """Where Leads and Contacts that can no longer be referenced went: old id → the
+        Contact a Lead was converted into, or the master a merge kept (`MasterRecordId`),
+        followed through up to `FOLLOW_HOPS` conversions and merges. A record that is
+        still live and unconverted maps to itself; one deleted without a master, or
+        never seen, is left out (look the person up by email instead).
+
+        One queryAll per object and hop (deleted rows carry `MasterRecordId`), ≤ 500 ids
+        each: called only for the few writes Salesforce refused for the person.
+        """
+        where = {p.id: p.id for p in people}  # original id → where it went so far
+        emails = {p.id: p.email for p in people}
+        settled: dict[str, SalesforcePerson] = {}
+        for _ in range(FOLLOW_HOPS):
+            rows = self._people_by_id(sorted(set(where.values())))
+            moved: dict[str, str] = {}
+            for original, current in where.items():
+                row = rows.get(current)
+                if row is None:
+                    continue
+                if row.get("IsConverted") and row.get("ConvertedContactId"):
+                    moved[original] = str(row["ConvertedContactId"])
+                elif row.get("IsDeleted") and row.get("MasterRecordId"):
+                    moved[original] = str(row["MasterRecordId"])
+                elif not row.get("IsDeleted"):
+                    email = str(row.get("Email") or emails[original]).strip().lower()
+                    settled[original] = SalesforcePerson(current, _kind_of(current), email)
+            if not moved:
+                break
+            where = moved
+        return settled
+
+    def _people_by_id(self, ids: Sequence[str]) -> dict[str, Mapping[str, Any]]:
+        fields = {
+            "Lead": (
+                "Id",
+                "Email",
+                "IsDeleted",
+                "MasterRecordId",
+                "IsConverted",
+                "ConvertedContactId",
+            ),
+            "Contact": ("Id", "Email", "IsDeleted", "MasterRecordId"),
+        }
+        found: dict[str, Mapping[str, Any]] = {}
+        for kind, columns in fields.items():
+            wanted = [validate_id(i, kind) for i in ids if _kind_of(i) == kind]
+            for chunk in chunked_in(wanted):
+                query = soql(select(columns, kind) + " WHERE Id IN {ids} ORDER BY Id", ids=chunk)
+                for row in self.client.query_records(
+                    query, action=f"follow converted or merged {kind}s", include_deleted=True
+                ):
+                    found[str(row["Id"])] = row
         return found
 
     def create_leads(
