@@ -46,6 +46,11 @@ Method = Literal["POST", "PATCH", "DELETE"]
 # A record another transaction holds (for members: their Campaign's row, which every
 # member write of that campaign locks). Gone a moment later.
 LOCKED = "UNABLE_TO_LOCK_ROW"
+# Lead lookups read whether the Lead was converted, and into which Contact.
+_LOOKUP_FIELDS: dict[PersonKind, tuple[str, ...]] = {
+    "Contact": ("Id", "Email"),
+    "Lead": ("Id", "Email", "IsConverted", "ConvertedContactId"),
+}
 # Conversions and merges followed from one id: a Lead merged, then converted, then its
 # Contact merged is three; more is a loop or a very busy org, left to the email lookup.
 FOLLOW_HOPS = 4
@@ -298,32 +303,33 @@ class SalesforceGateway:
         Malformed emails are left out of the queries (they cannot match).
 
         Converted Leads cannot be referenced any more (CANNOT_UPDATE_CONVERTED_LEAD):
-        they are skipped, and an email only a converted Lead still has stands for the
-        Contact it was converted into (one more query, only for emails still unknown).
+        they are skipped, and an email only a converted Lead has stands for the Contact
+        it was converted into. The Lead lookup reads IsConverted and ConvertedContactId
+        rather than filtering `IsConverted = false`: the same answer without one more
+        query per 500 emails for the Contacts (10 calls on a first push of 5,000).
         """
         wanted = sorted(_valid_emails(emails))
         found: dict[str, SalesforcePerson] = {}
-        # (object queried, its field naming the person, condition, what the person is)
-        lookups: tuple[tuple[str, str, str, PersonKind], ...] = (
-            ("Contact", "Id", "", "Contact"),
-            ("Lead", "Id", " AND IsConverted = false", "Lead"),
-            ("Lead", "ConvertedContactId", " AND IsConverted = true", "Contact"),
-        )
-        for source, id_field, condition, kind in lookups:
+        converted: dict[str, SalesforcePerson] = {}
+        kinds: tuple[PersonKind, ...] = ("Contact", "Lead")
+        for kind in kinds:
             remaining = [e for e in wanted if e not in found]
             for chunk in chunked_in(remaining):
                 query = soql(
-                    select((id_field, "Email"), source)
-                    + " WHERE Email IN {emails}"
-                    + condition
-                    + " ORDER BY Id",
+                    select(_LOOKUP_FIELDS[kind], kind) + " WHERE Email IN {emails} ORDER BY Id",
                     emails=chunk,
                 )
-                action = f"look up {source}s by email"
-                for row in self.client.query_records(query, action=action):
+                for row in self.client.query_records(query, action=f"look up {kind}s by email"):
                     email = str(row.get("Email") or "").strip().lower()
-                    if email and email not in found and row.get(id_field):
-                        found[email] = SalesforcePerson(row[id_field], kind, email)
+                    if not email or email in found:
+                        continue
+                    if not row.get("IsConverted"):
+                        found[email] = SalesforcePerson(id=row["Id"], kind=kind, email=email)
+                    elif row.get("ConvertedContactId") and email not in converted:
+                        became = str(row["ConvertedContactId"])
+                        converted[email] = SalesforcePerson(became, "Contact", email)
+        for email, person in converted.items():
+            found.setdefault(email, person)
         return found
 
     def follow_people(self, people: Sequence[SalesforcePerson]) -> dict[str, SalesforcePerson]:

@@ -183,8 +183,7 @@ def test_find_people_prefers_contacts_and_batches_queries(
     assert people["p0@example.com"].id == contact["contacts"][0]
     assert people["p599@example.com"].id == lead_ids[599]
     assert "nobody@example.com" not in people
-    # contacts: 2 chunks of ≤500; leads: 2 chunks; converted Leads: the 1 email left
-    assert calls(org, "query") == 5
+    assert calls(org, "query") == 4  # contacts: 2 chunks of ≤500; leads: 2 chunks
 
 
 def test_find_people_survives_hostile_emails(
@@ -206,6 +205,20 @@ def test_find_people_leaves_malformed_emails_out(
     seed_leads(org, ["ok@example.com"])
     people = gateway.find_people_by_email(["ok@example.com", "not an email", ""])
     assert list(people) == ["ok@example.com"]
+
+
+def test_find_people_prefers_an_unconverted_lead_to_a_converted_one(
+    org: EmulatorHandle, gateway: SalesforceGateway
+) -> None:
+    converted, live = seed_leads(org, ["ann@example.com", "ANN@example.com"])
+    [contact] = org.admin.seed(contacts=[{"LastName": "Smith", "Email": "a.smith@corp.com"}])[
+        "contacts"
+    ]
+    org.admin.convert_lead(converted, contact_id=contact)
+
+    people = gateway.find_people_by_email(["ann@example.com"])
+
+    assert people["ann@example.com"] == SalesforcePerson(live, "Lead", "ann@example.com")
 
 
 def test_find_people_skips_converted_leads_for_the_contact_they_became(
