@@ -209,13 +209,14 @@ class SalesforceClient:
         return retrying(attempt)
 
     def repeat_while(
-        self, action: str, attempt: Callable[[], T], *, again: Callable[[T], bool]
+        self, action: str, attempt: Callable[[], T], *, again: Callable[[T], bool], code: str
     ) -> T:
         """Run `attempt`, and again while `again(result)` holds, with the same backoff,
         jitter and bounds as retried calls; the last result, whatever it is.
 
         For what Salesforce refuses per record but would take a moment later (a record
         another transaction has locked): the call succeeded, so `call` cannot see it.
+        `code` is Salesforce's reason, for the retry's log line.
         """
         options = self.options
         retrying = Retrying(
@@ -229,7 +230,7 @@ class SalesforceClient:
             retry=retry_if_result(again),
             retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
             sleep=options.sleep,
-            before_sleep=_log_retry(action),
+            before_sleep=_log_retry(action, code),
         )
         return retrying(attempt)
 
@@ -280,14 +281,14 @@ def _query_more(url: str, headers: dict[str, str]) -> Callable[[Salesforce], Any
     return more
 
 
-def _log_retry(action: str) -> Callable[[RetryCallState], None]:
+def _log_retry(action: str, code: str | None = None) -> Callable[[RetryCallState], None]:
     def before_sleep(state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
         log.warning(
             "salesforce.retry",
             action=action,
             attempt=state.attempt_number,
-            code=getattr(error, "code", None),
+            code=getattr(error, "code", code),
             wait=round(state.next_action.sleep, 3) if state.next_action else None,
         )
 

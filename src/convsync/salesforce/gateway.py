@@ -505,7 +505,7 @@ class SalesforceGateway:
             pending = [i for i in pending if (results[i] or _UNWRITTEN).code == LOCKED]
             return len(pending)
 
-        self.client.repeat_while(action, attempt, again=lambda locked: locked > 0)
+        self.client.repeat_while(action, attempt, again=lambda locked: locked > 0, code=LOCKED)
         return [r or _UNWRITTEN for r in results]
 
     def _bulk(
