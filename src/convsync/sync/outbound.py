@@ -284,18 +284,19 @@ def _insert_moved(
     followed = sf.follow_people(list(stale.values()))
     again: dict[int, SalesforcePerson] = {}
     by_email: list[PushCandidate] = []
-    for member, _ in moved:
+    for member, result in moved:
         found = followed.get(stale[member.person_id].id)
         if found is None:
             by_email.append(replace(member, lead_id=None, contact_id=None))
         elif found.id != stale[member.person_id].id:
             again[member.person_id] = found
+        else:
+            out.failed(member, result)  # live and unconverted: not the person's doing
     if by_email:
+        # Found by email, or a new Lead; `_resolve_people` records the rest itself (a
+        # dead letter, or a transient failure the chunk's retry takes up).
         again.update(_resolve_people(ctx, sf, by_email, out, bulk=None))
     retry = [(m, again[m.person_id]) for m, _ in moved if m.person_id in again]
-    for member, result in moved:
-        if member.person_id not in again and member.person_id not in out.letters:
-            out.failed(member, result)  # still there, unmoved: not the person's fault
     rows = [NewMember.for_person(campaign, person, m.status or "") for m, person in retry]
     for (member, person), result in zip(retry, sf.insert_members(rows), strict=True):
         out.moved_people.append(
