@@ -26,7 +26,7 @@ from convsync.store import catalog, links, member_sync, runs
 from convsync.store.catalog import PersonInput
 from convsync.store.db import transaction
 from convsync.store.member_sync import Base, LocalMember, StagedMember
-from convsync.store.tables import ChunkRow, RunRow
+from convsync.store.tables import ChunkRow, LinkRow, RunRow
 from convsync.sync import stages
 from convsync.sync.context import SyncContext
 
@@ -67,6 +67,11 @@ def _pages(
         yield page
 
 
+def _first_read(link: LinkRow) -> bool:
+    """No inbound stage of this link has landed yet (its bookmark never moved)."""
+    return not (link.initial_sync_done or link.inbound_mark is not None)
+
+
 def plan_inbound(ctx: SyncContext, run_id: int) -> None:
     """Stage the changed Salesforce members chunk by chunk; resume where a crash left off."""
     with transaction(ctx.sessions) as session:
@@ -82,7 +87,7 @@ def plan_inbound(ctx: SyncContext, run_id: int) -> None:
         # yet members pushed since can be removed there). The very first read leaves out
         # only removals from before the link, as Conversion's side does (a removal made
         # while the initial sync runs is a removal like any other).
-        first_read = not (link.initial_sync_done or link.inbound_mark is not None)
+        first_read = _first_read(link)
         deleted_since = link.linked_at if first_read else None
         since, signpost = query_window(link.inbound_mark, run.started_at, ctx.options.overlap)
         until = read_bound(signpost)
@@ -358,7 +363,13 @@ def apply_inbound_chunk(
         rows = member_sync.staged(session, claim.chunk_id)
         persons, unusable = _resolve_people(session, rows)
         known = member_sync.bases(session, view.link_id, persons.values())
-        left = _left_by_a_move(session, view.link_id, rows, persons, known)
+        # Before the first read lands no member is anybody's yet, so none can have
+        # moved: the lookup (~15 ms per 1,000 members at 100,000) is saved there.
+        left = (
+            {}
+            if _first_read(link)
+            else _left_by_a_move(session, view.link_id, rows, persons, known)
+        )
         people = {*persons.values(), *left.values()}
         chunk = _Chunk(
             allowed=catalog.type_of_campaign(session, campaign.id).labels,
