@@ -218,3 +218,18 @@ def test_members_still_locked_when_the_retries_run_out_come_back_transient(
 
     assert (result.outcome, result.code) == (WriteOutcome.TRANSIENT, "UNABLE_TO_LOCK_ROW")
     assert calls(org, "composite/sobjects:POST") == FAST.max_attempts
+
+
+def test_bulk_rows_refused_for_a_campaign_lock_go_again_in_a_smaller_job(
+    org: EmulatorHandle,
+) -> None:
+    campaign = seed_campaign(org)
+    first, *rest = seed_leads(org, [f"bulk-locked{i}@example.com" for i in range(30)])
+    gateway = make_gateway(org, options=PATIENT)
+    gateway.insert_members(_new_members(campaign["id"], [first]))  # takes the lock
+    org.admin.set_lock_window(300)
+
+    results = gateway.insert_members(_new_members(campaign["id"], rest), use_bulk=True)
+
+    assert [r.outcome for r in results] == [WriteOutcome.OK] * 29
+    assert len(_members(gateway, campaign["id"])) == 30
