@@ -52,7 +52,8 @@ _LOOKUP_FIELDS: dict[PersonKind, tuple[str, ...]] = {
     "Lead": ("Id", "Email", "IsConverted", "ConvertedContactId"),
 }
 # Conversions and merges followed from one id: a Lead merged, then converted, then its
-# Contact merged is three; more is a loop or a very busy org, left to the email lookup.
+# Contact merged is three hops, four leave room; past that (a loop, or a very busy org)
+# the email lookup decides.
 FOLLOW_HOPS = 4
 _UNWRITTEN = RecordResult(WriteOutcome.ERROR, None, "NO_RESULT", "no result for this record")
 _R = TypeVar("_R")

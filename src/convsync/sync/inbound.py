@@ -31,7 +31,6 @@ from convsync.sync import stages
 from convsync.sync.context import SyncContext
 
 _RESUME_SLACK = timedelta(milliseconds=1)
-_NO_BASE = Base(synced=False, status=None, salesforce_member_id=None)
 
 
 def _staged(member: SalesforceMember) -> StagedMember:
@@ -271,16 +270,16 @@ def _left_by_a_move(
     For that person the member is gone from the campaign, as if deleted when it moved
     (its SystemModstamp), and the conflict rule treats it so; the person it moved to
     gets the member like any member read. Only rows whose person does not hold the
-    member already are looked up (on a first sync, every row; later, the few that moved).
+    member already are looked up (members new to the campaign, and those that moved).
     """
-    unexplained = [
-        row.salesforce_member_id
-        for row in rows
-        if not row.is_deleted
-        and row.salesforce_member_id in persons
-        and (known.get(persons[row.salesforce_member_id]) or _NO_BASE).salesforce_member_id
-        != row.salesforce_member_id
-    ]
+    unexplained = []
+    for row in rows:
+        person = persons.get(row.salesforce_member_id)
+        if row.is_deleted or person is None:
+            continue
+        base = known.get(person)
+        if base is None or base.salesforce_member_id != row.salesforce_member_id:
+            unexplained.append(row.salesforce_member_id)
     if not unexplained:
         return {}
     holders = member_sync.holders_of_members(session, link_id, unexplained)
