@@ -19,6 +19,9 @@ class WriteOutcome(StrEnum):
     DUPLICATE = "duplicate"  # insert of a person already on the campaign: update instead
     STATUS_NOT_ON_CAMPAIGN = "status_not_on_campaign"  # dead-letter until the status exists
     NOT_FOUND = "not_found"  # the row (or, on insert, the campaign/person) is gone
+    # The Lead/Contact the write names was converted, merged or deleted: find the person
+    # again (the Contact it became, the merge's master, or by email), then write again.
+    PERSON_MOVED = "person_moved"
     TRANSIENT = "transient"  # worth retrying as is
     ERROR = "error"  # anything else: record it, do not retry blindly
 
@@ -50,6 +53,8 @@ _NOT_FOUND_CODES = frozenset({"ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY"
 _RESTRICTED_PICKLIST_CODE = "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
 _RESTRICTED_PICKLIST_TEXT = "bad value for restricted picklist field"
 _ALREADY_MEMBER_TEXT = "already a campaign member"
+_CONVERTED_LEAD_CODE = "CANNOT_UPDATE_CONVERTED_LEAD"
+_PERSON_FIELDS = frozenset({"leadid", "contactid"})
 
 
 def _concerns_status(fields: Sequence[str]) -> bool:
@@ -67,7 +72,8 @@ def classify(status_code: str, message: str, fields: Sequence[str]) -> WriteOutc
     Messages are matched case-insensitively as substrings, since Salesforce's wording
     varies slightly across API versions while the codes do not. `NOT_FOUND` on an
     update or delete means the row is gone; on an insert it means the campaign or the
-    person is (the caller knows which operation it ran).
+    person is (the caller knows which operation it ran). A reference to a converted
+    Lead, or a missing record named by LeadId/ContactId, means the person moved.
     """
     code = status_code.strip().upper()
     text = message.casefold()
@@ -76,6 +82,9 @@ def classify(status_code: str, message: str, fields: Sequence[str]) -> WriteOutc
     is_picklist_error = code == _RESTRICTED_PICKLIST_CODE or _RESTRICTED_PICKLIST_TEXT in text
     if is_picklist_error and _concerns_status(fields):
         return WriteOutcome.STATUS_NOT_ON_CAMPAIGN
+    names_person = any(f.strip().casefold() in _PERSON_FIELDS for f in fields)
+    if code == _CONVERTED_LEAD_CODE or (code in _NOT_FOUND_CODES and names_person):
+        return WriteOutcome.PERSON_MOVED
     if code in _NOT_FOUND_CODES:
         return WriteOutcome.NOT_FOUND
     if code in _TRANSIENT_CODES:

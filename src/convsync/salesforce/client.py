@@ -29,6 +29,7 @@ from tenacity import (
     RetryCallState,
     Retrying,
     retry_if_exception_type,
+    retry_if_result,
     stop_after_attempt,
     stop_after_delay,
     wait_exponential_jitter,
@@ -224,6 +225,32 @@ class SalesforceClient:
         )
         return retrying(attempt)
 
+    def repeat_while(
+        self, action: str, attempt: Callable[[], T], *, again: Callable[[T], bool], code: str
+    ) -> T:
+        """Run `attempt`, and again while `again(result)` holds, with the same backoff,
+        jitter and bounds as retried calls; the last result, whatever it is.
+
+        For what Salesforce refuses per record but would take a moment later (a record
+        another transaction has locked): the call succeeded, so `call` cannot see it.
+        `code` is Salesforce's reason, for the retry's log line.
+        """
+        options = self.options
+        retrying = Retrying(
+            stop=stop_after_attempt(options.max_attempts)
+            | stop_after_delay(options.max_retry_seconds),
+            wait=wait_exponential_jitter(
+                multiplier=options.backoff_initial,
+                max=options.backoff_max,
+                jitter=options.backoff_jitter,
+            ),
+            retry=retry_if_result(again),
+            retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
+            sleep=options.sleep,
+            before_sleep=_log_retry(action, code),
+        )
+        return retrying(attempt)
+
     # ------------------------------------------------------------------ helpers
 
     def query_pages(
@@ -313,14 +340,14 @@ def _query_more(url: str, headers: dict[str, str]) -> Callable[[Salesforce], Any
     return more
 
 
-def _log_retry(action: str) -> Callable[[RetryCallState], None]:
+def _log_retry(action: str, code: str | None = None) -> Callable[[RetryCallState], None]:
     def before_sleep(state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
         log.warning(
             "salesforce.retry",
             action=action,
             attempt=state.attempt_number,
-            code=getattr(error, "code", None),
+            code=getattr(error, "code", code),
             wait=round(state.next_action.sleep, 3) if state.next_action else None,
         )
 

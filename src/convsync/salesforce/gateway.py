@@ -15,7 +15,7 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from simple_salesforce.api import Salesforce
 
@@ -60,6 +60,24 @@ DUPLICATES_DETECTED = "DUPLICATES_DETECTED"
 ALLOW_DUPLICATE_SAVE = {"Sforce-Duplicate-Rule-Header": "allowSave=true"}
 
 Method = Literal["POST", "PATCH", "DELETE"]
+# A record another transaction holds (for members: their Campaign's row, which every
+# member write of that campaign locks). Gone a moment later.
+LOCKED = "UNABLE_TO_LOCK_ROW"
+# Lead lookups read whether the Lead was converted, and into which Contact.
+_LOOKUP_FIELDS: dict[PersonKind, tuple[str, ...]] = {
+    "Contact": ("Id", "Email"),
+    "Lead": ("Id", "Email", "IsConverted", "ConvertedContactId"),
+}
+# Conversions and merges followed from one id: a Lead merged, then converted, then its
+# Contact merged is three hops, four leave room; past that (a loop, or a very busy org)
+# the email lookup decides.
+FOLLOW_HOPS = 4
+_UNWRITTEN = RecordResult(WriteOutcome.ERROR, None, "NO_RESULT", "no result for this record")
+_R = TypeVar("_R")
+
+
+def _kind_of(person_id: str) -> PersonKind:
+    return "Lead" if person_id[:3] == "00Q" else "Contact"
 
 
 def _person_name(email: str) -> str:
@@ -360,23 +378,92 @@ class SalesforceGateway:
         their SOQL in its body (a GET of 500 emails would pass Salesforce's 16,384-byte
         URI limit). When several records share an email, the oldest (lowest id) wins,
         deterministically. Malformed emails are left out (they cannot match).
+
+        Converted Leads cannot be referenced any more (CANNOT_UPDATE_CONVERTED_LEAD):
+        they are skipped, and an email only a converted Lead has stands for the Contact
+        it was converted into. The Lead lookup reads IsConverted and ConvertedContactId
+        rather than filtering `IsConverted = false`: the same answer without one more
+        query per 500 emails for the Contacts (10 calls on a first push of 5,000).
         """
         wanted = sorted(_valid_emails(emails))
         found: dict[str, SalesforcePerson] = {}
+        converted: dict[str, SalesforcePerson] = {}
         kinds: tuple[PersonKind, ...] = ("Contact", "Lead")
         for kind in kinds:
             remaining = [e for e in wanted if e not in found]
             queries = [
                 soql(
-                    select(("Id", "Email"), kind) + " WHERE Email IN {emails} ORDER BY Id",
+                    select(_LOOKUP_FIELDS[kind], kind) + " WHERE Email IN {emails} ORDER BY Id",
                     emails=chunk,
                 )
                 for chunk in chunked_in(remaining, max_encoded=None)
             ]
             for row in self._query_many(queries, action=f"look up {kind}s by email"):
                 email = str(row.get("Email") or "").strip().lower()
-                if email and email not in found:
+                if not email or email in found:
+                    continue
+                if not row.get("IsConverted"):
                     found[email] = SalesforcePerson(id=row["Id"], kind=kind, email=email)
+                elif row.get("ConvertedContactId") and email not in converted:
+                    became = str(row["ConvertedContactId"])
+                    converted[email] = SalesforcePerson(became, "Contact", email)
+        for email, person in converted.items():
+            found.setdefault(email, person)
+        return found
+
+    def follow_people(self, people: Sequence[SalesforcePerson]) -> dict[str, SalesforcePerson]:
+        """Where Leads and Contacts that can no longer be referenced went: old id → the
+        Contact a Lead was converted into, or the master a merge kept (`MasterRecordId`),
+        followed through up to `FOLLOW_HOPS` conversions and merges. A record that is
+        still live and unconverted maps to itself; one deleted without a master, or
+        never seen, is left out (look the person up by email instead).
+
+        One queryAll per object and hop (deleted rows carry `MasterRecordId`), ≤ 500 ids
+        each: called only for the few writes Salesforce refused for the person.
+        """
+        where = {p.id: p.id for p in people}  # original id → where it went so far
+        emails = {p.id: p.email for p in people}
+        settled: dict[str, SalesforcePerson] = {}
+        for _ in range(FOLLOW_HOPS):
+            rows = self._people_by_id(sorted(set(where.values())))
+            moved: dict[str, str] = {}
+            for original, current in where.items():
+                row = rows.get(current)
+                if row is None:
+                    continue
+                if row.get("IsConverted") and row.get("ConvertedContactId"):
+                    moved[original] = str(row["ConvertedContactId"])
+                elif row.get("IsDeleted") and row.get("MasterRecordId"):
+                    moved[original] = str(row["MasterRecordId"])
+                elif not row.get("IsDeleted"):
+                    email = str(row.get("Email") or emails[original]).strip().lower()
+                    settled[original] = SalesforcePerson(current, _kind_of(current), email)
+            if not moved:
+                break
+            where = moved
+        return settled
+
+    def _people_by_id(self, ids: Sequence[str]) -> dict[str, Mapping[str, Any]]:
+        fields = {
+            "Lead": (
+                "Id",
+                "Email",
+                "IsDeleted",
+                "MasterRecordId",
+                "IsConverted",
+                "ConvertedContactId",
+            ),
+            "Contact": ("Id", "Email", "IsDeleted", "MasterRecordId"),
+        }
+        found: dict[str, Mapping[str, Any]] = {}
+        for kind, columns in fields.items():
+            wanted = [validate_id(i, kind) for i in ids if _kind_of(i) == kind]
+            for chunk in chunked_in(wanted):
+                query = soql(select(columns, kind) + " WHERE Id IN {ids} ORDER BY Id", ids=chunk)
+                for row in self.client.query_records(
+                    query, action=f"follow converted or merged {kind}s", include_deleted=True
+                ):
+                    found[str(row["Id"])] = row
         return found
 
     def _query_many(self, queries: Sequence[str], *, action: str) -> Iterator[dict[str, Any]]:
@@ -476,32 +563,65 @@ class SalesforceGateway:
         valid = [validate_id(i, "CampaignMember") for i in ids]
         if use_bulk:
             return self._bulk("CampaignMember", "delete", [{"Id": i} for i in valid], key=_id_key)
-        results: list[RecordResult] = []
-        for start in range(0, len(valid), COLLECTION_SIZE):
-            chunk = valid[start : start + COLLECTION_SIZE]
+
+        def delete(chunk: list[str]) -> list[RecordResult]:
             response = self.client.restful(
                 "composite/sobjects",
                 action="delete CampaignMembers",
                 method="DELETE",
                 params={"ids": ",".join(chunk), "allOrNone": "false"},
             )
-            results.extend(_collection_results(response, len(chunk)))
+            return _collection_results(response, len(chunk))
+
+        results: list[RecordResult] = []
+        for start in range(0, len(valid), COLLECTION_SIZE):
+            chunk = valid[start : start + COLLECTION_SIZE]
+            results.extend(self._until_unlocked("delete CampaignMembers", chunk, delete))
         return results
 
     def _collection(
         self, method: Method, records: list[dict[str, Any]], *, action: str
     ) -> list[RecordResult]:
-        results: list[RecordResult] = []
-        for start in range(0, len(records), COLLECTION_SIZE):
-            chunk = records[start : start + COLLECTION_SIZE]
+        def write(chunk: list[dict[str, Any]]) -> list[RecordResult]:
             response = self.client.restful(
                 "composite/sobjects",
                 action=action,
                 method=method,
                 json={"allOrNone": False, "records": chunk},
             )
-            results.extend(_collection_results(response, len(chunk)))
+            return _collection_results(response, len(chunk))
+
+        results: list[RecordResult] = []
+        for start in range(0, len(records), COLLECTION_SIZE):
+            chunk = records[start : start + COLLECTION_SIZE]
+            results.extend(self._until_unlocked(action, chunk, write))
         return results
+
+    def _until_unlocked(
+        self,
+        action: str,
+        records: Sequence[_R],
+        write: Callable[[list[_R]], list[RecordResult]],
+    ) -> list[RecordResult]:
+        """Write the records; those refused only because another transaction held a
+        lock (UNABLE_TO_LOCK_ROW) are written again, alone, after a backoff with jitter,
+        within the client's retry bounds. Refused records were not written, so writing
+        them again is safe, creates included. Any still locked at the end come back as
+        they are (transient: the chunk retries them later).
+        """
+        results: list[RecordResult | None] = [None] * len(records)
+        pending = list(range(len(records)))
+
+        def attempt() -> int:
+            nonlocal pending
+            written = write([records[i] for i in pending])
+            for index, result in zip(pending, written, strict=True):
+                results[index] = result
+            pending = [i for i in pending if (results[i] or _UNWRITTEN).code == LOCKED]
+            return len(pending)
+
+        self.client.repeat_while(action, attempt, again=lambda locked: locked > 0, code=LOCKED)
+        return [r or _UNWRITTEN for r in results]
 
     def _bulk(
         self,
@@ -512,9 +632,27 @@ class SalesforceGateway:
         key: Any,
         retry: bool = True,
     ) -> list[RecordResult]:
-        """Run one Bulk API 2.0 ingest job; map its result files back to input order."""
+        """Run a Bulk API 2.0 ingest job; map its result files back to input order.
+
+        Rows refused for a lock go again in a smaller job (see `_until_unlocked`).
+        """
         if not records:
             return []
+        return self._until_unlocked(
+            f"bulk {operation} {object_name}s",
+            records,
+            lambda part: self._bulk_job(object_name, operation, part, key=key, retry=retry),
+        )
+
+    def _bulk_job(
+        self,
+        object_name: Literal["CampaignMember", "Lead"],
+        operation: Literal["insert", "update", "delete"],
+        records: list[dict[str, Any]],
+        *,
+        key: Any,
+        retry: bool,
+    ) -> list[RecordResult]:
         poll = self.client.options.bulk_poll_seconds
 
         def run(sf: Any) -> tuple[list[dict[str, str]], list[dict[str, str]]]:

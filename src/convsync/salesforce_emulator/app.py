@@ -621,75 +621,108 @@ class Emulator:
             "token_requests": dict(self.sessions.requests),
         }
 
-    async def admin(self, request: Request, path: str) -> Response:  # noqa: PLR0911, PLR0912
+    async def admin(self, request: Request, path: str) -> Response:
         method = request.method
         body = await self._json(request) if method == "POST" else None
-        body = body if isinstance(body, dict) else {}
-        if (method, path) == ("GET", "health"):
-            return json_response({"ok": True})
-        if (method, path) == ("POST", "reset"):
-            self.store.reset()
-            self.queries.reset()
-            self.bulk.reset()
-            self.controls.reset()
-            self.store.clock.shift(0)
-            self.sessions.policy = OAuthPolicy(jwt_certificate=self.jwt_certificate)
-            self.sessions.requests.clear()
-            return json_response({"ok": True})
-        if (method, path) == ("POST", "seed"):
-            return json_response(seed(self.store, body))
-        if (method, path) == ("GET", "counters"):
-            return json_response(self.controls.snapshot())
-        if (method, path) == ("POST", "counters/reset"):
-            self.controls.reset_counters()
-            return json_response(self.controls.snapshot())
-        if (method, path) == ("POST", "faults"):
-            try:
-                return json_response(self.controls.set_faults(body))
-            except ValueError as error:
-                raise ApiError("INVALID_FIELD", str(error)) from None
-        if (method, path) == ("POST", "duplicate-rules"):
-            for object_name, mode in body.items():
-                if object_name != "Lead" or mode not in duplicates.MODES:
-                    raise ApiError("INVALID_FIELD", 'expected {"Lead": off|alert|block}')
-                self.store.duplicate_rules[object_name] = mode
-            return json_response(self.store.duplicate_rules)
-        if (method, path) == ("POST", "bulk"):
-            self.bulk.processing_seconds = float(body.get("processing_seconds", 0))
-            return json_response({"processing_seconds": self.bulk.processing_seconds})
-        if (method, path) == ("POST", "latency"):
-            self.controls.latency_ms = int(body.get("ms", 0))
-            return json_response({"ms": self.controls.latency_ms})
-        if (method, path) == ("POST", "sessions/expire"):
-            self.sessions.expire_all()
-            return json_response({"ok": True})
-        if path == "oauth" and method in ("GET", "POST"):
-            return json_response(self._oauth_policy(body))
-        if path == "permissions" and method in ("GET", "POST"):
-            if method == "POST":
-                try:
-                    self.store.permissions = Permissions.parse(body)
-                except (TypeError, ValueError) as error:
-                    raise ApiError("INVALID_FIELD", str(error)) from None
-            return json_response(self.store.permissions.to_json())
-        if (method, path) == ("GET", "state/summary"):
-            return json_response(self.store.summary())
-        if (method, path) == ("POST", "limits"):
-            if "max" in body:
-                self.controls.api_limit = int(body["max"])
-            if "used" in body:
-                self.controls.api_used = int(body["used"])
-            return json_response(self.controls.snapshot()["api_usage"])
-        if path == "clock" and method in ("GET", "POST"):
-            if "offset_ms" in body:
-                self.store.clock.shift(int(body["offset_ms"]))
-            return json_response(
-                {
-                    "now": format_datetime(self.store.clock.now()),
-                    "offset_ms": self.store.clock.offset_ms,
-                }
-            )
-        raise not_found()
+        handler = self._admin_routes().get((method, path))
+        if handler is None:
+            raise not_found()
+        return json_response(handler(body if isinstance(body, dict) else {}))
+
+    def _admin_routes(self) -> dict[tuple[str, str], Callable[[dict[str, Any]], Any]]:
+        """`/__emulator/` endpoints: (method, path) → handler of the JSON body."""
+        return {
+            ("GET", "health"): lambda _: {"ok": True},
+            ("POST", "reset"): self._reset,
+            ("POST", "seed"): lambda body: seed(self.store, body),
+            ("GET", "counters"): lambda _: self.controls.snapshot(),
+            ("POST", "counters/reset"): self._reset_counters,
+            ("POST", "faults"): self._set_faults,
+            ("POST", "duplicate-rules"): self._set_duplicate_rules,
+            ("POST", "bulk"): self._set_bulk,
+            ("POST", "latency"): self._set_latency,
+            ("POST", "sessions/expire"): self._expire_sessions,
+            ("GET", "oauth"): self._oauth_policy,
+            ("POST", "oauth"): self._oauth_policy,
+            ("GET", "permissions"): lambda _: self.store.permissions.to_json(),
+            ("POST", "permissions"): self._set_permissions,
+            ("GET", "state/summary"): lambda _: self.store.summary(),
+            ("POST", "limits"): self._set_limits,
+            ("POST", "leads/convert"): lambda body: self.store.convert_lead(
+                body.get("lead_id"), body.get("contact_id")
+            ),
+            ("POST", "merge"): lambda body: self.store.merge(
+                str(body.get("object")), body.get("master_id"), list(body.get("loser_ids") or [])
+            ),
+            ("POST", "locks"): self._set_locks,
+            ("GET", "clock"): self._clock,
+            ("POST", "clock"): self._clock,
+        }
+
+    def _reset(self, _: dict[str, Any]) -> dict[str, Any]:
+        self.store.reset()
+        self.queries.reset()
+        self.bulk.reset()
+        self.controls.reset()
+        self.store.clock.shift(0)
+        self.sessions.policy = OAuthPolicy(jwt_certificate=self.jwt_certificate)
+        self.sessions.requests.clear()
+        return {"ok": True}
+
+    def _reset_counters(self, _: dict[str, Any]) -> dict[str, Any]:
+        self.controls.reset_counters()
+        return self.controls.snapshot()
+
+    def _set_faults(self, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return self.controls.set_faults(body)
+        except ValueError as error:
+            raise ApiError("INVALID_FIELD", str(error)) from None
+
+    def _set_duplicate_rules(self, body: dict[str, Any]) -> dict[str, str]:
+        for object_name, mode in body.items():
+            if object_name != "Lead" or mode not in duplicates.MODES:
+                raise ApiError("INVALID_FIELD", 'expected {"Lead": off|alert|block}')
+            self.store.duplicate_rules[object_name] = mode
+        return self.store.duplicate_rules
+
+    def _set_bulk(self, body: dict[str, Any]) -> dict[str, float]:
+        self.bulk.processing_seconds = float(body.get("processing_seconds", 0))
+        return {"processing_seconds": self.bulk.processing_seconds}
+
+    def _set_latency(self, body: dict[str, Any]) -> dict[str, int]:
+        self.controls.latency_ms = int(body.get("ms", 0))
+        return {"ms": self.controls.latency_ms}
+
+    def _expire_sessions(self, _: dict[str, Any]) -> dict[str, bool]:
+        self.sessions.expire_all()
+        return {"ok": True}
+
+    def _set_permissions(self, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            self.store.permissions = Permissions.parse(body)
+        except (TypeError, ValueError) as error:
+            raise ApiError("INVALID_FIELD", str(error)) from None
+        return self.store.permissions.to_json()
+
+    def _set_limits(self, body: dict[str, Any]) -> Any:
+        if "max" in body:
+            self.controls.api_limit = int(body["max"])
+        if "used" in body:
+            self.controls.api_used = int(body["used"])
+        return self.controls.snapshot()["api_usage"]
+
+    def _set_locks(self, body: dict[str, Any]) -> dict[str, int]:
+        self.store.lock_window_ms = max(0, int(body.get("window_ms", 0)))
+        return {"window_ms": self.store.lock_window_ms}
+
+    def _clock(self, body: dict[str, Any]) -> dict[str, Any]:
+        if "offset_ms" in body:
+            self.store.clock.shift(int(body["offset_ms"]))
+        return {
+            "now": format_datetime(self.store.clock.now()),
+            "offset_ms": self.store.clock.offset_ms,
+        }
 
 
 def _oauth_settings(policy: OAuthPolicy, body: dict[str, Any]) -> OAuthPolicy:

@@ -18,6 +18,7 @@ KEY_PREFIXES: dict[str, str] = {
     "CampaignMember": "00v",
     "Lead": "00Q",
     "Contact": "003",
+    "Account": "001",  # minted by lead conversion only; not an emulated object
     "User": "005",
     "Organization": "00D",
     "QueryLocator": "01g",

@@ -65,6 +65,13 @@ def _readonly(name: str, type_: str, length: int = 0) -> Field:
     return Field(name, type_, createable=False, updateable=False, length=length)
 
 
+def _readonly_reference(name: str, target: str) -> Field:
+    """A lookup only Salesforce sets (by converting or merging), never the API caller."""
+    return Field(
+        name, "reference", createable=False, updateable=False, reference_to=target, length=18
+    )
+
+
 CAMPAIGN = SObject(
     "Campaign",
     "701",
@@ -176,6 +183,11 @@ LEAD = SObject(
                 "Closed - Not Converted",
             ),
         ),
+        Field("IsConverted", "boolean", createable=False, updateable=False, nillable=False),
+        _readonly_reference("ConvertedContactId", "Contact"),
+        _readonly_reference("ConvertedAccountId", "Account"),
+        _readonly("ConvertedDate", "date"),
+        _readonly_reference("MasterRecordId", "Lead"),
         *_system_fields(),
     ),
 )
@@ -190,6 +202,7 @@ CONTACT = SObject(
         _readonly("Name", "string", 121),
         Field("Email", "email", length=80),
         Field("AccountName__c", "string", length=255, label="Account Name"),
+        _readonly_reference("MasterRecordId", "Contact"),
         *_system_fields(),
     ),
 )

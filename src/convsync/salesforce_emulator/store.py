@@ -16,7 +16,8 @@ per object.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -31,6 +32,16 @@ Record = dict[str, Any]
 
 TOMBSTONE_DAYS = 15
 UNKNOWN_STATUS_MODES = ("reject", "default")
+# Salesforce merges at most three records at once: a master and two others.
+MAX_MERGE_LOSERS = 2
+CONVERTED_LEAD_STATUS = "Closed - Converted"
+
+
+def converted_lead(fields: list[str] | None = None) -> ApiError:
+    """What Salesforce answers to any write that references a converted Lead."""
+    return ApiError(
+        "CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead", fields=fields or []
+    )
 
 
 class Transaction:
@@ -46,6 +57,8 @@ class Transaction:
         # An API call of the integration user (its permissions apply), not a seed.
         self.as_user = as_user
         self.undo: list[tuple[str, str, Record | None]] = []
+        # Campaigns whose members this transaction wrote: it holds their lock.
+        self.campaigns: set[str] = set()
 
     def savepoint(self) -> int:
         """Mark the current point so one row's failure can be undone alone."""
@@ -91,6 +104,9 @@ class Store:
             self.leads_by_name: dict[tuple[str, ...], dict[str, None]] = {}
             self.duplicate_rules: dict[str, str] = {"Lead": "off"}
             self.permissions = Permissions()
+            # Campaign id → when (monotonic seconds) a transaction last wrote its members.
+            self.campaign_writes: dict[str, float] = {}
+            self.lock_window_ms = 0
 
     @contextmanager
     def transaction(
@@ -108,6 +124,30 @@ class Store:
             except BaseException:
                 tx.rollback_to(0)
                 raise
+            released = time.monotonic()
+            for campaign_id in tx.campaigns:
+                self.campaign_writes[campaign_id] = released
+
+    def _lock_campaign(self, tx: Transaction, campaign_id: str) -> None:
+        """Take the Campaign's row lock for a member write, as Salesforce does.
+
+        With `lock_window_ms` set, another transaction's member write to the same
+        campaign holds the lock that long after it ends: this one fails per record.
+        """
+        if campaign_id in tx.campaigns:
+            return
+        last = self.campaign_writes.get(campaign_id)
+        if (
+            self.lock_window_ms > 0
+            and last is not None
+            and (time.monotonic() - last) * 1000 < self.lock_window_ms
+        ):
+            raise ApiError(
+                "UNABLE_TO_LOCK_ROW",
+                f"unable to obtain exclusive access to this record or 1 records: {campaign_id}",
+                fields=[],
+            )
+        tx.campaigns.add(campaign_id)
 
     def _put(
         self, tx: Transaction | None, object_name: str, record_id: str, new: Record | None
@@ -564,6 +604,9 @@ class Store:
             person_id = self._reference(so.by_lower["leadid"], rec["LeadId"])
             rec["LeadId"] = person_id
         assert person_id is not None
+        if person_object == "Lead" and self.tables["Lead"][person_id]["IsConverted"]:
+            raise converted_lead(["LeadId"])
+        self._lock_campaign(tx, rec["CampaignId"])
         if (rec["CampaignId"], person_id) in self.member_by_pair:
             raise ApiError("DUPLICATE_VALUE", "Already a campaign member.", fields=[])
         self._with_status(tx, rec, self._resolve_status(rec["CampaignId"], rec["Status"]))
@@ -571,11 +614,13 @@ class Store:
         self._put(tx, "CampaignMember", rec["Id"], rec)
 
     def _update_CampaignMember(self, tx: Transaction, current: Record, rec: Record) -> None:  # noqa: N802
+        self._lock_campaign(tx, rec["CampaignId"])
         if rec["Status"] != current["Status"] or rec["Status"] is None:
             self._with_status(tx, rec, self._resolve_status(rec["CampaignId"], rec["Status"]))
         self._put(tx, "CampaignMember", rec["Id"], rec)
 
     def _delete_CampaignMember(self, tx: Transaction, current: Record) -> None:  # noqa: N802
+        self._lock_campaign(tx, current["CampaignId"])
         self._tombstone(tx, "CampaignMember", current)
 
     # ------------------------------------------------------------------ Lead / Contact
@@ -636,6 +681,8 @@ class Store:
         self._create_person(tx, so, rec)
 
     def _update_Lead(self, tx: Transaction, current: Record, rec: Record) -> None:  # noqa: N802
+        if current["IsConverted"]:
+            raise converted_lead()
         self._update_person(tx, "Lead", current, rec)
 
     def _update_Contact(self, tx: Transaction, current: Record, rec: Record) -> None:  # noqa: N802
@@ -646,3 +693,113 @@ class Store:
 
     def _delete_Contact(self, tx: Transaction, current: Record) -> None:  # noqa: N802
         self._delete_person(tx, "Contact", current)
+
+    # ------------------------------------------------------------------ conversion & merge
+    def convert_lead(self, lead_id: Any, contact_id: Any = None) -> dict[str, str]:
+        """Convert a Lead, as a user in Salesforce does: into a new Contact made from it
+        (or `contact_id`), with a new Account id. The Lead becomes read-only and its
+        campaign members point at the Contact too (LeadId kept; SystemModstamp moves).
+        Ids come straight from the admin request body: checked here.
+        """
+        with self.transaction() as tx:
+            lead = self.live("Lead", self._own_id("Lead", lead_id))
+            if lead["IsConverted"]:
+                raise converted_lead()
+            if contact_id is None:
+                contact = self._blank(OBJECTS["Contact"], tx.now)
+                contact.update(
+                    FirstName=lead["FirstName"],
+                    LastName=lead["LastName"],
+                    Email=lead["Email"],
+                    AccountName__c=lead["Company"],
+                )
+                self._create_person(tx, OBJECTS["Contact"], contact)
+            else:
+                contact = self.live("Contact", self._own_id("Contact", contact_id))
+            account_id = self.ids.new("Account")
+            self._put(
+                tx,
+                "Lead",
+                lead["Id"],
+                {
+                    **lead,
+                    "IsConverted": True,
+                    "ConvertedContactId": contact["Id"],
+                    "ConvertedAccountId": account_id,
+                    "ConvertedDate": tx.now.date(),
+                    "Status": CONVERTED_LEAD_STATUS,
+                    "LastModifiedDate": tx.now,
+                    "SystemModstamp": tx.now,
+                },
+            )
+            for mid in list(self.members_by_person.get(lead["Id"], {})):
+                member = self.tables["CampaignMember"][mid]
+                if (member["CampaignId"], contact["Id"]) in self.member_by_pair:
+                    continue  # the Contact is a member already: this row stays the Lead's
+                moved = {**member, "ContactId": contact["Id"], "SystemModstamp": tx.now}
+                self._put(tx, "CampaignMember", mid, self._person_fields(moved, contact, "Contact"))
+            return {"contact_id": contact["Id"], "account_id": account_id}
+
+    def merge(self, object_name: str, master_id: Any, loser_ids: Sequence[Any]) -> dict[str, Any]:
+        """Merge Leads or Contacts into `master_id`: the losers are deleted with their
+        `MasterRecordId`, their campaign members move to the master, and a member of a
+        campaign the master is already in is removed outright (no tombstone).
+        """
+        if object_name not in ("Lead", "Contact"):
+            raise ApiError("INVALID_TYPE", f"cannot merge {object_name} records", fields=[])
+        if not loser_ids or len(loser_ids) > MAX_MERGE_LOSERS:
+            raise ApiError(
+                "INVALID_OPERATION",
+                "A merge combines a master record with one or two others.",
+                fields=[],
+            )
+        column = "LeadId" if object_name == "Lead" else "ContactId"
+        moved: list[str] = []
+        dropped: list[str] = []
+        with self.transaction() as tx:
+            master = self.live(object_name, self._own_id(object_name, master_id))
+            if master.get("IsConverted"):
+                raise converted_lead()
+            losers = [self.live(object_name, self._own_id(object_name, i)) for i in loser_ids]
+            for loser in losers:
+                if loser["Id"] == master["Id"]:
+                    raise ApiError(
+                        "INVALID_OPERATION", "cannot merge a record with itself", fields=[]
+                    )
+                for mid in list(self.members_by_person.get(loser["Id"], {})):
+                    member = self.tables["CampaignMember"][mid]
+                    if (member["CampaignId"], master["Id"]) in self.member_by_pair:
+                        self._put(tx, "CampaignMember", mid, None)
+                        dropped.append(mid)
+                        continue
+                    reparented = {**member, column: master["Id"], "SystemModstamp": tx.now}
+                    self._person_fields(reparented, master, object_name)
+                    self._put(tx, "CampaignMember", mid, reparented)
+                    moved.append(mid)
+                self._put(
+                    tx,
+                    object_name,
+                    loser["Id"],
+                    {
+                        **loser,
+                        "IsDeleted": True,
+                        "MasterRecordId": master["Id"],
+                        "LastModifiedDate": tx.now,
+                        "SystemModstamp": tx.now,
+                    },
+                )
+            self._put(
+                tx,
+                object_name,
+                master["Id"],
+                {**master, "LastModifiedDate": tx.now, "SystemModstamp": tx.now},
+            )
+            return {"master_id": master["Id"], "moved_members": moved, "removed_members": dropped}
+
+    @staticmethod
+    def _own_id(object_name: str, value: Any) -> str:
+        """A well-formed id of `object_name`, or Salesforce's MALFORMED_ID."""
+        rid = ids.normalize(value)
+        if rid is None or ids.object_of(rid) != object_name:
+            raise ApiError("MALFORMED_ID", f"malformed id {value}", fields=[])
+        return rid

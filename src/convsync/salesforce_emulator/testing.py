@@ -188,6 +188,21 @@ class AdminClient:
             body["used"] = used
         self._call("POST", "limits", body)
 
+    def convert_lead(self, lead_id: str, contact_id: str | None = None) -> dict[str, str]:
+        """Convert a Lead (into a new Contact, or `contact_id`): `{contact_id, account_id}`."""
+        body = {"lead_id": lead_id, **({"contact_id": contact_id} if contact_id else {})}
+        return dict(self._call("POST", "leads/convert", body))
+
+    def merge(self, object_name: str, master_id: str, loser_ids: list[str]) -> dict[str, Any]:
+        """Merge Leads or Contacts into the master: `{master_id, moved_members,
+        removed_members}` (the member ids that moved, and those removed without a trace)."""
+        body = {"object": object_name, "master_id": master_id, "loser_ids": loser_ids}
+        return dict(self._call("POST", "merge", body))
+
+    def set_lock_window(self, window_ms: int) -> None:
+        """Member writes to a campaign within `window_ms` of another fail UNABLE_TO_LOCK_ROW."""
+        self._call("POST", "locks", {"window_ms": window_ms})
+
     def shift_clock(self, offset_ms: int) -> str:
         """Run the emulator's clock `offset_ms` ahead of (or behind) real time."""
         return str(self._call("POST", "clock", {"offset_ms": offset_ms})["now"])

@@ -162,7 +162,7 @@ def list_campaigns(session: Session) -> list[CampaignInfo]:
 
 
 def upsert_people(session: Session, people: Sequence[PersonInput]) -> dict[str, int]:
-    """Insert new people, fill in missing names and Salesforce ids; return email → person id.
+    """Insert new people, fill in names and Salesforce ids given; return email → person id.
 
     One cached statement run as an executemany with RETURNING (SQLAlchemy's
     insertmanyvalues), not a fresh 2,000-row VALUES statement compiled per batch: 5x
@@ -177,11 +177,13 @@ def upsert_people(session: Session, people: Sequence[PersonInput]) -> dict[str, 
             "first_name": func.coalesce(excluded.first_name, table.c.first_name),
             "last_name": func.coalesce(excluded.last_name, table.c.last_name),
             "company": func.coalesce(excluded.company, table.c.company),
+            # Ids come from Salesforce's member rows, its latest word on who the person
+            # is (a Lead converted into a Contact, a merge's master): they win.
             "salesforce_lead_id": func.coalesce(
-                table.c.salesforce_lead_id, excluded.salesforce_lead_id
+                excluded.salesforce_lead_id, table.c.salesforce_lead_id
             ),
             "salesforce_contact_id": func.coalesce(
-                table.c.salesforce_contact_id, excluded.salesforce_contact_id
+                excluded.salesforce_contact_id, table.c.salesforce_contact_id
             ),
         },
     ).returning(table.c.id, table.c.email)

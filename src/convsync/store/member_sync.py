@@ -209,6 +209,38 @@ def remember_salesforce_people(session: Session, links: Iterable[tuple[int, str,
         )
 
 
+def repoint_salesforce_people(session: Session, moves: Iterable[tuple[int, str, str, str]]) -> None:
+    """(person id, stale Salesforce id, 'Lead'|'Contact', new id): the person's Lead or
+    Contact was converted, merged or deleted; forget the stale id, keep the new one.
+
+    Rare (only writes Salesforce refused for the person), so three executemany calls.
+    """
+    rows = sorted(moves)
+    if not rows:
+        return
+    people = cast(Table, PersonRow.__table__)
+    stale = [{"p_id": p, "p_stale": old} for p, old, _, _ in rows]
+    for column in (people.c.salesforce_lead_id, people.c.salesforce_contact_id):
+        session.execute(
+            update(people)
+            .where(people.c.id == bindparam("p_id"), column == bindparam("p_stale"))
+            .values({column: None}),
+            stale,
+        )
+    for kind in ("Lead", "Contact"):
+        column = (
+            people.c.salesforce_contact_id if kind == "Contact" else people.c.salesforce_lead_id
+        )
+        fresh = [{"p_id": p, "p_sf": new} for p, _, k, new in rows if k == kind]
+        if fresh:
+            session.execute(
+                update(people)
+                .where(people.c.id == bindparam("p_id"))
+                .values({column: bindparam("p_sf")}),
+                fresh,
+            )
+
+
 # ---------------------------------------------------------------- members and bases
 
 
@@ -238,6 +270,30 @@ def lock_members(
             found[r.person_id] = LocalMember(
                 r.id, r.person_id, r.status, r.updated_at, r.removed_at is not None
             )
+    return found
+
+
+def holders_of_members(
+    session: Session, link_id: int, salesforce_member_ids: Iterable[str]
+) -> dict[str, int]:
+    """Salesforce member id → the person whose base on this link holds that member."""
+    wanted = sorted(set(salesforce_member_ids))
+    found: dict[str, int] = {}
+    for start in range(0, len(wanted), 1_000):
+        found.update(
+            {
+                sf_id: person
+                for sf_id, person in session.execute(
+                    select(
+                        MemberSyncStateRow.salesforce_member_id, MemberSyncStateRow.person_id
+                    ).where(
+                        MemberSyncStateRow.link_id == link_id,
+                        MemberSyncStateRow.salesforce_member_id.in_(wanted[start : start + 1_000]),
+                    )
+                )
+                if sf_id is not None
+            }
+        )
     return found
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -160,6 +160,8 @@ class _Outcome:
     bases: dict[int, tuple[int, bool, str | None, str | None]] = field(default_factory=dict)
     letters: dict[int, tuple[int, str, str, dict[str, Any]]] = field(default_factory=dict)
     people: list[tuple[int, PersonKind, str]] = field(default_factory=list)
+    # (person id, the Lead/Contact id Salesforce refused, kind, the id to use instead)
+    moved_people: list[tuple[int, str, PersonKind, str]] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
     decisions: dict[int, Decision] = field(default_factory=dict)
     transient: int = 0
@@ -283,18 +285,85 @@ def _insert(
         for m in ready
     ]
     duplicates: list[tuple[PushCandidate, str]] = []
+    moved: list[tuple[PushCandidate, RecordResult]] = []
     use_bulk = _bulk_pays(bulk, len(rows))
     for member, result in zip(ready, sf.insert_members(rows, use_bulk=use_bulk), strict=True):
-        if result.ok:
-            out.synced(member, result.salesforce_id)
-            out.counts["pushed"] += 1
-            if result.salesforce_id:
-                out.added[member.person_id] = result.salesforce_id
-        elif result.outcome is WriteOutcome.DUPLICATE:
-            duplicates.append((member, people[member.person_id].id))
+        if result.outcome is WriteOutcome.PERSON_MOVED:
+            moved.append((member, result))
         else:
-            out.failed(member, result)
+            _inserted(member, people[member.person_id], result, out, duplicates)
+    if moved:
+        _insert_moved(
+            ctx, sf, campaign, moved, people=people, out=out, duplicates=duplicates, rules=rules
+        )
     return duplicates
+
+
+def _inserted(
+    member: PushCandidate,
+    person: SalesforcePerson,
+    result: RecordResult,
+    out: _Outcome,
+    duplicates: list[tuple[PushCandidate, str]],
+) -> None:
+    if result.ok:
+        out.synced(member, result.salesforce_id)
+        out.counts["pushed"] += 1
+        if result.salesforce_id:
+            out.added[member.person_id] = result.salesforce_id
+    elif result.outcome is WriteOutcome.DUPLICATE:
+        duplicates.append((member, person.id))
+    else:
+        out.failed(member, result)
+
+
+def _insert_moved(
+    ctx: SyncContext,
+    sf: SalesforcePort,
+    campaign: str,
+    moved: Sequence[tuple[PushCandidate, RecordResult]],
+    *,
+    people: dict[int, SalesforcePerson],
+    out: _Outcome,
+    duplicates: list[tuple[PushCandidate, str]],
+    rules: StatusRules,
+) -> None:
+    """Inserts Salesforce refused because the person's Lead was converted, or their
+    Lead/Contact merged or deleted: find the person again and insert once more.
+
+    Where the record went first (the Contact a Lead became, the master a merge kept),
+    else by email (unconverted Leads and Contacts; a Lead is created if allowed). The
+    person's stale id is replaced, so later writes go to the right record at once. A
+    second refusal is a dead letter; the write that was refused never happened, so
+    writing again is safe.
+    """
+    stale = {m.person_id: people[m.person_id] for m, _ in moved}
+    followed = sf.follow_people(list(stale.values()))
+    again: dict[int, SalesforcePerson] = {}
+    by_email: list[PushCandidate] = []
+    for member, result in moved:
+        found = followed.get(stale[member.person_id].id)
+        if found is None:
+            by_email.append(replace(member, lead_id=None, contact_id=None))
+        elif found.id != stale[member.person_id].id:
+            again[member.person_id] = found
+        else:
+            out.failed(member, result)  # live and unconverted: not the person's doing
+    if by_email:
+        # Found by email, or a new Lead; `_resolve_people` records the rest itself (a
+        # dead letter, or a transient failure the chunk's retry takes up).
+        again.update(_resolve_people(ctx, sf, by_email, out, bulk=None))
+    retry = [(m, again[m.person_id]) for m, _ in moved if m.person_id in again]
+    rows = [
+        NewMember.for_person(campaign, person, rules.salesforce_label(m.status or ""))
+        for m, person in retry
+    ]
+    for (member, person), result in zip(retry, sf.insert_members(rows), strict=True):
+        out.moved_people.append(
+            (member.person_id, stale[member.person_id].id, person.kind, person.id)
+        )
+        out.counts["people_found_again"] += 1
+        _inserted(member, person, result, out, duplicates)
 
 
 def _reconcile_duplicates(
@@ -532,6 +601,7 @@ def _record(
     """Write bases, people's Salesforce ids and dead letters; with `claim`, the done-marker."""
     with transaction(ctx.sessions) as session:
         member_sync.remember_salesforce_people(session, out.people)
+        member_sync.repoint_salesforce_people(session, out.moved_people)
         member_sync.write_bases(session, link_id, list(out.bases.values()))
         member_sync.resolve_dead_letters(session, link_id, out.bases.keys())
         member_sync.record_dead_letters(session, link_id, run_id, list(out.letters.values()))

@@ -10,7 +10,7 @@ from sf_helpers import calls, seed_campaign, seed_leads
 
 from convsync.domain.errors import NotFoundError, ValidationError
 from convsync.salesforce.gateway import SalesforceGateway
-from convsync.salesforce.records import MemberChange
+from convsync.salesforce.records import MemberChange, SalesforcePerson
 from convsync.salesforce.soql import to_18
 from convsync.salesforce_emulator.testing import EmulatorHandle
 
@@ -245,3 +245,55 @@ def test_a_process_asks_describe_for_the_users_permissions_once_in_a_while(
     again = gateway.describe_access(["CampaignMember", "Lead"])
     assert org.admin.counters()["total"] == before  # 1,000 links in a process: no 5,000 calls
     assert again == first
+
+
+def test_find_people_prefers_an_unconverted_lead_to_a_converted_one(
+    org: EmulatorHandle, gateway: SalesforceGateway
+) -> None:
+    converted, live = seed_leads(org, ["ann@example.com", "ANN@example.com"])
+    [contact] = org.admin.seed(contacts=[{"LastName": "Smith", "Email": "a.smith@corp.com"}])[
+        "contacts"
+    ]
+    org.admin.convert_lead(converted, contact_id=contact)
+
+    people = gateway.find_people_by_email(["ann@example.com"])
+
+    assert people["ann@example.com"] == SalesforcePerson(live, "Lead", "ann@example.com")
+
+
+def test_find_people_skips_converted_leads_for_the_contact_they_became(
+    org: EmulatorHandle, gateway: SalesforceGateway
+) -> None:
+    [lead] = seed_leads(org, ["ann@example.com"])
+    [contact] = org.admin.seed(contacts=[{"LastName": "Smith", "Email": "ann.smith@corp.com"}])[
+        "contacts"
+    ]
+    org.admin.convert_lead(lead, contact_id=contact)
+
+    people = gateway.find_people_by_email(["ann@example.com"])
+
+    assert people["ann@example.com"] == SalesforcePerson(contact, "Contact", "ann@example.com")
+
+
+def test_follow_people_finds_where_converted_merged_and_deleted_people_went(
+    org: EmulatorHandle, gateway: SalesforceGateway
+) -> None:
+    converted, loser, master, deleted, live = seed_leads(
+        org, [f"{n}@example.com" for n in ("conv", "loser", "master", "gone", "live")]
+    )
+    contact = org.admin.convert_lead(converted)["contact_id"]
+    org.admin.merge("Lead", master, [loser])
+    gateway.client.restful(f"sobjects/Lead/{deleted}", action="delete a Lead", method="DELETE")
+
+    found = gateway.follow_people(
+        [
+            SalesforcePerson(i, "Lead", f"{n}@example.com")
+            for i, n in ((converted, "conv"), (loser, "loser"), (deleted, "gone"), (live, "live"))
+        ]
+    )
+
+    assert {old: (p.id, p.kind) for old, p in found.items()} == {
+        converted: (contact, "Contact"),
+        loser: (master, "Lead"),
+        live: (live, "Lead"),
+    }

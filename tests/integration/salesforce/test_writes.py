@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sf_helpers import calls, seed_campaign, seed_leads
+from sf_helpers import FAST, calls, make_gateway, seed_campaign, seed_leads
 
 from convsync.domain.errors import SalesforceError
 from convsync.domain.model import MemberStatus
@@ -182,3 +183,53 @@ def test_members_by_id_reads_them_as_salesforce_holds_them_now(
     gateway.update_members([MemberChange(ids[1], "Clicked")])
     gateway.delete_members(ids[:1])
     assert [(m.id, m.status) for m in gateway.members_by_id(ids)] == [(ids[1], "Clicked")]
+
+
+# Waits that outlast a 100 ms lock, still well inside a test's budget.
+PATIENT = replace(FAST, backoff_initial=0.05, backoff_max=0.2, backoff_jitter=0.05)
+
+
+def test_members_refused_for_a_campaign_lock_are_written_again_after_a_backoff(
+    org: EmulatorHandle,
+) -> None:
+    campaign = seed_campaign(org)
+    leads = seed_leads(org, [f"locked{i}@example.com" for i in range(450)])
+    gateway = make_gateway(org, options=PATIENT)
+    org.admin.set_lock_window(100)
+    org.admin.reset_counters()
+
+    results = gateway.insert_members(_new_members(campaign["id"], leads))
+
+    assert [r.outcome for r in results] == [WriteOutcome.OK] * 450
+    assert set(_members(gateway, campaign["id"])) == {r.salesforce_id for r in results}
+    assert calls(org, "composite/sobjects:POST") > 3  # each lock cost one more call
+
+
+def test_members_still_locked_when_the_retries_run_out_come_back_transient(
+    org: EmulatorHandle, gateway: SalesforceGateway
+) -> None:
+    campaign = seed_campaign(org)
+    first, late = seed_leads(org, ["first@example.com", "late@example.com"])
+    gateway.insert_members(_new_members(campaign["id"], [first]))  # takes the lock
+    org.admin.set_lock_window(60_000)
+    org.admin.reset_counters()
+
+    [result] = gateway.insert_members(_new_members(campaign["id"], [late]))
+
+    assert (result.outcome, result.code) == (WriteOutcome.TRANSIENT, "UNABLE_TO_LOCK_ROW")
+    assert calls(org, "composite/sobjects:POST") == FAST.max_attempts
+
+
+def test_bulk_rows_refused_for_a_campaign_lock_go_again_in_a_smaller_job(
+    org: EmulatorHandle,
+) -> None:
+    campaign = seed_campaign(org)
+    first, *rest = seed_leads(org, [f"bulk-locked{i}@example.com" for i in range(30)])
+    gateway = make_gateway(org, options=PATIENT)
+    gateway.insert_members(_new_members(campaign["id"], [first]))  # takes the lock
+    org.admin.set_lock_window(300)
+
+    results = gateway.insert_members(_new_members(campaign["id"], rest), use_bulk=True)
+
+    assert [r.outcome for r in results] == [WriteOutcome.OK] * 29
+    assert len(_members(gateway, campaign["id"])) == 30

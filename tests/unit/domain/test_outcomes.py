@@ -52,6 +52,17 @@ def test_missing_row_codes_are_not_found(code: str) -> None:
     assert classify(code, "entity is deleted", ["Id"]) is WriteOutcome.NOT_FOUND
 
 
+def test_a_converted_lead_means_the_person_moved() -> None:
+    outcome = classify("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead", [])
+    assert outcome is WriteOutcome.PERSON_MOVED
+
+
+@pytest.mark.parametrize("field", ["LeadId", "ContactId"])
+@pytest.mark.parametrize("code", ["ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY"])
+def test_a_missing_lead_or_contact_means_the_person_moved(code: str, field: str) -> None:
+    assert classify(code, "entity is deleted", [field]) is WriteOutcome.PERSON_MOVED
+
+
 @pytest.mark.parametrize(
     "code", ["UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "ALL_OR_NONE_OPERATION_ROLLED_BACK"]
 )
