@@ -315,7 +315,7 @@ class Emulator:
                         "JSON_PARSER_ERROR",
                         "Cannot deserialize instance of sObject out of START_ARRAY",
                     )
-                with self.store.transaction() as tx:
+                with self.store.transaction(api=True) as tx:
                     new_id = self.store.create(tx, obj, values)
                 return json_response({"id": new_id, "success": True, "errors": []}, 201)
             return self._not_allowed(method, "GET, HEAD, POST")
@@ -335,11 +335,11 @@ class Emulator:
                         "JSON_PARSER_ERROR",
                         "Cannot deserialize instance of sObject out of START_ARRAY",
                     )
-                with self.store.transaction() as tx:
+                with self.store.transaction(api=True) as tx:
                     self.store.update(tx, obj, rid, values)
                 return Response(status_code=204)
             if method == "DELETE":
-                with self.store.transaction() as tx:
+                with self.store.transaction(api=True) as tx:
                     self.store.delete(tx, obj, rid)
                 return Response(status_code=204)
             return self._not_allowed(method, "GET, HEAD, PATCH, DELETE")
@@ -390,19 +390,25 @@ class Emulator:
         if end < start:
             raise ApiError("INVALID_REPLICATION_DATE", "EndDate before StartDate")
         now = self.store.clock.now()
-        covered = min(end, now).replace(second=0, microsecond=0)
+        # Held back by writes still in flight: everything up to it is visible.
+        in_flight = self.store.in_flight_since()
+        covered = min(end, now, *([in_flight - timedelta(milliseconds=1)] if in_flight else []))
+        covered = covered.replace(second=0, microsecond=0)
         if action == "updated":
             return {
                 "ids": self.store.updated_ids(obj, start, end),
                 "latestDateCovered": format_datetime(covered),
             }
-        earliest = now - timedelta(days=15)
+        purged = self.store.delete_log_start
+        earliest = (now - timedelta(days=15)).replace(second=0, microsecond=0)
         return {
             "deletedRecords": [
                 {"id": rid, "deletedDate": format_datetime(when)}
                 for rid, when in self.store.deleted_records(obj, start, end)
             ],
-            "earliestDateAvailable": format_datetime(earliest.replace(second=0, microsecond=0)),
+            "earliestDateAvailable": format_datetime(
+                purged if purged is not None and purged > earliest else earliest
+            ),
             "latestDateCovered": format_datetime(covered),
         }
 
@@ -431,7 +437,7 @@ class Emulator:
             )
         results: list[dict[str, Any]] = []
         failed = False
-        with self.store.transaction() as tx:
+        with self.store.transaction(api=True) as tx:
             for item in items:
                 savepoint = tx.savepoint()
                 given_id: str | None = item if isinstance(item, str) else None
@@ -606,6 +612,21 @@ class Emulator:
             if "used" in body:
                 self.controls.api_used = int(body["used"])
             return json_response(self.controls.snapshot()["api_usage"])
+        if (method, path) == ("POST", "deleted/purge"):
+            before = body.get("before")
+            try:
+                cut = parse_datetime(before) if before is not None else None
+            except ValueError:
+                raise ApiError("INVALID_FIELD", "before must be an ISO 8601 date-time") from None
+            purged = self.store.purge_deleted(cut)
+            start = self.store.delete_log_start
+            assert start is not None
+            return json_response(
+                {"purged": purged, "earliestDateAvailable": format_datetime(start)}
+            )
+        if (method, path) == ("POST", "commit-delay"):
+            self.store.commit_delay = timedelta(seconds=float(body.get("seconds", 0)))
+            return json_response({"seconds": self.store.commit_delay.total_seconds()})
         if path == "clock" and method in ("GET", "POST"):
             if "offset_ms" in body:
                 self.store.clock.shift(int(body["offset_ms"]))

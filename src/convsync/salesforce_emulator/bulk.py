@@ -197,7 +197,7 @@ class BulkJobs:
             return
         job.columns = header
         job.state = "InProgress"
-        with self.store.transaction() as tx:
+        with self.store.transaction(api=True) as tx:
             for row in rows:
                 values: dict[str, Any] = {}
                 for name, raw in zip(header, row, strict=False):

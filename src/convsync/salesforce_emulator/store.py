@@ -34,9 +34,12 @@ UNKNOWN_STATUS_MODES = ("reject", "default")
 class Transaction:
     """One Salesforce transaction: a single timestamp and an undo log for rollback."""
 
-    def __init__(self, store: Store, now: datetime) -> None:
+    def __init__(self, store: Store, now: datetime, *, api: bool = False) -> None:
         self.store = store
         self.now = now
+        # An API call's writes are the ones `commit-delay` holds back; seeds and admin
+        # actions are visible at once.
+        self.api = api
         self.undo: list[tuple[str, str, Record | None]] = []
 
     def savepoint(self) -> int:
@@ -80,17 +83,76 @@ class Store:
                 "Contact": {},
             }
             self.tombstones: dict[str, dict[str, None]] = {name: {} for name in OBJECTS}
+            # `sobjects/X/deleted` reaches back to here at most (a purge moves it on).
+            self.delete_log_start: datetime | None = None
+            # Writes not visible yet: (object, id) → (their SystemModstamp, when they
+            # become visible, the version queries see until then; None: no record).
+            self.in_flight: dict[tuple[str, str], tuple[datetime, datetime, Record | None]] = {}
+            self.commit_delay = timedelta(0)
 
     @contextmanager
-    def transaction(self) -> Iterator[Transaction]:
-        """Hold the lock for one transaction; an escaping exception rolls it all back."""
+    def transaction(self, *, api: bool = False) -> Iterator[Transaction]:
+        """Hold the lock for one transaction; an escaping exception rolls it all back.
+
+        With a commit delay set, an API transaction's writes keep the stamp they got
+        here but stay invisible to queries for the delay, as a long transaction's rows
+        do in an org.
+        """
         with self.lock:
-            tx = Transaction(self, self.clock.tick())
+            tx = Transaction(self, self.clock.tick(), api=api)
             try:
                 yield tx
             except BaseException:
                 tx.rollback_to(0)
                 raise
+            if api and self.commit_delay:
+                self._hold_back(tx)
+
+    def _hold_back(self, tx: Transaction) -> None:
+        visible_at = tx.now + self.commit_delay
+        for object_name, record_id, old in tx.undo:  # oldest first: the pre-tx version
+            key = (object_name, record_id)
+            held = self.in_flight.get(key)
+            if held is None or held[1] <= tx.now:
+                self.in_flight[key] = (tx.now, visible_at, old)
+            else:  # still in flight from an earlier write: the oldest version stays seen
+                self.in_flight[key] = (held[0], visible_at, held[2])
+
+    def visible(self, object_name: str, rec: Record) -> Record | None:
+        """The version of `rec` queries see now (None: not visible yet)."""
+        if not self.in_flight:
+            return rec
+        key = (object_name, rec["Id"])
+        held = self.in_flight.get(key)
+        if held is None:
+            return rec
+        if held[1] <= self.clock.now():
+            del self.in_flight[key]
+            return rec
+        return held[2]
+
+    def in_flight_since(self) -> datetime | None:
+        """The earliest SystemModstamp of a write still invisible, if any."""
+        now = self.clock.now()
+        with self.lock:
+            for key in [k for k, held in self.in_flight.items() if held[1] <= now]:
+                del self.in_flight[key]
+            return min((held[0] for held in self.in_flight.values()), default=None)
+
+    def purge_deleted(self, before: datetime | None) -> int:
+        """Empty the delete log up to `before` (all of it when None), as an org does early
+        when the log is large: those tombstones are gone from queryAll and `deleted`."""
+        with self.lock:
+            cut = before or self.clock.now()
+            purged = 0
+            for object_name, tombstones in self.tombstones.items():
+                table = self.tables[object_name]
+                for rid in [r for r in tombstones if table[r]["SystemModstamp"] < cut]:
+                    self._put(None, object_name, rid, None)
+                    purged += 1
+            if self.delete_log_start is None or cut > self.delete_log_start:
+                self.delete_log_start = cut
+            return purged
 
     def _put(
         self, tx: Transaction | None, object_name: str, record_id: str, new: Record | None
@@ -160,15 +222,18 @@ class Store:
 
     def purge_horizon(self) -> datetime:
         """Tombstones older than this are gone, as from Salesforce's recycle bin."""
-        return self.clock.now() - timedelta(days=TOMBSTONE_DAYS)
+        horizon = self.clock.now() - timedelta(days=TOMBSTONE_DAYS)
+        start = self.delete_log_start
+        return horizon if start is None or start < horizon else start
 
     def updated_ids(self, object_name: str, start: datetime, end: datetime) -> list[str]:
         """Ids of live records whose SystemModstamp falls in [start, end)."""
         with self.lock:
+            seen = (self.visible(object_name, rec) for rec in self.tables[object_name].values())
             return [
-                rid
-                for rid, rec in self.tables[object_name].items()
-                if not rec["IsDeleted"] and start <= rec["SystemModstamp"] < end
+                rec["Id"]
+                for rec in seen
+                if rec is not None and not rec["IsDeleted"] and start <= rec["SystemModstamp"] < end
             ]
 
     def deleted_records(
@@ -180,7 +245,10 @@ class Store:
             table = self.tables[object_name]
             out = []
             for rid in self.tombstones[object_name]:
-                stamp = table[rid]["SystemModstamp"]
+                rec = self.visible(object_name, table[rid])
+                if rec is None or not rec["IsDeleted"]:
+                    continue
+                stamp = rec["SystemModstamp"]
                 if start <= stamp < end and stamp >= horizon:
                     out.append((rid, stamp))
             return sorted(out)
