@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -260,6 +261,10 @@ class RunRow(Base):
     # The Salesforce campaign's statuses as read at the start of the outbound stage.
     salesforce_statuses: Mapped[list[str] | None] = mapped_column(JSON)
     inbound_max_stamp: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Drift repair: the inbound stage reads every live member and compares with the bases.
+    full_compare: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Salesforce's latestDateCovered when the inbound read began: the bookmark's ceiling.
+    inbound_covered: Mapped[datetime | None] = mapped_column(UTCDateTime())
     counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -38,6 +38,8 @@ class SyncOptions:
     max_attempts: int = MAX_ATTEMPTS
     # The first wait after Salesforce's daily API limit stops a task (doubled per try).
     api_limit_retry: timedelta = timedelta(seconds=60)
+    # Drift repair runs on a link whose last whole compare is older than this.
+    full_compare_interval: timedelta = timedelta(days=1)
 
 
 class Unobserved:

@@ -26,6 +26,8 @@ class RunSummary:
     counts: dict[str, int]
     error: str | None
     progress: dict[str, tuple[int, int]]
+    # Drift repair: the run compared every live Salesforce member with the bases.
+    full_compare: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +63,7 @@ def _summary(session: Session, run: RunRow) -> RunSummary:
         dict(counts or {}),
         run.error,
         runs.pending_chunk_progress(session, run.id),
+        run.full_compare,
     )
 
 

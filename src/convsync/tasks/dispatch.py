@@ -43,6 +43,7 @@ def sync_context() -> SyncContext:
         create_missing_leads=settings.create_missing_leads,
         bulk_threshold=settings.bulk_threshold,
         api_limit_retry=timedelta(seconds=settings.api_limit_retry_seconds),
+        full_compare_interval=timedelta(seconds=settings.full_sync_interval_seconds),
     )
     return SyncContext(
         built.sessions, lambda: built.salesforce, CeleryDispatcher(), options, SyncTelemetry()
