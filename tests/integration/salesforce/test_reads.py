@@ -205,3 +205,18 @@ def test_find_people_leaves_malformed_emails_out(
     seed_leads(org, ["ok@example.com"])
     people = gateway.find_people_by_email(["ok@example.com", "not an email", ""])
     assert list(people) == ["ok@example.com"]
+
+
+def test_the_replication_window_says_how_far_the_delete_log_reaches(
+    org: EmulatorHandle, gateway: SalesforceGateway
+) -> None:
+    org.admin.reset_counters()
+    before = datetime.now(UTC)
+    found = org.admin.purge_deleted()
+
+    reach = gateway.replication_window(datetime.now(UTC))
+
+    assert reach.earliest_date_available >= before.replace(microsecond=0)
+    assert reach.earliest_date_available.isoformat().startswith(found["earliestDateAvailable"][:19])
+    assert reach.latest_date_covered <= datetime.now(UTC)
+    assert calls(org, "sobjects/deleted") == 1
