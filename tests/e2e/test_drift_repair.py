@@ -108,6 +108,21 @@ def test_a_removal_whose_tombstone_was_purged_is_found_by_drift_repair_by_itself
     assert run["counts"]["full_compare_members"] == 1
 
 
+def test_a_conversion_change_since_the_last_sync_wins_over_a_removal_without_a_record(
+    org: EmulatorHandle, settled: str
+) -> None:
+    delete_salesforce_member(org, settled, "ann@example.com")
+    org.admin.purge_deleted()
+    cli("members", "set", "Spring", "ann@example.com", "Attended")
+
+    sync_now("Spring")
+
+    kept = {"ann@example.com": "Attended", "bob@example.com": "Invited"}
+    assert members_here("Spring") == kept
+    assert salesforce_members(org, settled) == kept
+    assert last_run()["counts"]["conflicts_won_by_conversion"] == 1
+
+
 def test_sync_full_settles_what_the_incremental_read_missed_and_reports_its_cost(
     org: EmulatorHandle, settled: str, sessions: sessionmaker[Session]
 ) -> None:
