@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     redis_url: str | None = None
 
     sync_interval_seconds: int = Field(default=60, ge=1, le=86_400)
+    # Drift repair: how often every live Salesforce member of a campaign is compared with
+    # what the sync last saw (about one API call per 2,000 members).
+    full_sync_interval_seconds: int = Field(default=86_400, ge=60)
     # A run's per-campaign lease: long enough for a chunk, short enough that a killed
     # worker costs about a minute.
     lease_seconds: int = Field(default=90, ge=5, le=3_600)

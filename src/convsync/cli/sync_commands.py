@@ -205,13 +205,19 @@ def unlink(
 
 def _describe(run: RunSummary) -> str:
     c = run.counts
+    repair = ""
+    if "full_compare_members" in c:
+        repair = (
+            f"; drift repair compared {c['full_compare_members']} Salesforce members "
+            f"in {c.get('full_compare_api_calls', 0)} API calls"
+        )
     return (
         f"run {run.id} {run.state}: imported {c.get('imported', 0)}, "
         f"pushed {c.get('pushed', 0)}, removed {c.get('removed_in_conversion', 0)} here / "
         f"{c.get('removed_in_salesforce', 0)} in Salesforce, skipped {c.get('skipped', 0)}, "
         f"dead-lettered {c.get('dead_lettered', 0)}, conflicts won by Salesforce "
         f"{c.get('conflicts_won_by_salesforce', 0)} / Conversion "
-        f"{c.get('conflicts_won_by_conversion', 0)}"
+        f"{c.get('conflicts_won_by_conversion', 0)}{repair}"
     )
 
 
@@ -257,9 +263,17 @@ def sync(
     timeout: Annotated[
         float, typer.Option(help="With --wait: give up after this many seconds.")
     ] = 600.0,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="Drift repair: compare every Salesforce member with what the sync last saw "
+            "(about one API call per 2,000 members).",
+        ),
+    ] = False,
 ) -> None:
     """Sync a linked campaign now."""
-    run_id, started = api.sync_now(campaign)
+    run_id, started = api.sync_now(campaign, full=full)
     console.print(f"{'started' if started else 'joined the running'} run {run_id} for {campaign}")
     if wait:
         run = wait_for_run(run_id, timeout)

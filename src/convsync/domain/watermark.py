@@ -7,7 +7,10 @@ bookmark to the greatest value it saw. Two guards keep this lossless:
   timestamp earlier than rows already read (long transactions); re-reading is harmless
   since applying a member twice changes nothing;
 - the window ends, and the bookmark stops, at the run's start, so rows still being
-  written while the run reads are picked up whole by the next run.
+  written while the run reads are picked up whole by the next run;
+- the bookmark also stops at Salesforce's `latestDateCovered`: a row of a transaction
+  still in flight keeps the SystemModstamp of its write but becomes visible later, so a
+  bookmark past it would leave it behind the next window for good.
 """
 
 from __future__ import annotations
@@ -65,6 +68,16 @@ def advance(
     _require_aware("observed_max", observed_max)
     candidate = min(observed_max, run_started_at)
     return candidate if mark is None else max(mark, candidate)
+
+
+def ceiling(run_started_at: datetime, latest_covered: datetime | None) -> datetime:
+    """How far a run's bookmark may go: its start, or Salesforce's `latestDateCovered`
+    when that is earlier (every write stamped later may still be invisible)."""
+    _require_aware("run_started_at", run_started_at)
+    if latest_covered is None:
+        return run_started_at
+    _require_aware("latest_covered", latest_covered)
+    return min(run_started_at, latest_covered)
 
 
 def read_bound(signpost: datetime) -> datetime:

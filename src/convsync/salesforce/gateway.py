@@ -14,7 +14,7 @@ import io
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar
 
 from simple_salesforce.api import Salesforce
@@ -29,6 +29,7 @@ from convsync.salesforce.records import (
     NewLead,
     NewMember,
     PersonKind,
+    ReplicationWindow,
     SalesforceCampaign,
     SalesforceMember,
     SalesforcePerson,
@@ -39,6 +40,7 @@ from convsync.salesforce.soql import (
     parse_datetime,
     select,
     soql,
+    utc,
     validate_id,
 )
 from convsync.salesforce.streams import (
@@ -236,7 +238,7 @@ class SalesforceGateway:
         campaign_id: str,
         *,
         since: datetime | None,
-        until: datetime,
+        until: datetime | None,
         include_deleted: bool = False,
         deleted_since: datetime | None = None,
     ) -> Iterator[SalesforceMember]:
@@ -248,9 +250,12 @@ class SalesforceGateway:
         SOQL datetime literals have whole seconds, so both bounds are rounded down: rows
         in the bookmark's own second are read again (an overlap; de-duplicate by id), and
         rows in the signpost's last fraction of a second come with the next window.
+        No `until` reads every member up to now (drift repair's whole picture).
         """
         cid = validate_id(campaign_id, "Campaign")
-        where = " WHERE CampaignId = {cid} AND SystemModstamp <= {until}"
+        where = " WHERE CampaignId = {cid}"
+        if until is not None:
+            where += " AND SystemModstamp <= {until}"
         if since is not None:
             where += " AND SystemModstamp > {since}"
         if include_deleted and deleted_since is not None:
@@ -270,6 +275,25 @@ class SalesforceGateway:
         ):
             for row in page:
                 yield _member(row)
+
+    def replication_window(self, until: datetime) -> ReplicationWindow:
+        """How far the CampaignMember change logs reach, as of `until` (one API call).
+
+        Asks `sobjects/CampaignMember/deleted` about the two minutes before `until`
+        (Salesforce reads start and end to the minute): the answer carries both
+        `earliestDateAvailable` and `latestDateCovered`, whatever the window holds.
+        """
+        end = utc(until)
+        answer = self.client.restful(
+            "sobjects/CampaignMember/deleted/",
+            action="read how far the delete log reaches",
+            params={"start": (end - timedelta(minutes=2)).isoformat(), "end": end.isoformat()},
+        )
+        earliest = parse_datetime(answer.get("earliestDateAvailable"))
+        covered = parse_datetime(answer.get("latestDateCovered"))
+        if earliest is None or covered is None:
+            raise SalesforceError("Salesforce's delete log answered without its dates")
+        return ReplicationWindow(earliest, covered)
 
     def find_members(self, campaign_id: str, person_ids: Sequence[str]) -> list[SalesforceMember]:
         """The campaign's live members for these Leads/Contacts (≤ 500 ids a query).

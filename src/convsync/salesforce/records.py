@@ -82,3 +82,17 @@ class NewLead:
     first_name: str | None = None
     last_name: str | None = None
     company: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicationWindow:
+    """How far Salesforce's change logs reach (`sobjects/X/deleted`).
+
+    `earliest_date_available`: the delete log holds no removal before it (15 days at most,
+    less after an early purge); a bookmark older than it may have missed removals.
+    `latest_date_covered`: every write stamped up to it is visible; writes of
+    transactions still in flight can appear later with an earlier SystemModstamp.
+    """
+
+    earliest_date_available: datetime
+    latest_date_covered: datetime

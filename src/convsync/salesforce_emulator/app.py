@@ -434,19 +434,25 @@ class Emulator:
         if end < start:
             raise ApiError("INVALID_REPLICATION_DATE", "EndDate before StartDate")
         now = self.store.clock.now()
-        covered = min(end, now).replace(second=0, microsecond=0)
+        # Held back by writes still in flight: everything up to it is visible.
+        in_flight = self.store.in_flight_since()
+        covered = min(end, now, *([in_flight - timedelta(milliseconds=1)] if in_flight else []))
+        covered = covered.replace(second=0, microsecond=0)
         if action == "updated":
             return {
                 "ids": self.store.updated_ids(obj, start, end),
                 "latestDateCovered": format_datetime(covered),
             }
-        earliest = now - timedelta(days=15)
+        purged = self.store.delete_log_start
+        earliest = (now - timedelta(days=15)).replace(second=0, microsecond=0)
         return {
             "deletedRecords": [
                 {"id": rid, "deletedDate": format_datetime(when)}
                 for rid, when in self.store.deleted_records(obj, start, end)
             ],
-            "earliestDateAvailable": format_datetime(earliest.replace(second=0, microsecond=0)),
+            "earliestDateAvailable": format_datetime(
+                purged if purged is not None and purged > earliest else earliest
+            ),
             "latestDateCovered": format_datetime(covered),
         }
 
@@ -655,6 +661,8 @@ class Emulator:
                 str(body.get("object")), body.get("master_id"), list(body.get("loser_ids") or [])
             ),
             ("POST", "locks"): self._set_locks,
+            ("POST", "deleted/purge"): self._purge_deleted,
+            ("POST", "commit-delay"): self._set_commit_delay,
             ("GET", "clock"): self._clock,
             ("POST", "clock"): self._clock,
         }
@@ -715,6 +723,21 @@ class Emulator:
     def _set_locks(self, body: dict[str, Any]) -> dict[str, int]:
         self.store.lock_window_ms = max(0, int(body.get("window_ms", 0)))
         return {"window_ms": self.store.lock_window_ms}
+
+    def _purge_deleted(self, body: dict[str, Any]) -> dict[str, Any]:
+        before = body.get("before")
+        try:
+            cut = parse_datetime(before) if before is not None else None
+        except ValueError:
+            raise ApiError("INVALID_FIELD", "before must be an ISO 8601 date-time") from None
+        purged = self.store.purge_deleted(cut)
+        start = self.store.delete_log_start
+        assert start is not None
+        return {"purged": purged, "earliestDateAvailable": format_datetime(start)}
+
+    def _set_commit_delay(self, body: dict[str, Any]) -> dict[str, float]:
+        self.store.commit_delay = timedelta(seconds=float(body.get("seconds", 0)))
+        return {"seconds": self.store.commit_delay.total_seconds()}
 
     def _clock(self, body: dict[str, Any]) -> dict[str, Any]:
         if "offset_ms" in body:

@@ -54,7 +54,8 @@ class Transaction:
         self.now = now
         # The request sent `Sforce-Duplicate-Rule-Header: allowSave=true`.
         self.allow_save = allow_save
-        # An API call of the integration user (its permissions apply), not a seed.
+        # An API call of the integration user, not a seed or an admin action: its
+        # permissions apply, and its writes are the ones `commit-delay` holds back.
         self.as_user = as_user
         self.undo: list[tuple[str, str, Record | None]] = []
         # Campaigns whose members this transaction wrote: it holds their lock.
@@ -107,6 +108,12 @@ class Store:
             # Campaign id → when (monotonic seconds) a transaction last wrote its members.
             self.campaign_writes: dict[str, float] = {}
             self.lock_window_ms = 0
+            # `sobjects/X/deleted` reaches back to here at most (a purge moves it on).
+            self.delete_log_start: datetime | None = None
+            # Writes not visible yet: (object, id) → (their SystemModstamp, when they
+            # become visible, the version queries see until then; None: no record).
+            self.in_flight: dict[tuple[str, str], tuple[datetime, datetime, Record | None]] = {}
+            self.commit_delay = timedelta(0)
 
     @contextmanager
     def transaction(
@@ -115,7 +122,9 @@ class Store:
         """Hold the lock for one transaction; an escaping exception rolls it all back.
 
         `allow_save`: the request sent `Sforce-Duplicate-Rule-Header: allowSave=true`.
-        `as_user`: the integration user's API call, checked against `permissions`.
+        `as_user`: the integration user's API call, checked against `permissions`; with
+        a commit delay set, its writes keep the stamp they got here but stay invisible
+        to queries for the delay, as a long transaction's rows do in an org.
         """
         with self.lock:
             tx = Transaction(self, self.clock.tick(), allow_save=allow_save, as_user=as_user)
@@ -127,6 +136,55 @@ class Store:
             released = time.monotonic()
             for campaign_id in tx.campaigns:
                 self.campaign_writes[campaign_id] = released
+
+            if as_user and self.commit_delay:
+                self._hold_back(tx)
+
+    def _hold_back(self, tx: Transaction) -> None:
+        visible_at = tx.now + self.commit_delay
+        for object_name, record_id, old in tx.undo:  # oldest first: the pre-tx version
+            key = (object_name, record_id)
+            held = self.in_flight.get(key)
+            if held is None or held[1] <= tx.now:
+                self.in_flight[key] = (tx.now, visible_at, old)
+            else:  # still in flight from an earlier write: the oldest version stays seen
+                self.in_flight[key] = (held[0], visible_at, held[2])
+
+    def visible(self, object_name: str, rec: Record) -> Record | None:
+        """The version of `rec` queries see now (None: not visible yet)."""
+        if not self.in_flight:
+            return rec
+        key = (object_name, rec["Id"])
+        held = self.in_flight.get(key)
+        if held is None:
+            return rec
+        if held[1] <= self.clock.now():
+            del self.in_flight[key]
+            return rec
+        return held[2]
+
+    def in_flight_since(self) -> datetime | None:
+        """The earliest SystemModstamp of a write still invisible, if any."""
+        now = self.clock.now()
+        with self.lock:
+            for key in [k for k, held in self.in_flight.items() if held[1] <= now]:
+                del self.in_flight[key]
+            return min((held[0] for held in self.in_flight.values()), default=None)
+
+    def purge_deleted(self, before: datetime | None) -> int:
+        """Empty the delete log up to `before` (all of it when None), as an org does early
+        when the log is large: those tombstones are gone from queryAll and `deleted`."""
+        with self.lock:
+            cut = before or self.clock.now()
+            purged = 0
+            for object_name, tombstones in self.tombstones.items():
+                table = self.tables[object_name]
+                for rid in [r for r in tombstones if table[r]["SystemModstamp"] < cut]:
+                    self._put(None, object_name, rid, None)
+                    purged += 1
+            if self.delete_log_start is None or cut > self.delete_log_start:
+                self.delete_log_start = cut
+            return purged
 
     def _lock_campaign(self, tx: Transaction, campaign_id: str) -> None:
         """Take the Campaign's row lock for a member write, as Salesforce does.
@@ -221,15 +279,18 @@ class Store:
 
     def purge_horizon(self) -> datetime:
         """Tombstones older than this are gone, as from Salesforce's recycle bin."""
-        return self.clock.now() - timedelta(days=TOMBSTONE_DAYS)
+        horizon = self.clock.now() - timedelta(days=TOMBSTONE_DAYS)
+        start = self.delete_log_start
+        return horizon if start is None or start < horizon else start
 
     def updated_ids(self, object_name: str, start: datetime, end: datetime) -> list[str]:
         """Ids of live records whose SystemModstamp falls in [start, end)."""
         with self.lock:
+            seen = (self.visible(object_name, rec) for rec in self.tables[object_name].values())
             return [
-                rid
-                for rid, rec in self.tables[object_name].items()
-                if not rec["IsDeleted"] and start <= rec["SystemModstamp"] < end
+                rec["Id"]
+                for rec in seen
+                if rec is not None and not rec["IsDeleted"] and start <= rec["SystemModstamp"] < end
             ]
 
     def deleted_records(
@@ -241,7 +302,10 @@ class Store:
             table = self.tables[object_name]
             out = []
             for rid in self.tombstones[object_name]:
-                stamp = table[rid]["SystemModstamp"]
+                rec = self.visible(object_name, table[rid])
+                if rec is None or not rec["IsDeleted"]:
+                    continue
+                stamp = rec["SystemModstamp"]
                 if start <= stamp < end and stamp >= horizon:
                     out.append((rid, stamp))
             return sorted(out)

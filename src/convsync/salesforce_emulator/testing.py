@@ -203,6 +203,14 @@ class AdminClient:
         """Member writes to a campaign within `window_ms` of another fail UNABLE_TO_LOCK_ROW."""
         self._call("POST", "locks", {"window_ms": window_ms})
 
+    def purge_deleted(self, before: str | None = None) -> dict[str, Any]:
+        """Empty the delete log up to `before` (ISO 8601; all of it when None)."""
+        return dict(self._call("POST", "deleted/purge", {"before": before}))
+
+    def set_commit_delay(self, seconds: float) -> None:
+        """API writes become visible to queries `seconds` after their SystemModstamp."""
+        self._call("POST", "commit-delay", {"seconds": seconds})
+
     def shift_clock(self, offset_ms: int) -> str:
         """Run the emulator's clock `offset_ms` ahead of (or behind) real time."""
         return str(self._call("POST", "clock", {"offset_ms": offset_ms})["now"])

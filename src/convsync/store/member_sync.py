@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, exists, or_, select, update
+from sqlalchemy import Table, and_, bindparam, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from convsync.domain.model import MemberValue
@@ -141,6 +141,80 @@ def drop_superseded_deletions(session: Session, run_id: int, stage: str) -> None
             exists().where(live.chunk_id.in_(run_chunks), live.is_deleted.is_(False), same_person),
         )
     )
+
+
+def staged_salesforce_ids(session: Session, run_id: int, stage: str) -> set[str]:
+    """Every CampaignMember, Lead and Contact id of the rows this run's stage staged."""
+    run_chunks = select(ChunkRow.id).where(ChunkRow.run_id == run_id, ChunkRow.stage == stage)
+    rows = session.execute(
+        select(
+            StagedMemberRow.salesforce_member_id,
+            StagedMemberRow.lead_id,
+            StagedMemberRow.contact_id,
+        ).where(StagedMemberRow.chunk_id.in_(run_chunks))
+    )
+    return {i for row in rows for i in row if i}
+
+
+def staged_count(session: Session, run_id: int, stage: str) -> int:
+    """How many rows this run's stage staged (and has not applied yet)."""
+    run_chunks = select(ChunkRow.id).where(ChunkRow.run_id == run_id, ChunkRow.stage == stage)
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(StagedMemberRow)
+            .where(StagedMemberRow.chunk_id.in_(run_chunks))
+        )
+        or 0
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class KnownMember:
+    """A member the last sync agreed was in the Salesforce campaign, and where it lived."""
+
+    person_id: int
+    salesforce_member_id: str
+    status: str
+    synced_at: datetime
+    email: str
+    lead_id: str | None
+    contact_id: str | None
+
+
+def known_salesforce_members(session: Session, link_id: int) -> list[KnownMember]:
+    """The link's bases that hold a member in Salesforce (drift repair compares them)."""
+    rows = session.execute(
+        select(
+            MemberSyncStateRow.person_id,
+            MemberSyncStateRow.salesforce_member_id,
+            MemberSyncStateRow.status,
+            MemberSyncStateRow.synced_at,
+            PersonRow.email,
+            PersonRow.salesforce_lead_id,
+            PersonRow.salesforce_contact_id,
+        )
+        .join(PersonRow, PersonRow.id == MemberSyncStateRow.person_id)
+        .where(
+            MemberSyncStateRow.link_id == link_id,
+            MemberSyncStateRow.synced.is_(True),
+            MemberSyncStateRow.status.is_not(None),
+            MemberSyncStateRow.salesforce_member_id.is_not(None),
+        )
+        .order_by(MemberSyncStateRow.person_id)
+    )
+    return [
+        KnownMember(
+            r.person_id,
+            str(r.salesforce_member_id),  # not null: filtered above
+            str(r.status),
+            r.synced_at,
+            r.email,
+            r.salesforce_lead_id,
+            r.salesforce_contact_id,
+        )
+        for r in rows
+    ]
 
 
 # ---------------------------------------------------------------- people

@@ -32,12 +32,15 @@ class ChunkClaim:
     size: int = 0
 
 
-def open_run(session: Session, link_id: int, kind: str, lease: timedelta) -> int | None:
+def open_run(
+    session: Session, link_id: int, kind: str, lease: timedelta, *, full_compare: bool = False
+) -> int | None:
     """Start a run unless one is already open for this link (then None)."""
     now = utcnow()
     run = RunRow(
         link_id=link_id,
         kind=kind,
+        full_compare=full_compare,
         state="queued",
         stage="inbound",
         started_at=now,
@@ -108,7 +111,9 @@ def add_chunk(
     lease: timedelta,
     lo: int | None = None,
     hi: int | None = None,
+    counts: dict[str, int] | None = None,
 ) -> int:
+    """Add a pending chunk; `counts` are figures known when planning (kept when it lands)."""
     chunk = ChunkRow(
         run_id=run_id,
         stage=stage,
@@ -119,7 +124,7 @@ def add_chunk(
         member_id_hi=hi,
         lease_until=utcnow() + lease,
         attempts=0,
-        counts={},
+        counts=counts or {},
     )
     session.add(chunk)
     session.flush()
@@ -201,7 +206,12 @@ def renew_chunk_lease(session: Session, claim: ChunkClaim, lease: timedelta) -> 
 
 
 def complete_chunk(session: Session, claim: ChunkClaim, counts: dict[str, int]) -> bool:
-    """Mark the chunk done, if this task still holds its claim (else the caller rolls back)."""
+    """Mark the chunk done, if this task still holds its claim (else the caller rolls back).
+
+    `counts` join those the planner gave the chunk.
+    """
+    planned = session.scalar(select(ChunkRow.counts).where(ChunkRow.id == claim.chunk_id))
+    counts = {**(planned or {}), **counts}
     done = session.execute(
         update(ChunkRow)
         .where(
@@ -355,6 +365,23 @@ def last_runs(session: Session, link_ids: list[int]) -> dict[int, RunRow]:
     )
     rows = session.scalars(select(RunRow).join(latest, and_(RunRow.id == latest.c.id)))
     return {r.link_id: r for r in rows}
+
+
+def last_full_compares(session: Session, link_ids: list[int]) -> dict[int, datetime]:
+    """When each link's Salesforce members were last all read and compared: the start of
+    its latest successful initial sync or drift repair."""
+    if not link_ids:
+        return {}
+    rows = session.execute(
+        select(RunRow.link_id, func.max(RunRow.started_at).label("started"))
+        .where(
+            RunRow.link_id.in_(link_ids),
+            RunRow.state == "succeeded",
+            or_(RunRow.full_compare.is_(True), RunRow.kind == "initial"),
+        )
+        .group_by(RunRow.link_id)
+    )
+    return {row.link_id: row.started for row in rows}
 
 
 def link_ids_with_open_runs(session: Session) -> set[int]:

@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -303,6 +304,10 @@ class RunRow(Base):
     # The link's edit_count when the outbound stage was planned: every edit up to it
     # is in the plan (read under the link's row lock, so none can slip between).
     edit_count: Mapped[int | None] = mapped_column(BigInteger)
+    # Drift repair: the inbound stage reads every live member and compares with the bases.
+    full_compare: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Salesforce's latestDateCovered when the inbound read began: the bookmark's ceiling.
+    inbound_covered: Mapped[datetime | None] = mapped_column(UTCDateTime())
     counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -43,6 +43,8 @@ class SyncOptions:
     edit_push_max_delay: timedelta = timedelta(seconds=5)
     # Decisions about members older than this are forgotten (beat's reconciler prunes).
     decision_retention: timedelta = timedelta(days=30)
+    # Drift repair runs on a link whose last whole compare is older than this.
+    full_compare_interval: timedelta = timedelta(days=1)
 
 
 class Unobserved:

@@ -25,7 +25,8 @@ from convsync.domain.errors import ValidationError
 from convsync.domain.model import ABSENT, MemberValue, Stage, normalize_email
 from convsync.domain.status_rules import StatusRules
 from convsync.domain.watermark import query_window, read_bound
-from convsync.salesforce.records import SalesforceMember
+from convsync.salesforce.records import ReplicationWindow, SalesforceMember
+from convsync.salesforce.streams import PAGE_SIZE
 from convsync.store import catalog, decisions, links, member_sync, runs
 from convsync.store import status_rules as rules_store
 from convsync.store.catalog import PersonInput
@@ -98,7 +99,9 @@ def plan_inbound(ctx: SyncContext, run_id: int) -> None:
         first_read = _first_read(link)
         deleted_since = link.linked_at if first_read else None
         since, signpost = query_window(link.inbound_mark, run.started_at, ctx.options.overlap)
-        until = read_bound(signpost)
+        until: datetime | None = read_bound(signpost)
+        # The first read is a whole read already: there is nothing to repair yet.
+        full = run.full_compare and not first_read
         existing = session.execute(
             select(ChunkRow.id, ChunkRow.number).where(
                 ChunkRow.run_id == run_id, ChunkRow.stage == Stage.INBOUND.value
@@ -106,14 +109,28 @@ def plan_inbound(ctx: SyncContext, run_id: int) -> None:
         ).all()
         planned = view.stage_planned
         skip: set[str] = set()
+        resume_after: datetime | None = None
         if existing and run.inbound_max_stamp is not None:
             # Resume after the last staged row; rows sharing its stamp are de-duplicated.
-            since = run.inbound_max_stamp - _RESUME_SLACK
-            skip = member_sync.staged_since(session, [c.id for c in existing], since)
+            resume_after = run.inbound_max_stamp - _RESUME_SLACK
+            skip = member_sync.staged_since(session, [c.id for c in existing], resume_after)
         next_number = max((c.number for c in existing), default=-1) + 1
     if planned:
         stages.resume_planned(ctx, run_id, Stage.INBOUND, pending)
         return
+    assert until is not None
+    reach = ctx.salesforce.replication_window(until)
+    # Removals older than the delete log's reach are gone from it: only a whole compare
+    # finds them (drift repair, by itself). Decided before the first page is staged: a
+    # resumed read carries on as it began.
+    full = full or (not existing and not first_read and _missed_removals(since, reach))
+    _record_reach(ctx, run_id, reach, full=full)
+    # Drift repair reads every live member, whatever its stamp, and the removals the
+    # incremental read would have seen: a member the bases hold that is in neither is
+    # gone. A resumed read carries on after its last staged row.
+    if full:
+        deleted_since, since, until = since, None, None
+    since = resume_after if resume_after is not None else since
     # Chunks are enqueued once the whole stage is staged (including those staged before a
     # crash): a chunk may only be applied when every row of its people is known. The very
     # first read goes faster: each chunk goes as soon as it is staged and is applied while
@@ -135,35 +152,21 @@ def plan_inbound(ctx: SyncContext, run_id: int) -> None:
     )
     rows = chain(window, _skips_to_judge_again(ctx, run_id, view.link_id, seen))
     for page in _pages(rows, ctx.options.inbound_chunk, skip):
-        with transaction(ctx.sessions) as session:
-            if not runs.may_add_chunk(session, run_id, Stage.INBOUND.value, next_number):
-                return  # a duplicate of this task is planning the stage: it carries on
-            chunk_id = runs.add_chunk(
-                session,
-                run_id,
-                Stage.INBOUND.value,
-                next_number,
-                size=len(page),
-                lease=stages.queued_lease(ctx),
-            )
-            member_sync.stage(session, chunk_id, page)
-            top = max(r.system_modstamp for r in page)
-            run_row = session.get(RunRow, run_id)
-            assert run_row is not None
-            if run_row.inbound_max_stamp is None or top > run_row.inbound_max_stamp:
-                run_row.inbound_max_stamp = top
-            # The attempt limit is for a planner that keeps dying at the same point; one
-            # that staged a page made progress (a resume starts after it), so this is
-            # its first attempt from here. A read of 100,000 members survives any
-            # number of worker kills, one page at a time.
-            run_row.stage_attempts = 1
-            runs.extend_lease(session, run_id, ctx.options.lease)
+        if not _stage_page(ctx, run_id, next_number, page):
+            return  # a duplicate of this task is planning the stage: it carries on
         if pipelined:
             ctx.dispatch.inbound_chunk(run_id, next_number)
         else:
             numbers.append(next_number)
         next_number += 1
     with transaction(ctx.sessions) as session:
+        if full:
+            if not runs.may_add_chunk(session, run_id, Stage.INBOUND.value, next_number):
+                return
+            _stage_vanished(
+                ctx, session, run_id, link_id=view.link_id, number=next_number, reach=reach
+            )
+            numbers.append(next_number)
         # A person removed and re-added in Salesforce reads as a deleted and a live row;
         # applying the stale deletion (before the live row, or in another chunk) would
         # compare Conversion's value with a state Salesforce has since left.
@@ -212,6 +215,109 @@ def _skips_to_judge_again(
     ]
     if ids:
         yield from ctx.salesforce.members_by_id(ids)
+
+
+def _stage_page(ctx: SyncContext, run_id: int, number: int, page: list[StagedMember]) -> bool:
+    """Stage one page as chunk `number`; False when another planner of the stage is ahead."""
+    with transaction(ctx.sessions) as session:
+        if not runs.may_add_chunk(session, run_id, Stage.INBOUND.value, number):
+            return False
+        chunk_id = runs.add_chunk(
+            session,
+            run_id,
+            Stage.INBOUND.value,
+            number,
+            size=len(page),
+            lease=stages.queued_lease(ctx),
+        )
+        member_sync.stage(session, chunk_id, page)
+        top = max(r.system_modstamp for r in page)
+        run_row = session.get(RunRow, run_id)
+        assert run_row is not None
+        if run_row.inbound_max_stamp is None or top > run_row.inbound_max_stamp:
+            run_row.inbound_max_stamp = top
+        # The attempt limit is for a planner that keeps dying at the same point; one
+        # that staged a page made progress (a resume starts after it), so this is
+        # its first attempt from here. A read of 100,000 members survives any
+        # number of worker kills, one page at a time.
+        run_row.stage_attempts = 1
+        runs.extend_lease(session, run_id, ctx.options.lease)
+    return True
+
+
+def _missed_removals(since: datetime | None, reach: ReplicationWindow) -> bool:
+    """Whether the delete log no longer reaches back to the read's start (None: the
+    beginning, as for a link whose Salesforce campaign was empty until the sync wrote)."""
+    return since is None or since < reach.earliest_date_available
+
+
+def _record_reach(ctx: SyncContext, run_id: int, reach: ReplicationWindow, *, full: bool) -> None:
+    """Keep, on the run, whether it compares everything and its bookmark's ceiling."""
+    with transaction(ctx.sessions) as session:
+        run_row = session.get(RunRow, run_id)
+        assert run_row is not None
+        run_row.full_compare = full
+        # The earliest answer wins: rows already staged were read under it.
+        covered = run_row.inbound_covered
+        if covered is None or reach.latest_date_covered < covered:
+            run_row.inbound_covered = reach.latest_date_covered
+
+
+def _stage_vanished(
+    ctx: SyncContext,
+    session: Session,
+    run_id: int,
+    *,
+    link_id: int,
+    number: int,
+    reach: ReplicationWindow,
+) -> None:
+    """Drift repair's last chunk: a removal for each member the bases hold that the
+    whole read did not find (its tombstone purged, or none: a merge), and the compare's
+    size and API cost among the run's counts.
+
+    A removal's time is unknown; it happened after the base was agreed, so the base's
+    time stands for it: a Conversion change made since then wins the conflict (the
+    member is kept), otherwise the removal comes into Conversion. A base recorded after
+    what Salesforce says is all visible may be a write still in flight (not in an org,
+    where a call's own writes are visible when it returns, but under the emulator's
+    `commit-delay`): the next compare judges it.
+    """
+    seen = member_sync.staged_salesforce_ids(session, run_id, Stage.INBOUND.value)
+    settled_before = reach.latest_date_covered
+    vanished = [
+        StagedMember(
+            salesforce_member_id=known.salesforce_member_id,
+            lead_id=known.lead_id,
+            contact_id=known.contact_id,
+            email=known.email,
+            first_name=None,
+            last_name=None,
+            company=None,
+            status=known.status,
+            is_deleted=True,
+            last_modified=known.synced_at,
+            system_modstamp=known.synced_at,
+        )
+        for known in member_sync.known_salesforce_members(session, link_id)
+        if known.synced_at < settled_before
+        and not {known.salesforce_member_id, known.lead_id, known.contact_id} & seen
+    ]
+    live = member_sync.staged_count(session, run_id, Stage.INBOUND.value)
+    chunk_id = runs.add_chunk(
+        session,
+        run_id,
+        Stage.INBOUND.value,
+        number,
+        size=len(vanished),
+        lease=stages.queued_lease(ctx),
+        # One query page per 2,000 members (at least one) and the delete log's reach.
+        counts={
+            "full_compare_members": live,
+            "full_compare_api_calls": max(1, -(-live // PAGE_SIZE)) + 1,
+        },
+    )
+    member_sync.stage(session, chunk_id, vanished)
 
 
 def _as_read(row: StagedMember) -> MemberValue:

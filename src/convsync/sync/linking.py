@@ -361,15 +361,19 @@ def _remove_added_members(ctx: SyncContext, link_id: int) -> tuple[int, int]:
 
 
 def request_sync(
-    ctx: SyncContext, campaign_name: str, kind: RunKind = RunKind.MANUAL
+    ctx: SyncContext, campaign_name: str, kind: RunKind = RunKind.MANUAL, *, full: bool = False
 ) -> tuple[int, bool]:
-    """Start a run now (or join the open one). Returns (run id, started by this call)."""
+    """Start a run now (or join the open one). Returns (run id, started by this call).
+
+    `full`: drift repair, a compare of every live Salesforce member with the bases (an
+    open run is joined as it is).
+    """
     with transaction(ctx.sessions) as session:
         campaign = require_campaign(session, campaign_name)
         link = links.active_link(session, campaign.id)
         if link is None:
             raise LinkError(f"{campaign_name!r} is not linked to Salesforce (use `convsync link`)")
-        run_id = runs.open_run(session, link.id, kind.value, ctx.options.lease)
+        run_id = runs.open_run(session, link.id, kind.value, ctx.options.lease, full_compare=full)
         if run_id is None:
             existing = runs.open_run_for(session, link.id)
             assert existing is not None

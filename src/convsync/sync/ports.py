@@ -17,6 +17,7 @@ from convsync.salesforce.records import (
     MemberChange,
     NewLead,
     NewMember,
+    ReplicationWindow,
     SalesforceCampaign,
     SalesforceMember,
     SalesforcePerson,
@@ -43,12 +44,14 @@ class SalesforcePort(Protocol):
         campaign_id: str,
         *,
         since: datetime | None,
-        until: datetime,
+        until: datetime | None,
         include_deleted: bool = False,
         deleted_since: datetime | None = None,
     ) -> Iterator[SalesforceMember]: ...
 
     def member_status_counts(self, campaign_id: str) -> dict[str, int]: ...
+
+    def replication_window(self, until: datetime) -> ReplicationWindow: ...
 
     def changed_campaigns(
         self,

@@ -32,6 +32,8 @@ class RunSummary:
     counts: dict[str, int]
     error: str | None
     progress: dict[str, tuple[int, int]]
+    # Drift repair: the run compared every live Salesforce member with the bases.
+    full_compare: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,7 @@ def _summaries(session: Session, found: Sequence[RunRow]) -> list[RunSummary]:
             dict(live.get(run.id, run.counts) or {}),
             run.error,
             progress[run.id],
+            run.full_compare,
         )
         for run in found
     ]

@@ -3,7 +3,8 @@
 `dispatch_due_syncs` costs one local query plus one aggregate SOQL query per 500 linked
 campaigns (and one more per 500 campaigns that have open dead letters, to notice a
 status appearing in Salesforce). An idle org therefore costs a couple of API calls a
-tick, whatever its size.
+tick, whatever its size. Once per `CONVSYNC_FULL_SYNC_INTERVAL_SECONDS` each link also
+gets a drift repair (about one API call per 2,000 of its members).
 """
 
 from __future__ import annotations
@@ -52,13 +53,28 @@ def dispatch_due_syncs(ctx: SyncContext) -> TickReport:
             due.update(by_campaign[cid].link_id for cid in status_changes if cid in by_campaign)
     started: list[int] = []
     with transaction(ctx.sessions) as session:
-        for link_id in sorted(due):
-            run_id = runs.open_run(session, link_id, RunKind.SCHEDULED.value, ctx.options.lease)
+        # Drift repair: a link whose last whole compare is older than the interval is
+        # due whether or not anything changed (merges and purged tombstones leave no
+        # change to see).
+        stale = utcnow() - ctx.options.full_compare_interval
+        repair = {
+            link_id
+            for link_id, at in runs.last_full_compares(session, [c.link_id for c in idle]).items()
+            if at <= stale
+        }
+        for link_id in sorted(due | repair):
+            run_id = runs.open_run(
+                session,
+                link_id,
+                RunKind.SCHEDULED.value,
+                ctx.options.lease,
+                full_compare=link_id in repair,
+            )
             if run_id is not None:
                 started.append(run_id)
     for run_id in started:
         ctx.dispatch.inbound_stage(run_id)
-    return TickReport(len(candidates), len(due), len(started), len(busy_links))
+    return TickReport(len(candidates), len(due | repair), len(started), len(busy_links))
 
 
 @dataclass(frozen=True, slots=True)

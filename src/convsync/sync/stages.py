@@ -169,10 +169,11 @@ def complete(session: Session, chunk: ChunkClaim, counts: dict[str, int]) -> Non
 
 
 def _advance_inbound_mark(session: Session, run: RunRow) -> None:
-    from convsync.domain.watermark import advance
+    from convsync.domain.watermark import advance, ceiling
 
     link: LinkRow = links.get_link(session, run.link_id)
-    mark = advance(link.inbound_mark, run.inbound_max_stamp, run.started_at)
+    limit = ceiling(run.started_at, run.inbound_covered)
+    mark = advance(link.inbound_mark, run.inbound_max_stamp, limit)
     if mark != link.inbound_mark:
         link.inbound_mark = mark
 

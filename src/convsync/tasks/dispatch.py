@@ -54,6 +54,7 @@ def sync_context() -> SyncContext:
         edit_push_delay=timedelta(seconds=settings.edit_push_delay_seconds),
         edit_push_max_delay=timedelta(seconds=settings.edit_push_max_delay_seconds),
         decision_retention=timedelta(days=settings.decision_retention_days),
+        full_compare_interval=timedelta(seconds=settings.full_sync_interval_seconds),
     )
     return SyncContext(
         built.sessions, lambda: built.salesforce, CeleryDispatcher(), options, SyncTelemetry()

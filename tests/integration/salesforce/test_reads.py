@@ -297,3 +297,18 @@ def test_follow_people_finds_where_converted_merged_and_deleted_people_went(
         loser: (master, "Lead"),
         live: (live, "Lead"),
     }
+
+
+def test_the_replication_window_says_how_far_the_delete_log_reaches(
+    org: EmulatorHandle, gateway: SalesforceGateway
+) -> None:
+    org.admin.reset_counters()
+    before = datetime.now(UTC)
+    found = org.admin.purge_deleted()
+
+    reach = gateway.replication_window(datetime.now(UTC))
+
+    assert reach.earliest_date_available >= before.replace(microsecond=0)
+    assert reach.earliest_date_available.isoformat().startswith(found["earliestDateAvailable"][:19])
+    assert reach.latest_date_covered <= datetime.now(UTC)
+    assert calls(org, "sobjects/deleted") == 1

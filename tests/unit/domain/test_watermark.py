@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from convsync.domain.watermark import advance, query_window, read_bound
+from convsync.domain.watermark import advance, ceiling, query_window, read_bound
 
 RUN = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 OVERLAP = timedelta(minutes=5)
@@ -85,3 +85,21 @@ def test_read_bound_keeps_a_whole_second() -> None:
 def test_read_bound_refuses_a_naive_signpost() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         read_bound(datetime(2024, 6, 1, 12, 0))  # noqa: DTZ001 - naive on purpose
+
+
+def test_ceiling_is_the_run_start_when_salesforce_covers_it() -> None:
+    assert ceiling(RUN, RUN + timedelta(minutes=1)) == RUN
+
+
+def test_ceiling_stops_at_latest_date_covered_before_the_run_start() -> None:
+    covered = RUN - timedelta(minutes=2)
+    assert advance(RUN - timedelta(hours=1), RUN, ceiling(RUN, covered)) == covered
+
+
+def test_ceiling_without_latest_date_covered_is_the_run_start() -> None:
+    assert ceiling(RUN, None) == RUN
+
+
+def test_ceiling_rejects_naive_times() -> None:
+    with pytest.raises(ValueError, match="latest_covered"):
+        ceiling(RUN, datetime(2024, 6, 1, 11, 58))  # noqa: DTZ001 — naive on purpose

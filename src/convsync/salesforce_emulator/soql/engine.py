@@ -415,6 +415,9 @@ def execute(cq: CompiledQuery, store: Store, *, include_deleted: bool) -> tuple[
             source = table.values()
         else:
             source = (table[i] for i in candidates if i in table)
+        if store.in_flight:  # writes a long transaction has not made visible yet
+            name = cq.sobject.name
+            source = [v for v in (store.visible(name, r) for r in source) if v is not None]
         horizon = store.purge_horizon()
         predicate = cq.predicate
         rows = [
