@@ -70,14 +70,23 @@ def advance(
     return candidate if mark is None else max(mark, candidate)
 
 
-def ceiling(run_started_at: datetime, latest_covered: datetime | None) -> datetime:
-    """How far a run's bookmark may go: its start, or Salesforce's `latestDateCovered`
-    when that is earlier (every write stamped later may still be invisible)."""
+def ceiling(
+    run_started_at: datetime, latest_covered: datetime | None, overlap: timedelta
+) -> datetime:
+    """How far a run's bookmark may go: its start, or `overlap` past Salesforce's
+    `latestDateCovered` when that is earlier.
+
+    Every write stamped after `latestDateCovered` may still be invisible, so the next read
+    must reach back to it; it starts `overlap` before the bookmark, so the bookmark may
+    pass `latestDateCovered` by `overlap` and no more. Salesforce gives that time in
+    whole minutes and holds it back only while long transactions are in flight: with a
+    60 s overlap a quiet org's bookmark is not held back at all.
+    """
     _require_aware("run_started_at", run_started_at)
     if latest_covered is None:
         return run_started_at
     _require_aware("latest_covered", latest_covered)
-    return min(run_started_at, latest_covered)
+    return min(run_started_at, latest_covered + overlap)
 
 
 def read_bound(signpost: datetime) -> datetime:

@@ -168,11 +168,11 @@ def complete(session: Session, chunk: ChunkClaim, counts: dict[str, int]) -> Non
         raise LostClaimError(f"chunk {chunk.number} was taken over by another task")
 
 
-def _advance_inbound_mark(session: Session, run: RunRow) -> None:
+def _advance_inbound_mark(session: Session, run: RunRow, overlap: timedelta) -> None:
     from convsync.domain.watermark import advance, ceiling
 
     link: LinkRow = links.get_link(session, run.link_id)
-    limit = ceiling(run.started_at, run.inbound_covered)
+    limit = ceiling(run.started_at, run.inbound_covered, overlap)
     mark = advance(link.inbound_mark, run.inbound_max_stamp, limit)
     if mark != link.inbound_mark:
         link.inbound_mark = mark
@@ -184,7 +184,7 @@ def close_inbound(ctx: SyncContext, run_id: int) -> None:
         moved = runs.close_stage(session, run_id, Stage.INBOUND.value, Stage.OUTBOUND.value)
         if moved is None:
             return
-        _advance_inbound_mark(session, moved)
+        _advance_inbound_mark(session, moved, ctx.options.overlap)
         runs.extend_lease(session, run_id, ctx.options.lease)
         took = (utcnow() - moved.started_at).total_seconds()
     ctx.dispatch.outbound_stage(run_id)

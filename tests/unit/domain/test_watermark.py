@@ -87,19 +87,29 @@ def test_read_bound_refuses_a_naive_signpost() -> None:
         read_bound(datetime(2024, 6, 1, 12, 0))  # noqa: DTZ001 - naive on purpose
 
 
+OVERLAP = timedelta(seconds=60)
+
+
 def test_ceiling_is_the_run_start_when_salesforce_covers_it() -> None:
-    assert ceiling(RUN, RUN + timedelta(minutes=1)) == RUN
+    assert ceiling(RUN, RUN + timedelta(minutes=1), OVERLAP) == RUN
 
 
-def test_ceiling_stops_at_latest_date_covered_before_the_run_start() -> None:
+def test_a_quiet_orgs_whole_minute_does_not_hold_the_bookmark_back() -> None:
+    covered = RUN - timedelta(seconds=59)  # the minute the run started in, at the latest
+    assert ceiling(RUN, covered, OVERLAP) == RUN
+
+
+def test_ceiling_stops_an_overlap_past_latest_date_covered_before_the_run_start() -> None:
     covered = RUN - timedelta(minutes=2)
-    assert advance(RUN - timedelta(hours=1), RUN, ceiling(RUN, covered)) == covered
+    bookmark = advance(RUN - timedelta(hours=1), RUN, ceiling(RUN, covered, OVERLAP))
+    assert bookmark == covered + OVERLAP
+    assert bookmark - OVERLAP == covered  # the next read reaches back to it
 
 
 def test_ceiling_without_latest_date_covered_is_the_run_start() -> None:
-    assert ceiling(RUN, None) == RUN
+    assert ceiling(RUN, None, OVERLAP) == RUN
 
 
 def test_ceiling_rejects_naive_times() -> None:
     with pytest.raises(ValueError, match="latest_covered"):
-        ceiling(RUN, datetime(2024, 6, 1, 11, 58))  # noqa: DTZ001 — naive on purpose
+        ceiling(RUN, datetime(2024, 6, 1, 11, 58), OVERLAP)  # noqa: DTZ001 — naive on purpose
