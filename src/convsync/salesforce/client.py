@@ -209,8 +209,18 @@ class SalesforceClient:
         )
 
     def _retrying(self, action: str, attempt: Callable[[], T]) -> T:
+        retrying = self._bounded(
+            retry=retry_if_exception_type(TransientSalesforceError),
+            reraise=True,
+            before_sleep=_log_retry(action),
+        )
+        return retrying(attempt)
+
+    def _bounded(self, **policy: Any) -> Retrying:
+        """A retry loop with the client's bounds, backoff and jitter; `policy` says what
+        is retried and how it ends."""
         options = self.options
-        retrying = Retrying(
+        return Retrying(
             stop=stop_after_attempt(options.max_attempts)
             | stop_after_delay(options.max_retry_seconds),
             wait=wait_exponential_jitter(
@@ -218,12 +228,9 @@ class SalesforceClient:
                 max=options.backoff_max,
                 jitter=options.backoff_jitter,
             ),
-            retry=retry_if_exception_type(TransientSalesforceError),
-            reraise=True,
             sleep=options.sleep,
-            before_sleep=_log_retry(action),
+            **policy,
         )
-        return retrying(attempt)
 
     def repeat_while(
         self, action: str, attempt: Callable[[], T], *, again: Callable[[T], bool], code: str
@@ -235,18 +242,9 @@ class SalesforceClient:
         another transaction has locked): the call succeeded, so `call` cannot see it.
         `code` is Salesforce's reason, for the retry's log line.
         """
-        options = self.options
-        retrying = Retrying(
-            stop=stop_after_attempt(options.max_attempts)
-            | stop_after_delay(options.max_retry_seconds),
-            wait=wait_exponential_jitter(
-                multiplier=options.backoff_initial,
-                max=options.backoff_max,
-                jitter=options.backoff_jitter,
-            ),
+        retrying = self._bounded(
             retry=retry_if_result(again),
             retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
-            sleep=options.sleep,
             before_sleep=_log_retry(action, code),
         )
         return retrying(attempt)
