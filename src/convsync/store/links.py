@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
+from convsync.domain import ids
 from convsync.store.tables import CampaignRow, LinkRow, MemberRow, SyncErrorRow, utcnow
 
 
@@ -30,9 +31,11 @@ def active_link(session: Session, campaign_id: int) -> LinkRow | None:
 
 
 def active_link_for_salesforce(session: Session, salesforce_campaign_id: str) -> LinkRow | None:
+    """The active link to this Salesforce campaign, whichever form of its id is given."""
     return session.scalar(
         select(LinkRow).where(
-            LinkRow.salesforce_campaign_id == salesforce_campaign_id, LinkRow.state == "active"
+            LinkRow.salesforce_campaign_id == ids.campaign_id(salesforce_campaign_id),
+            LinkRow.state == "active",
         )
     )
 
@@ -40,7 +43,8 @@ def active_link_for_salesforce(session: Session, salesforce_campaign_id: str) ->
 def add_link(session: Session, campaign_id: int, salesforce_campaign_id: str, mode: str) -> LinkRow:
     link = LinkRow(
         campaign_id=campaign_id,
-        salesforce_campaign_id=salesforce_campaign_id,
+        # Stored in the 18-character form only: the unique index then holds per campaign.
+        salesforce_campaign_id=ids.campaign_id(salesforce_campaign_id),
         mode=mode,
         state="active",
         linked_at=utcnow(),

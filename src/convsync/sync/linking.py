@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 
 from convsync.domain.errors import LinkError, NotFoundError
+from convsync.domain.ids import campaign_id
 from convsync.domain.model import RunKind, SyncMode
 from convsync.domain.statuses import (
     CreateStatus,
@@ -42,6 +43,7 @@ def check_campaign_statuses(
     ctx: SyncContext, campaign_name: str, salesforce_campaign_id: str
 ) -> Preflight:
     """Which statuses each side lacks, and how many members each gap would skip or park."""
+    salesforce_campaign_id = campaign_id(salesforce_campaign_id)
     with transaction(ctx.sessions) as session:
         campaign = require_campaign(session, campaign_name)
         campaign_type = catalog.type_of_campaign(session, campaign.id)
@@ -98,7 +100,12 @@ def _record_link(
 def link_existing(
     ctx: SyncContext, campaign_name: str, salesforce_campaign_id: str, *, force: bool = False
 ) -> LinkResult:
-    """Link to an existing Salesforce campaign; its members come into Conversion first."""
+    """Link to an existing Salesforce campaign; its members come into Conversion first.
+
+    The id is kept in its 18-character form, whichever form was typed, so the rule of
+    one link per Salesforce campaign holds on the id, not on its spelling.
+    """
+    salesforce_campaign_id = campaign_id(salesforce_campaign_id)
     with transaction(ctx.sessions) as session:
         campaign = require_campaign(session, campaign_name)
         if links.active_link(session, campaign.id) is not None:
@@ -143,6 +150,7 @@ def create_synced_campaign(
         raise LinkError("--salesforce-campaign goes with --sync existing")
     if mode is SyncMode.EXISTING:
         assert salesforce_campaign_id is not None
+        salesforce_campaign_id = campaign_id(salesforce_campaign_id)
         # Check before creating anything, so a bad id leaves nothing behind.
         ctx.salesforce.get_campaign(salesforce_campaign_id)
     create_campaign(ctx.sessions, name, type_name)
