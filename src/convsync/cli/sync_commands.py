@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from convsync.cli.errors import UserError, typer_app
+from convsync.cli.errors import MAX_INTEGER, UserError, seconds, typer_app
 from convsync.cli.output import JSON_OPTION_HELP, console, emit_json, emit_table
 from convsync.domain.model import SyncMode
 from convsync.domain.statuses import Preflight
@@ -166,7 +166,8 @@ def sync(
     campaign: str,
     wait: Annotated[bool, typer.Option("--wait", help="Show progress until the run ends.")] = False,
     timeout: Annotated[
-        float, typer.Option(help="With --wait: give up after this many seconds.")
+        float,
+        typer.Option(callback=seconds, help="With --wait: give up after this many seconds."),
     ] = 600.0,
 ) -> None:
     """Sync a linked campaign now."""
@@ -284,7 +285,10 @@ def dlq_list(
 
 @dlq_app.command("replay")
 def dlq_replay(
-    ids: Annotated[list[int] | None, typer.Argument(help="Dead letter ids (default: all).")] = None,
+    ids: Annotated[
+        list[int] | None,
+        typer.Argument(min=1, max=MAX_INTEGER, help="Dead letter ids (default: all)."),
+    ] = None,
     campaign: Annotated[str | None, typer.Option("--campaign")] = None,
 ) -> None:
     """Replay dead letters: their campaigns' outbound stage retries them now."""

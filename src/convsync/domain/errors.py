@@ -23,6 +23,10 @@ class ConfigurationError(ConvsyncError):
     """A setting is missing or invalid."""
 
 
+class BrokerUnavailableError(ConvsyncError):
+    """The broker refused or could not take a message: the work was not queued."""
+
+
 class LinkError(ConvsyncError):
     """A campaign cannot be linked or unlinked as asked."""
 

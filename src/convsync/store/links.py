@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import exists, select
+from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session
 
 from convsync.domain import ids
-from convsync.store.tables import CampaignRow, LinkRow, MemberRow, SyncErrorRow, utcnow
+from convsync.store.tables import CampaignRow, LinkRow, MemberRow, RunRow, SyncErrorRow, utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +52,13 @@ def add_link(session: Session, campaign_id: int, salesforce_campaign_id: str, mo
     session.add(link)
     session.flush()
     return link
+
+
+def discard_unstarted_link(session: Session, link_id: int) -> None:
+    """Delete a link whose initial sync never reached the broker (and that run): the
+    command that made it failed, and a rerun must find the campaign unlinked."""
+    session.execute(delete(RunRow).where(RunRow.link_id == link_id, RunRow.state == "queued"))
+    session.execute(delete(LinkRow).where(LinkRow.id == link_id))
 
 
 def get_link(session: Session, link_id: int, *, lock: bool = False) -> LinkRow:

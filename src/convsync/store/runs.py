@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -52,6 +52,18 @@ def open_run(session: Session, link_id: int, kind: str, lease: timedelta) -> int
     except IntegrityError:
         return None
     return run.id
+
+
+def discard_unqueued_run(session: Session, run_id: int) -> None:
+    """Delete a run whose first message never reached the broker: nothing ran, and an
+    open run left behind would make the next request join it instead of starting one."""
+    session.execute(
+        delete(RunRow).where(
+            RunRow.id == run_id,
+            RunRow.state == "queued",
+            ~exists().where(ChunkRow.run_id == RunRow.id),
+        )
+    )
 
 
 def open_run_for(session: Session, link_id: int) -> RunRow | None:

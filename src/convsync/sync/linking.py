@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
 
-from convsync.domain.errors import LinkError, NotFoundError
+from convsync.domain.errors import BrokerUnavailableError, LinkError, NotFoundError
 from convsync.domain.ids import campaign_id
 from convsync.domain.model import RunKind, SyncMode
 from convsync.domain.statuses import (
@@ -73,8 +73,8 @@ def _align_statuses(
 
 def _record_link(
     ctx: SyncContext, campaign_name: str, salesforce_campaign_id: str, mode: SyncMode
-) -> int:
-    """Write the link and its initial run in one transaction; returns the run id."""
+) -> tuple[int, int]:
+    """Write the link and its initial run in one transaction; returns (link id, run id)."""
     try:
         with transaction(ctx.sessions) as session:
             campaign = require_campaign(session, campaign_name)
@@ -89,12 +89,32 @@ def _record_link(
             link = links.add_link(session, campaign.id, salesforce_campaign_id, mode.value)
             run_id = runs.open_run(session, link.id, RunKind.INITIAL.value, ctx.options.lease)
             assert run_id is not None  # a brand-new link has no open run
+            link_id = link.id
     except IntegrityError:
         # Lost a race with a concurrent link of the same campaign or Salesforce campaign.
         raise LinkError(
             f"{campaign_name!r} or {salesforce_campaign_id} was linked meanwhile"
         ) from None
-    return run_id
+    return link_id, run_id
+
+
+def _start_initial_sync(
+    ctx: SyncContext, link_id: int, run_id: int, created_in_salesforce: str | None = None
+) -> None:
+    """Queue the link's initial sync; if the broker does not take it, undo the link (and
+    the Salesforce campaign this command created), so the command can simply be run
+    again: a link without its sync would otherwise answer "already linked"."""
+    try:
+        ctx.dispatch.inbound_stage(run_id)
+    except BrokerUnavailableError as error:
+        with transaction(ctx.sessions) as session:
+            links.discard_unstarted_link(session, link_id)
+        if created_in_salesforce is not None:
+            ctx.salesforce.delete_campaign(created_in_salesforce)
+        raise BrokerUnavailableError(
+            f"{error}: nothing was linked; start the broker or fix the URL, then run the "
+            "command again"
+        ) from None
 
 
 def link_existing(
@@ -114,8 +134,8 @@ def link_existing(
     refusal = link_refusal(check)
     if refusal and not force:
         raise LinkError(refusal)  # already says how to go ahead
-    run_id = _record_link(ctx, campaign_name, salesforce_campaign_id, SyncMode.EXISTING)
-    ctx.dispatch.inbound_stage(run_id)
+    link_id, run_id = _record_link(ctx, campaign_name, salesforce_campaign_id, SyncMode.EXISTING)
+    _start_initial_sync(ctx, link_id, run_id)
     return LinkResult(campaign_name, salesforce_campaign_id, SyncMode.EXISTING, run_id, check)
 
 
@@ -129,8 +149,8 @@ def link_new(ctx: SyncContext, campaign_name: str) -> LinkResult:
     sf = ctx.salesforce
     salesforce_campaign_id = sf.create_campaign(name)
     _align_statuses(sf, salesforce_campaign_id, ctx, campaign_name)
-    run_id = _record_link(ctx, campaign_name, salesforce_campaign_id, SyncMode.NEW)
-    ctx.dispatch.inbound_stage(run_id)
+    link_id, run_id = _record_link(ctx, campaign_name, salesforce_campaign_id, SyncMode.NEW)
+    _start_initial_sync(ctx, link_id, run_id, created_in_salesforce=salesforce_campaign_id)
     return LinkResult(campaign_name, salesforce_campaign_id, SyncMode.NEW, run_id, None)
 
 
@@ -204,5 +224,10 @@ def request_sync(
             existing = runs.open_run_for(session, link.id)
             assert existing is not None
             return existing.id, False
-    ctx.dispatch.inbound_stage(run_id)
+    try:
+        ctx.dispatch.inbound_stage(run_id)
+    except BrokerUnavailableError as error:
+        with transaction(ctx.sessions) as session:
+            runs.discard_unqueued_run(session, run_id)
+        raise BrokerUnavailableError(f"{error}: no run was started") from None
     return run_id, True
