@@ -88,6 +88,15 @@ def extend_lease(session: Session, run_id: int, lease: timedelta) -> None:
     )
 
 
+def note(session: Session, run_id: int, reason: str) -> None:
+    """Say why an open run is not moving right now (cleared when it moves again)."""
+    session.execute(
+        update(RunRow)
+        .where(RunRow.id == run_id, RunRow.state.in_(("queued", "running")))
+        .values(error=reason[:2_000])
+    )
+
+
 def hold(
     session: Session, run_id: int, until: datetime, reason: str, chunk_token: str | None
 ) -> None:

@@ -9,6 +9,7 @@ transaction.
 
 from __future__ import annotations
 
+import shlex
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from convsync.domain.conflict import Action, landed, resolve
-from convsync.domain.errors import ValidationError
+from convsync.domain.errors import NotFoundError, SalesforceCampaignGoneError, ValidationError
 from convsync.domain.model import ABSENT, MemberValue, Stage, normalize_email
 from convsync.domain.watermark import query_window, read_bound
 from convsync.salesforce.records import SalesforceMember
@@ -74,6 +75,7 @@ def plan_inbound(ctx: SyncContext, run_id: int) -> None:
             return
         view, run, pending = opened
         link = links.get_link(session, view.link_id)
+        campaign_name = links.campaign_of(session, link).name
         # Removals matter once an earlier inbound stage has landed (the bookmark moved),
         # even if that run failed later and the initial sync is not done yet: members it
         # imported may have been removed in Salesforce since; and, of course, once the
@@ -100,6 +102,7 @@ def plan_inbound(ctx: SyncContext, run_id: int) -> None:
     if planned:
         stages.resume_planned(ctx, run_id, Stage.INBOUND, pending)
         return
+    _require_salesforce_campaign(ctx, view.salesforce_campaign_id, campaign_name)
     # Chunks are enqueued once the whole stage is staged (including those staged before a
     # crash): a chunk may only be applied when every row of its people is known. The very
     # first read goes faster: each chunk goes as soon as it is staged and is applied while
@@ -156,6 +159,24 @@ def plan_inbound(ctx: SyncContext, run_id: int) -> None:
     for number in numbers:
         ctx.dispatch.inbound_chunk(run_id, number)
     stages.close_inbound(ctx, run_id)
+
+
+def _require_salesforce_campaign(
+    ctx: SyncContext, salesforce_campaign_id: str, campaign_name: str
+) -> None:
+    """The linked Salesforce campaign still exists and is visible (one query a run).
+
+    A deleted campaign takes its members with it, and `queryAll` then reads each of them
+    as a removal: without this check the run would remove every Conversion member.
+    """
+    try:
+        ctx.salesforce.get_campaign(salesforce_campaign_id)
+    except NotFoundError:
+        raise SalesforceCampaignGoneError(
+            f"Salesforce campaign {salesforce_campaign_id} linked to {campaign_name!r} was "
+            "deleted or is not visible to the integration user; nothing was removed: restore "
+            f"it from the Recycle Bin, or `convsync unlink {shlex.quote(campaign_name)}`"
+        ) from None
 
 
 def _salesforce_value(row: StagedMember) -> MemberValue:
