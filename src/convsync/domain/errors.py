@@ -55,5 +55,13 @@ class ApiLimitExceededError(SalesforceError):
     """The org's daily API budget is spent: stop the run, keep state, resume later."""
 
 
+class RequestCapUnavailableError(SalesforceError):
+    """Redis, which holds the cap on concurrent Salesforce requests, cannot be reached.
+
+    Not retried call by call (a refused connection stays refused for seconds): a command
+    says so at once, and a task retries later like any transient failure.
+    """
+
+
 class TransientSalesforceError(SalesforceError):
     """A failure worth retrying (503, UNABLE_TO_LOCK_ROW, a dropped connection)."""

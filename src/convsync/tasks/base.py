@@ -12,7 +12,11 @@ from psycopg import OperationalError as PsycopgOperationalError
 from requests.exceptions import ConnectionError as RequestsConnectionError
 from sqlalchemy.exc import OperationalError as SqlOperationalError
 
-from convsync.domain.errors import ApiLimitExceededError, TransientSalesforceError
+from convsync.domain.errors import (
+    ApiLimitExceededError,
+    RequestCapUnavailableError,
+    TransientSalesforceError,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -20,6 +24,7 @@ log = structlog.get_logger(__name__)
 # dropped (a restart). Everything else fails at once, loudly, into the dead-letter table.
 TRANSIENT = (
     TransientSalesforceError,
+    RequestCapUnavailableError,
     RequestsConnectionError,
     SqlOperationalError,
     PsycopgOperationalError,
