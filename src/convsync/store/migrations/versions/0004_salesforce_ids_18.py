@@ -32,14 +32,11 @@ DUPLICATE_LINK = "unlinked by migration 0004: another link holds this Salesforce
 
 def _normalise(table: str, column: str) -> None:
     connection = op.get_bind()
-    rows = connection.execute(
-        sa.text(f"SELECT id, {column} FROM {table} WHERE length({column}) = 15")  # noqa: S608 - constants
-    ).all()
-    for row_id, value in rows:
-        connection.execute(
-            sa.text(f"UPDATE {table} SET {column} = :value WHERE id = :id"),  # noqa: S608 - constants
-            {"value": to_18(value), "id": row_id},
-        )
+    rows = sa.table(table, sa.column("id"), sa.column(column))
+    value = rows.c[column]
+    found = connection.execute(sa.select(rows.c.id, value).where(sa.func.length(value) == 15))
+    for row_id, id15 in found.all():
+        connection.execute(rows.update().where(rows.c.id == row_id).values({column: to_18(id15)}))
 
 
 def _unlink_duplicates() -> None:
