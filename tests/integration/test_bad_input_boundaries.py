@@ -450,6 +450,7 @@ def test_a_deleted_salesforce_campaign_fails_the_run_and_removes_nothing(world: 
     (status,) = listed("status", "Spring")
     assert status["last_run"]["state"] == "failed"
     assert "was deleted or is not visible" in status["last_error"]
+    assert listed("dlq", "list") == [], "a run failed for this reason is not a dead letter"
 
 
 # ------------------------------------------------------------------ the database keeps one form

@@ -31,14 +31,6 @@ class LinkError(ConvsyncError):
     """A campaign cannot be linked or unlinked as asked."""
 
 
-class SalesforceCampaignGoneError(LinkError):
-    """The linked Salesforce campaign was deleted, or the integration user cannot see it.
-
-    Salesforce deletes a campaign's members with it, so reading them would look like
-    every member was removed: the run fails instead, and nothing is removed anywhere.
-    """
-
-
 class SalesforceError(ConvsyncError):
     """Salesforce refused a call in a way the sync cannot work around on its own."""
 

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from convsync.domain.conflict import Action, landed, resolve
-from convsync.domain.errors import NotFoundError, SalesforceCampaignGoneError, ValidationError
+from convsync.domain.errors import NotFoundError, ValidationError
 from convsync.domain.model import ABSENT, MemberValue, Stage, normalize_email
 from convsync.domain.watermark import query_window, read_bound
 from convsync.salesforce.records import SalesforceMember
@@ -102,7 +102,12 @@ def plan_inbound(ctx: SyncContext, run_id: int) -> None:
     if planned:
         stages.resume_planned(ctx, run_id, Stage.INBOUND, pending)
         return
-    _require_salesforce_campaign(ctx, view.salesforce_campaign_id, campaign_name)
+    gone = _salesforce_campaign_gone(ctx, view.salesforce_campaign_id, campaign_name)
+    if gone is not None:
+        # A failed run, not a failed task: no retry can bring the campaign back, and a
+        # dead letter per scheduled tick would bury the letters that matter.
+        stages.fail_run(ctx, run_id, gone)
+        return
     # Chunks are enqueued once the whole stage is staged (including those staged before a
     # crash): a chunk may only be applied when every row of its people is known. The very
     # first read goes faster: each chunk goes as soon as it is staged and is applied while
@@ -161,22 +166,26 @@ def plan_inbound(ctx: SyncContext, run_id: int) -> None:
     stages.close_inbound(ctx, run_id)
 
 
-def _require_salesforce_campaign(
+def _salesforce_campaign_gone(
     ctx: SyncContext, salesforce_campaign_id: str, campaign_name: str
-) -> None:
-    """The linked Salesforce campaign still exists and is visible (one query a run).
+) -> str | None:
+    """Why the run must stop, if the linked Salesforce campaign was deleted or cannot be
+    seen (one query a run); None while it is there.
 
     A deleted campaign takes its members with it, and `queryAll` then reads each of them
-    as a removal: without this check the run would remove every Conversion member.
+    as a removal: without this check the run would remove every Conversion member. The
+    scheduler keeps trying each tick, so a campaign restored from the Recycle Bin syncs
+    again by itself.
     """
     try:
         ctx.salesforce.get_campaign(salesforce_campaign_id)
     except NotFoundError:
-        raise SalesforceCampaignGoneError(
+        return (
             f"Salesforce campaign {salesforce_campaign_id} linked to {campaign_name!r} was "
             "deleted or is not visible to the integration user; nothing was removed: restore "
             f"it from the Recycle Bin, or `convsync unlink {shlex.quote(campaign_name)}`"
-        ) from None
+        )
+    return None
 
 
 def _salesforce_value(row: StagedMember) -> MemberValue:
