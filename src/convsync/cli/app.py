@@ -39,10 +39,10 @@ def _logs_to_stderr() -> None:
     try:
         settings = get_settings()
     except ConvsyncError:
-        configure_logging("WARNING", stream=_Stderr())  # type: ignore[arg-type]  # writes only
+        configure_logging("WARNING", stream=_Stderr())
         return
     secrets = [v.get_secret_value() for v in dict(settings).values() if isinstance(v, SecretStr)]
-    configure_logging(settings.log_level, settings.log_format, secrets, stream=_Stderr())  # type: ignore[arg-type]  # a TextIO's write side
+    configure_logging(settings.log_level, settings.log_format, secrets, stream=_Stderr())
 
 
 app.add_typer(service_commands.db_app, name="db")
