@@ -8,6 +8,7 @@ deployment points these at PostgreSQL and Redis.
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -15,6 +16,8 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from convsync.domain import budget_wait
 from convsync.domain.errors import ConfigurationError
@@ -114,7 +117,8 @@ class Settings(BaseSettings):
             raise ValueError("must be a postgresql+psycopg:// or sqlite:/// URL")
         if scheme == "postgres" or value.startswith("postgresql://"):
             # psycopg 3 is the only PostgreSQL driver we ship.
-            return "postgresql+psycopg://" + value.split("://", 1)[1]
+            value = "postgresql+psycopg://" + value.split("://", 1)[1]
+        _check_loadable(value)
         return value
 
     @field_validator("broker_url")
@@ -144,6 +148,15 @@ class Settings(BaseSettings):
         if parts.scheme != "https" or not parts.netloc:
             raise ValueError("must be an https:// URL (Salesforce only speaks HTTPS)")
         return value.rstrip("/")
+
+    @field_validator("salesforce_api_version")
+    @classmethod
+    def _api_version(cls, value: str) -> str:
+        """A version the REST API serves looks like `59.0`; anything else reaches the org
+        as a path it does not have, and every call would read as "resource not found"."""
+        if not re.fullmatch(r"[1-9][0-9]{1,2}\.0", value.strip().removeprefix("v")):
+            raise ValueError(f"{value!r} is not a Salesforce API version: use the form 59.0")
+        return value.strip().removeprefix("v")
 
     @field_validator("salesforce_ca_bundle", "salesforce_private_key_file")
     @classmethod
@@ -191,6 +204,27 @@ class Settings(BaseSettings):
         if self.redis_url:
             return self.redis_url
         return self.broker_url if self.broker_url.startswith(("redis", "rediss")) else None
+
+
+def _check_loadable(url: str) -> None:
+    """SQLAlchemy can parse the URL and load its dialect and driver; checked here so a
+    typo is one line at start-up, not a traceback at the first query. The message never
+    repeats the URL: it may hold a password."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        raise ValueError(
+            "cannot be parsed as a database URL (postgresql+psycopg://user:password@host:port"
+            "/name or sqlite:///path; a port must be a number, special characters in a "
+            "password %-encoded)"
+        ) from None
+    try:
+        parsed.get_dialect().import_dbapi()
+    except (NoSuchModuleError, ImportError):
+        raise ValueError(
+            f"no database driver {parsed.drivername!r} is installed "
+            "(use postgresql+psycopg:// or sqlite:///)"
+        ) from None
 
 
 def _describe(error: ValidationError) -> str:

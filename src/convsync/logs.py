@@ -12,7 +12,7 @@ import logging
 import re
 import sys
 from collections.abc import Iterable, MutableMapping
-from typing import Any, TextIO
+from typing import Any, Protocol
 
 import structlog
 
@@ -87,11 +87,21 @@ class SecretRedactor:
 redactor = SecretRedactor()
 
 
+class LogStream(Protocol):
+    """Where log lines go: a text stream's writing side."""
+
+    def write(self, text: str, /) -> int: ...
+
+    def flush(self) -> None: ...
+
+    def isatty(self) -> bool: ...
+
+
 def configure_logging(
     level: str = "INFO",
     fmt: str = "auto",
     secrets: Iterable[str] = (),
-    stream: TextIO | None = None,
+    stream: LogStream | None = None,
 ) -> None:
     """Route structlog and stdlib logging through one redacting pipeline to `stream`.
 

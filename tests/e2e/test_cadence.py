@@ -231,7 +231,7 @@ def test_one_open_run_per_campaign_while_two_beats_tick_and_sync_joins_it(
     org.admin.set_latency(0)
     beat_b.stop()
 
-    assert f"joined the running run {run.id}" in joined
+    assert f"joined the open run {run.id}" in joined
     assert most_open == 1
     assert beat_a.sent("dispatch-due-syncs") > sent[0]
     assert beat_b.sent("dispatch-due-syncs") > sent[1]

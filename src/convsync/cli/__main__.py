@@ -1,5 +1,5 @@
 """`python -m convsync.cli` (used where the console script is not on PATH)."""
 
-from convsync.cli.app import main
+from convsync.cli.entry import main
 
 main()

@@ -6,6 +6,7 @@ import sys
 from typing import Annotated
 
 import typer
+from pydantic import SecretStr
 
 from convsync.cli import (
     bench,
@@ -15,11 +16,43 @@ from convsync.cli import (
     status_commands,
     sync_commands,
 )
-from convsync.cli.errors import fail, typer_app
+from convsync.cli.errors import fail, seconds, typer_app
 from convsync.cli.extras import require_extra
 from convsync.domain.errors import ConvsyncError
 
 app = typer_app("Keep Conversion campaigns and Salesforce campaigns in sync.")
+
+
+class _Stderr:
+    """Whatever `sys.stderr` is when a line is written (a test runner swaps it)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
+
+
+@app.callback()
+def _logs_to_stderr() -> None:
+    """Log lines (a re-login, a retry) go to stderr, so stdout carries only data and
+    `convsync … --json | jq` always works. Settings that cannot be read yet leave the
+    level at WARNING: the command itself then reports them in one line."""
+    from convsync.config import get_settings
+    from convsync.logs import configure_logging
+
+    try:
+        settings = get_settings()
+    except ConvsyncError:
+        configure_logging("WARNING", stream=_Stderr())
+        return
+    secrets = [v.get_secret_value() for v in dict(settings).values() if isinstance(v, SecretStr)]
+    configure_logging(settings.log_level, settings.log_format, secrets, stream=_Stderr())
+
+
 app.add_typer(service_commands.db_app, name="db")
 app.add_typer(catalog_commands.types_app, name="types")
 app.add_typer(catalog_commands.campaigns_app, name="campaigns")
@@ -48,7 +81,8 @@ def demo(
         typer.Option(min=50, max=200_000, help="Salesforce members of the big campaign."),
     ] = 3_000,
     timeout: Annotated[
-        float, typer.Option(min=10, help="Give up on a phase after this many seconds.")
+        float,
+        typer.Option(min=10, callback=seconds, help="Give up on a phase after this many seconds."),
     ] = 120.0,
 ) -> None:
     """Run a real end-to-end sync on the embedded default (or on CONVSYNC_* services)."""

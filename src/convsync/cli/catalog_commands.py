@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from convsync import api
-from convsync.cli.errors import UserError, typer_app
+from convsync.cli.errors import MAX_INTEGER, UserError, typer_app
 from convsync.cli.output import JSON_OPTION_HELP, console, emit_json, emit_table
 from convsync.sync import catalog
 from convsync.workers.root import adapters
@@ -141,7 +141,9 @@ def members_import(
 def members_list(
     campaign: str,
     as_json: JsonFlag = False,
-    limit: Annotated[int | None, typer.Option(min=1, help="Show at most this many.")] = None,
+    limit: Annotated[
+        int | None, typer.Option(min=1, max=MAX_INTEGER, help="Show at most this many.")
+    ] = None,
     skipped: Annotated[
         bool, typer.Option("--skipped", help="Salesforce members not imported, and why.")
     ] = False,

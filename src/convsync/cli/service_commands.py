@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from convsync.cli.errors import UserError, typer_app
+from convsync.cli.errors import MAX_INTEGER, UserError, typer_app
 from convsync.cli.extras import require_extra
 from convsync.cli.output import console
 from convsync.config import DATA_DIR, get_settings
@@ -34,12 +35,22 @@ def _celery(argv: list[str]) -> None:
     app.start(argv)
 
 
+class Pool(StrEnum):
+    """Celery's execution pools a convsync worker runs on."""
+
+    PREFORK = "prefork"
+    THREADS = "threads"
+    SOLO = "solo"
+
+
 def worker(
     queues: Annotated[
         str | None, typer.Option("--queues", "-Q", help="Comma-separated queues (default: all).")
     ] = None,
-    concurrency: Annotated[int | None, typer.Option("--concurrency", "-c", min=1)] = None,
-    pool: Annotated[str, typer.Option(help="prefork, threads or solo.")] = "prefork",
+    concurrency: Annotated[
+        int | None, typer.Option("--concurrency", "-c", min=1, max=1_024)
+    ] = None,
+    pool: Annotated[Pool, typer.Option(help="The execution pool.")] = Pool.PREFORK,
     loglevel: Annotated[str, typer.Option("--loglevel", "-l")] = "INFO",
     hostname: Annotated[str | None, typer.Option("--hostname", "-n")] = None,
 ) -> None:
@@ -47,7 +58,7 @@ def worker(
     from convsync.celeryconfig import QUEUES
 
     settings = get_settings()
-    argv = ["worker", f"--loglevel={loglevel}", f"--pool={pool}"]
+    argv = ["worker", f"--loglevel={loglevel}", f"--pool={pool.value}"]
     argv.append(f"--queues={queues or ','.join(QUEUES.values())}")
     workers = concurrency or settings.worker_concurrency
     if workers:
@@ -164,9 +175,9 @@ def emulator(
         str, typer.Option(help="Interface to bind (loopback by default).")
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="0 picks a free port.")] = 8443,
-    latency_ms: Annotated[int, typer.Option(min=0)] = 0,
+    latency_ms: Annotated[int, typer.Option(min=0, max=600_000)] = 0,
     fault_rate: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.0,
-    api_limit: Annotated[int, typer.Option(min=1)] = 1_000_000,
+    api_limit: Annotated[int, typer.Option(min=1, max=MAX_INTEGER)] = 1_000_000,
     unknown_status: Annotated[
         str, typer.Option(help="reject (default) or default: what a bad member Status does.")
     ] = "reject",
@@ -179,9 +190,14 @@ def emulator(
         typer.Option(help="PEM certificate that JWT bearer assertions must be signed for."),
     ] = None,
 ) -> None:
-    """Run the local Salesforce REST API emulator (tests, demo, benchmarks)."""
+    """Run the local Salesforce REST API emulator (tests, demo, benchmarks).
+
+    Exit codes: 0 stopped (Ctrl-C, SIGTERM); 1 a bad option or credentials file, or the
+    port is taken (nothing written); 2 a usage error; 3 the server failed to start
+    (uvicorn's code); 130 interrupted while starting.
+    """
     require_extra("emulator", "convsync emulator")
-    from convsync.salesforce_emulator.server import run
+    from convsync.salesforce_emulator.server import EmulatorSetupError, run
 
     if unknown_status not in ("reject", "default"):
         raise UserError("--unknown-status must be reject or default")
@@ -196,14 +212,17 @@ def emulator(
             raise UserError(f"cannot read {jwt_certificate}") from None
         except ValueError:
             raise UserError(f"{jwt_certificate} is not a PEM certificate") from None
-    run(
-        host=host,
-        port=port,
-        latency_ms=latency_ms,
-        fault_rate=fault_rate,
-        api_limit=api_limit,
-        unknown_status=unknown_status,
-        credentials_file=str(credentials) if credentials else None,
-        info_file=str(info_file),
-        jwt_certificate_file=str(jwt_certificate) if jwt_certificate else None,
-    )
+    try:
+        run(
+            host=host,
+            port=port,
+            latency_ms=latency_ms,
+            fault_rate=fault_rate,
+            api_limit=api_limit,
+            unknown_status=unknown_status,
+            credentials_file=str(credentials) if credentials else None,
+            info_file=str(info_file),
+            jwt_certificate_file=str(jwt_certificate) if jwt_certificate else None,
+        )
+    except EmulatorSetupError as error:
+        raise UserError(str(error)) from None

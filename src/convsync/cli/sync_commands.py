@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from convsync import api
-from convsync.cli.errors import UserError, fail, typer_app
+from convsync.cli.errors import MAX_INTEGER, UserError, fail, seconds, typer_app
 from convsync.cli.output import JSON_OPTION_HELP, console, emit_json, emit_table
 from convsync.cli.status_commands import InboundOption, OutboundOption, policy_from
 from convsync.domain.errors import MissingAccessError, SalesforceError
@@ -221,7 +221,21 @@ def _describe(run: RunSummary) -> str:
     )
 
 
+# A run still queued this long has likely no worker to take it; said once, while waiting.
+UNCLAIMED_NOTICE_SECONDS = 10.0
+NO_WORKER = (
+    "no worker has picked it up: is `convsync worker` running, with the same "
+    "CONVSYNC_BROKER_URL and CONVSYNC_DATABASE_URL as this command? (a worker on another "
+    "database drops the run)"
+)
+
+
 def wait_for_run(run_id: int, timeout: float) -> RunSummary:
+    """Show a run's progress until it ends, or raise after `timeout` seconds.
+
+    Says why the run is not moving whenever the run records a reason (retrying, waiting
+    for the API budget), and says so when no worker has started it.
+    """
     ctx = sync_context()
     deadline = time.monotonic() + timeout
     columns = (
@@ -235,12 +249,18 @@ def wait_for_run(run_id: int, timeout: float) -> RunSummary:
             stage: progress.add_task(f"{stage:>8}", total=None) for stage in ("inbound", "outbound")
         }
         said = None
+        started = time.monotonic()
         while True:
             run = reporting.run_summary(ctx, run_id)
-            assert run is not None
+            if run is None:
+                raise UserError(f"run {run_id} no longer exists (see `convsync status`)")
+            waited = time.monotonic() - started
             if run.state == "running" and run.error and run.error != said:
-                progress.console.print(f"run {run_id}: {run.error}")  # why it is waiting
+                progress.console.print(f"run {run_id}: {run.error}", markup=False)
                 said = run.error
+            if run.state == "queued" and waited > UNCLAIMED_NOTICE_SECONDS and said != NO_WORKER:
+                progress.console.print(f"run {run_id} is still queued: {NO_WORKER}", markup=False)
+                said = NO_WORKER
             for stage, (done, total) in run.progress.items():
                 if stage in bars:
                     progress.update(bars[stage], completed=done, total=max(total, 1))
@@ -250,9 +270,10 @@ def wait_for_run(run_id: int, timeout: float) -> RunSummary:
                         progress.update(bar, completed=1, total=1)
                 return run
             if time.monotonic() > deadline:
+                if run.state == "queued":
+                    raise UserError(f"run {run_id} is still queued after {timeout:g}s: {NO_WORKER}")
                 raise UserError(
-                    f"run {run_id} is still {run.state} after {timeout:.0f}s "
-                    "(see `convsync status`)"
+                    f"run {run_id} is still {run.state} after {timeout:g}s (see `convsync status`)"
                 )
             time.sleep(0.3)
 
@@ -261,7 +282,8 @@ def sync(
     campaign: str,
     wait: Annotated[bool, typer.Option("--wait", help="Show progress until the run ends.")] = False,
     timeout: Annotated[
-        float, typer.Option(help="With --wait: give up after this many seconds.")
+        float,
+        typer.Option(callback=seconds, help="With --wait: give up after this many seconds."),
     ] = 600.0,
     full: Annotated[
         bool,
@@ -274,7 +296,10 @@ def sync(
 ) -> None:
     """Sync a linked campaign now."""
     run_id, started = api.sync_now(campaign, full=full)
-    console.print(f"{'started' if started else 'joined the running'} run {run_id} for {campaign}")
+    # "queued", not "started": until a worker takes it, nothing is syncing.
+    console.print(
+        f"{'queued' if started else 'joined the open'} run {run_id} for {campaign}", markup=False
+    )
     if wait:
         run = wait_for_run(run_id, timeout)
         console.print(_describe(run))
@@ -310,7 +335,9 @@ def _state(status: reporting.LinkStatus) -> str:
         return status.state
     if run is None:
         return "linked"
-    if run.state in ("queued", "running"):
+    if run.state == "queued":
+        return "queued\n(no worker has\npicked it up)"
+    if run.state == "running":
         return f"syncing\n({run.stage})"
     return "idle" if run.state == "succeeded" else run.state
 
@@ -387,7 +414,10 @@ def dlq_list(
 
 @dlq_app.command("replay")
 def dlq_replay(
-    ids: Annotated[list[int] | None, typer.Argument(help="Dead letter ids (default: all).")] = None,
+    ids: Annotated[
+        list[int] | None,
+        typer.Argument(min=1, max=MAX_INTEGER, help="Dead letter ids (default: all)."),
+    ] = None,
     campaign: Annotated[str | None, typer.Option("--campaign")] = None,
 ) -> None:
     """Replay dead letters: their campaigns' outbound stage retries them now."""

@@ -23,6 +23,10 @@ class ConfigurationError(ConvsyncError):
     """A setting is missing or invalid."""
 
 
+class BrokerUnavailableError(ConvsyncError):
+    """The broker refused or could not take a message: the work was not queued."""
+
+
 class LinkError(ConvsyncError):
     """A campaign cannot be linked or unlinked as asked."""
 
@@ -54,6 +58,14 @@ class SalesforceAuthError(SalesforceError):
 
 class ApiLimitExceededError(SalesforceError):
     """The org's daily API budget is spent: stop the run, keep state, resume later."""
+
+
+class RequestCapUnavailableError(SalesforceError):
+    """Redis, which holds the cap on concurrent Salesforce requests, cannot be reached.
+
+    Not retried call by call (a refused connection stays refused for seconds): a command
+    says so at once, and a task retries later like any transient failure.
+    """
 
 
 class TransientSalesforceError(SalesforceError):

@@ -261,7 +261,14 @@ def jwt_assertion(credentials: Credentials, *, now: float | None = None) -> str:
 
     if credentials.private_key_file is None:
         raise ConfigurationError("CONVSYNC_SALESFORCE_PRIVATE_KEY_FILE is not set")
-    key = credentials.private_key_file.read_text()
+    not_a_key = ConfigurationError(
+        f"CONVSYNC_SALESFORCE_PRIVATE_KEY_FILE: {credentials.private_key_file} is not a "
+        "PEM-encoded RSA private key (-----BEGIN PRIVATE KEY-----)"
+    )
+    try:
+        key = credentials.private_key_file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise not_a_key from None
     issued = int(now if now is not None else time.time())
     claims = {
         "iss": credentials.client_id,
@@ -269,7 +276,11 @@ def jwt_assertion(credentials: Credentials, *, now: float | None = None) -> str:
         "aud": credentials.jwt_audience,
         "exp": issued + JWT_LIFETIME_SECONDS,
     }
-    return jwt.encode(claims, key, algorithm="RS256")
+    try:
+        return jwt.encode(claims, key, algorithm="RS256")
+    except (jwt.exceptions.InvalidKeyError, ValueError, TypeError):
+        # The key's text never goes into the message: it is the secret.
+        raise not_a_key from None
 
 
 def _form(credentials: Credentials, refresh_token: str | None = None) -> dict[str, str]:

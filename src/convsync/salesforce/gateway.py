@@ -184,6 +184,11 @@ class SalesforceGateway:
         )
         return str(result["id"])
 
+    def delete_campaign(self, campaign_id: str) -> None:
+        """Delete a campaign this service created (undoing a link that could not start)."""
+        cid = validate_id(campaign_id, "Campaign")
+        self.client.restful(f"sobjects/Campaign/{cid}", action="delete a Campaign", method="DELETE")
+
     def campaign_statuses(self, campaign_id: str) -> list[tuple[str, MemberStatus]]:
         """The campaign's CampaignMemberStatus rows as (id, MemberStatus), by sort order."""
         cid = validate_id(campaign_id, "Campaign")

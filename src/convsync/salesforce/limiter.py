@@ -18,7 +18,9 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol
 
-from convsync.domain.errors import TransientSalesforceError
+from redis.exceptions import RedisError
+
+from convsync.domain.errors import RequestCapUnavailableError, TransientSalesforceError
 
 # Longer than any request's read timeout, so a live request never loses its slot.
 DEFAULT_LEASE_SECONDS = 180.0
@@ -101,7 +103,17 @@ class RedisLimiter:
     def try_acquire(self) -> str | None:
         """One attempt: a lease token, or None when all slots are taken."""
         token = uuid.uuid4().hex
-        granted = self._acquire_script(keys=[self.key], args=[token, self.limit, self._lease_ms])
+        try:
+            granted = self._acquire_script(
+                keys=[self.key], args=[token, self.limit, self._lease_ms]
+            )
+        except RedisError as error:
+            reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            raise RequestCapUnavailableError(
+                "cannot reach Redis for the cap on concurrent Salesforce requests "
+                f"(CONVSYNC_REDIS_URL, or CONVSYNC_BROKER_URL when it is Redis): {reason}",
+                code="REDIS_UNAVAILABLE",
+            ) from None
         return token if int(granted) == 1 else None
 
     def release(self, token: str) -> None:

@@ -8,7 +8,6 @@ a malformed id then fails as a one-line `ValidationError` before any API call is
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -16,19 +15,19 @@ from urllib.parse import quote_plus, urlencode
 
 from simple_salesforce.format import format_soql
 
-from convsync.domain.errors import ValidationError
+from convsync.domain.ids import PREFIXES, id_checksum, salesforce_id, to_18
 
-# Key prefixes of the objects the sync touches.
-PREFIXES: dict[str, str] = {
-    "Campaign": "701",
-    "CampaignMember": "00v",
-    "CampaignMemberStatus": "01Y",
-    "Lead": "00Q",
-    "Contact": "003",
-}
-_OBJECT_BY_PREFIX = {prefix: name for name, prefix in PREFIXES.items()}
-_ID = re.compile(r"^[A-Za-z0-9]{15}(?:[A-Za-z0-5]{3})?$")
-_CHECKSUM_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+__all__ = [
+    "PREFIXES",
+    "chunked_in",
+    "id_checksum",
+    "parse_datetime",
+    "select",
+    "soql",
+    "to_18",
+    "utc",
+    "validate_id",
+]
 
 # Salesforce rejects SOQL longer than 100,000 characters; stay well below it.
 MAX_SOQL_LENGTH = 90_000
@@ -42,43 +41,10 @@ MAX_IN_ENCODED_BYTES = 8_000
 MAX_QUERY_STRING_BYTES = 9_000
 
 
-def id_checksum(id15: str) -> str:
-    """The 3-character case-safe suffix of a 15-character id."""
-    suffix = []
-    for start in (0, 5, 10):
-        bits = 0
-        for offset, char in enumerate(id15[start : start + 5]):
-            if "A" <= char <= "Z":
-                bits |= 1 << offset
-        suffix.append(_CHECKSUM_ALPHABET[bits])
-    return "".join(suffix)
-
-
-def to_18(value: str) -> str:
-    """The 18-character form of a (syntactically valid) id."""
-    return value if len(value) == 18 else value + id_checksum(value)
-
-
 def validate_id(value: object, object_name: str) -> str:
-    """Check a Salesforce id of `object_name` (length, characters, checksum, key prefix).
-
-    Returns the 18-character form, which is what Salesforce returns in results, so ids
-    compare equal however the user typed them.
-    """
-    prefix = PREFIXES[object_name]
-    what = f"{value!r} is not a valid Salesforce {object_name} id"
-    if not isinstance(value, str) or not _ID.match(value):
-        raise ValidationError(what)
-    if len(value) == 18:
-        # The suffix alphabet is upper case only; accept it lower-cased, as Salesforce does.
-        if value[15:].upper() != id_checksum(value[:15]):
-            raise ValidationError(what + " (checksum mismatch)")
-        value = value[:15] + value[15:].upper()
-    if value[:3] != prefix:
-        actual = _OBJECT_BY_PREFIX.get(value[:3])
-        hint = f" (it is a {actual} id)" if actual else f" (it should start with {prefix})"
-        raise ValidationError(what + hint)
-    return to_18(value)
+    """Check a Salesforce id of `object_name`; returns its 18-character form, which is
+    what Salesforce returns in results, so ids compare equal however they were typed."""
+    return salesforce_id(value, object_name)
 
 
 def utc(value: datetime) -> datetime:

@@ -65,6 +65,11 @@ def load_certificate(path: str | Path | None) -> str | None:
     return None if path is None else checked_certificate(Path(path).read_text())
 
 
+_CREDENTIAL_KEYS = frozenset(
+    {"client_id", "client_secret", "username", "password", "security_token"}
+)
+
+
 @dataclass
 class Credentials:
     """What the token endpoint accepts; None means "any non-empty value"."""
@@ -79,7 +84,22 @@ class Credentials:
         """Read `{"client_id", "client_secret", "username", "password", "security_token"}`."""
         if path is None:
             return cls()
-        data = json.loads(Path(path).read_text())
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except UnicodeDecodeError:
+            raise ValueError("is not UTF-8 text") from None
+        except json.JSONDecodeError as error:
+            raise ValueError(f"is not JSON ({error.msg} at line {error.lineno})") from None
+        if not isinstance(data, dict):
+            raise ValueError('must be a JSON object like {"username": ..., "password": ...}')  # noqa: TRY004 - the file's content, a bad value for its user
+        unknown = sorted(set(data) - _CREDENTIAL_KEYS)
+        if unknown:
+            raise ValueError(
+                f"unknown key {unknown[0]!r} (known: {', '.join(sorted(_CREDENTIAL_KEYS))})"
+            )
+        wrong = sorted(k for k, v in data.items() if not isinstance(v, str))
+        if wrong:
+            raise ValueError(f"{wrong[0]!r} must be a string")
         password = data.get("password")
         if password is not None:
             password += data.get("security_token", "")

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, exists, literal, select, update
+from sqlalchemy import case, delete, exists, literal, select, update
 from sqlalchemy.orm import Session
 
+from convsync.domain import ids
 from convsync.domain.edits import PendingEdits
 from convsync.store.tables import (
     CampaignRow,
@@ -41,9 +42,11 @@ def active_link(session: Session, campaign_id: int) -> LinkRow | None:
 
 
 def active_link_for_salesforce(session: Session, salesforce_campaign_id: str) -> LinkRow | None:
+    """The active link to this Salesforce campaign, whichever form of its id is given."""
     return session.scalar(
         select(LinkRow).where(
-            LinkRow.salesforce_campaign_id == salesforce_campaign_id, LinkRow.state == "active"
+            LinkRow.salesforce_campaign_id == ids.campaign_id(salesforce_campaign_id),
+            LinkRow.state == "active",
         )
     )
 
@@ -58,7 +61,8 @@ def latest_link(session: Session, campaign_id: int) -> LinkRow | None:
 def add_link(session: Session, campaign_id: int, salesforce_campaign_id: str, mode: str) -> LinkRow:
     link = LinkRow(
         campaign_id=campaign_id,
-        salesforce_campaign_id=salesforce_campaign_id,
+        # Stored in the 18-character form only: the unique index then holds per campaign.
+        salesforce_campaign_id=ids.campaign_id(salesforce_campaign_id),
         mode=mode,
         state="active",
         linked_at=utcnow(),
@@ -66,6 +70,13 @@ def add_link(session: Session, campaign_id: int, salesforce_campaign_id: str, mo
     session.add(link)
     session.flush()
     return link
+
+
+def discard_unstarted_link(session: Session, link_id: int) -> None:
+    """Delete a link whose initial sync never reached the broker (and that run): the
+    command that made it failed, and a rerun must find the campaign unlinked."""
+    session.execute(delete(RunRow).where(RunRow.link_id == link_id, RunRow.state == "queued"))
+    session.execute(delete(LinkRow).where(LinkRow.id == link_id))
 
 
 def get_link(session: Session, link_id: int, *, lock: bool = False) -> LinkRow:

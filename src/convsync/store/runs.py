@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -57,6 +57,18 @@ def open_run(
     return run.id
 
 
+def discard_unqueued_run(session: Session, run_id: int) -> None:
+    """Delete a run whose first message never reached the broker: nothing ran, and an
+    open run left behind would make the next request join it instead of starting one."""
+    session.execute(
+        delete(RunRow).where(
+            RunRow.id == run_id,
+            RunRow.state == "queued",
+            ~exists().where(ChunkRow.run_id == RunRow.id),
+        )
+    )
+
+
 def open_run_for(session: Session, link_id: int) -> RunRow | None:
     return session.scalar(
         select(RunRow).where(RunRow.link_id == link_id, RunRow.state.in_(("queued", "running")))
@@ -76,6 +88,15 @@ def extend_lease(session: Session, run_id: int, lease: timedelta) -> None:
         update(RunRow)
         .where(RunRow.id == run_id, RunRow.state.in_(("queued", "running")))
         .values(lease_until=utcnow() + lease, state="running", error=None)
+    )
+
+
+def note(session: Session, run_id: int, reason: str) -> None:
+    """Say why an open run is not moving right now (cleared when it moves again)."""
+    session.execute(
+        update(RunRow)
+        .where(RunRow.id == run_id, RunRow.state.in_(("queued", "running")))
+        .values(error=reason[:2_000])
     )
 
 

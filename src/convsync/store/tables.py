@@ -190,6 +190,9 @@ class LinkRow(Base):
         CheckConstraint(
             "outbound_unknown IN ('dead-letter', 'create')", name="outbound_unknown_known"
         ),
+        # The 18-character form only: a 15-character id would be a second name for one
+        # Salesforce campaign, and the index above would not see the two as one.
+        CheckConstraint("length(salesforce_campaign_id) = 18", name="salesforce_campaign_id_18"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from convsync.domain.errors import NotFoundError
 from convsync.domain.model import RunKind
@@ -94,10 +95,27 @@ def links_to_replay(
                 raise NotFoundError(f"{campaign_name!r} is not linked to Salesforce")
             query = query.where(SyncErrorRow.link_id == link.id)
         found = session.execute(query).all()
-    missing = sorted(set(ids) - {row.id for row in found})
+        missing = sorted(set(ids) - {row.id for row in found})
+        if missing and campaign_name is not None:
+            elsewhere = _campaign_of_open_letter(session, missing[0])
+            if elsewhere is not None:
+                raise NotFoundError(
+                    f"dead letter {missing[0]} belongs to campaign {elsewhere!r}, not "
+                    f"{campaign_name!r}: drop --campaign or name {elsewhere!r}"
+                )
     if missing:
         raise NotFoundError(f"no open dead letter with id {missing[0]} (see `convsync dlq list`)")
     return sorted({row.link_id for row in found})
+
+
+def _campaign_of_open_letter(session: Session, letter_id: int) -> str | None:
+    """The campaign an open dead letter belongs to, if it exists at all."""
+    return session.scalar(
+        select(CampaignRow.name)
+        .join(LinkRow, LinkRow.campaign_id == CampaignRow.id)
+        .join(SyncErrorRow, SyncErrorRow.link_id == LinkRow.id)
+        .where(SyncErrorRow.id == letter_id, SyncErrorRow.resolved_at.is_(None))
+    )
 
 
 def replay_link(ctx: SyncContext, link_id: int) -> int | None:

@@ -9,6 +9,7 @@ transaction.
 
 from __future__ import annotations
 
+import shlex
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from convsync.domain.conflict import Action, landed, resolve
 from convsync.domain.decisions import Decision, DecisionKind, inbound_decision
-from convsync.domain.errors import ValidationError
+from convsync.domain.errors import NotFoundError, ValidationError
 from convsync.domain.model import ABSENT, MemberValue, Stage, normalize_email
 from convsync.domain.status_rules import StatusRules
 from convsync.domain.watermark import query_window, read_bound
@@ -89,6 +90,7 @@ def plan_inbound(ctx: SyncContext, run_id: int) -> None:
             return
         view, run, pending = opened
         link = links.get_link(session, view.link_id)
+        campaign_name = links.campaign_of(session, link).name
         # Removals matter once an earlier inbound stage has landed (the bookmark moved),
         # even if that run failed later and the initial sync is not done yet: members it
         # imported may have been removed in Salesforce since; and, of course, once the
@@ -117,6 +119,8 @@ def plan_inbound(ctx: SyncContext, run_id: int) -> None:
         next_number = max((c.number for c in existing), default=-1) + 1
     if planned:
         stages.resume_planned(ctx, run_id, Stage.INBOUND, pending)
+        return
+    if not _campaign_still_there(ctx, run_id, view.salesforce_campaign_id, campaign_name):
         return
     assert until is not None
     reach = ctx.salesforce.replication_window(until)
@@ -159,14 +163,28 @@ def plan_inbound(ctx: SyncContext, run_id: int) -> None:
         else:
             numbers.append(next_number)
         next_number += 1
+    vanished = (view.link_id, next_number, reach) if full else None
+    if _finish_planning(ctx, run_id, vanished, numbers):
+        for number in numbers:
+            ctx.dispatch.inbound_chunk(run_id, number)
+        stages.close_inbound(ctx, run_id)
+
+
+def _finish_planning(
+    ctx: SyncContext,
+    run_id: int,
+    vanished: tuple[int, int, ReplicationWindow] | None,
+    numbers: list[int],
+) -> bool:
+    """Mark the stage planned (drift repair: after its chunk of vanished members, added
+    to `numbers`); False when another planner of the stage got there first."""
     with transaction(ctx.sessions) as session:
-        if full:
-            if not runs.may_add_chunk(session, run_id, Stage.INBOUND.value, next_number):
-                return
-            _stage_vanished(
-                ctx, session, run_id, link_id=view.link_id, number=next_number, reach=reach
-            )
-            numbers.append(next_number)
+        if vanished is not None:
+            link_id, number, reach = vanished
+            if not runs.may_add_chunk(session, run_id, Stage.INBOUND.value, number):
+                return False
+            _stage_vanished(ctx, session, run_id, link_id=link_id, number=number, reach=reach)
+            numbers.append(number)
         # A person removed and re-added in Salesforce reads as a deleted and a live row;
         # applying the stale deletion (before the live row, or in another chunk) would
         # compare Conversion's value with a state Salesforce has since left.
@@ -174,9 +192,7 @@ def plan_inbound(ctx: SyncContext, run_id: int) -> None:
         run_row = session.get(RunRow, run_id)
         if run_row is not None:
             run_row.stage_planned = True
-    for number in numbers:
-        ctx.dispatch.inbound_chunk(run_id, number)
-    stages.close_inbound(ctx, run_id)
+    return True
 
 
 def _seen(rows: Iterable[SalesforceMember], ids: set[str]) -> Iterator[SalesforceMember]:
@@ -318,6 +334,42 @@ def _stage_vanished(
         },
     )
     member_sync.stage(session, chunk_id, vanished)
+
+
+def _campaign_still_there(
+    ctx: SyncContext, run_id: int, salesforce_campaign_id: str, campaign_name: str
+) -> bool:
+    """False (and the run failed, saying why) when the linked campaign is gone.
+
+    A failed run, not a failed task: no retry can bring the campaign back, and a dead
+    letter per scheduled tick would bury the letters that matter.
+    """
+    gone = _salesforce_campaign_gone(ctx, salesforce_campaign_id, campaign_name)
+    if gone is not None:
+        stages.fail_run(ctx, run_id, gone)
+    return gone is None
+
+
+def _salesforce_campaign_gone(
+    ctx: SyncContext, salesforce_campaign_id: str, campaign_name: str
+) -> str | None:
+    """Why the run must stop, if the linked Salesforce campaign was deleted or cannot be
+    seen (one query a run); None while it is there.
+
+    A deleted campaign takes its members with it, and `queryAll` then reads each of them
+    as a removal: without this check the run would remove every Conversion member. The
+    scheduler keeps trying each tick, so a campaign restored from the Recycle Bin syncs
+    again by itself.
+    """
+    try:
+        ctx.salesforce.get_campaign(salesforce_campaign_id)
+    except NotFoundError:
+        return (
+            f"Salesforce campaign {salesforce_campaign_id} linked to {campaign_name!r} was "
+            "deleted or is not visible to the integration user; nothing was removed: restore "
+            f"it from the Recycle Bin, or `convsync unlink {shlex.quote(campaign_name)}`"
+        )
+    return None
 
 
 def _as_read(row: StagedMember) -> MemberValue:

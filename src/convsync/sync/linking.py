@@ -10,7 +10,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from convsync.domain.access import missing_access
-from convsync.domain.errors import LinkError, MissingAccessError, NotFoundError, SalesforceError
+from convsync.domain.errors import (
+    BrokerUnavailableError,
+    LinkError,
+    MissingAccessError,
+    NotFoundError,
+    SalesforceError,
+)
+from convsync.domain.ids import campaign_id
 from convsync.domain.model import RunKind, SyncMode
 from convsync.domain.outcomes import RecordResult, WriteOutcome
 from convsync.domain.status_rules import SPEC_POLICY, StatusPolicy
@@ -69,6 +76,7 @@ def check_campaign_statuses(
 ) -> Preflight:
     """Which statuses each side lacks (through the campaign's mapping), and how many
     members each gap would skip or park; `policy` defaults to the active link's."""
+    salesforce_campaign_id = campaign_id(salesforce_campaign_id)
     with transaction(ctx.sessions) as session:
         campaign = require_campaign(session, campaign_name)
         if policy is None:
@@ -105,8 +113,8 @@ def _record_link(
     salesforce_campaign_id: str,
     mode: SyncMode,
     policy: StatusPolicy,
-) -> int:
-    """Write the link and its initial run in one transaction; returns the run id."""
+) -> tuple[int, int]:
+    """Write the link and its initial run in one transaction; returns (link id, run id)."""
     try:
         with transaction(ctx.sessions) as session:
             campaign = require_campaign(session, campaign_name)
@@ -122,12 +130,32 @@ def _record_link(
             rules_store.set_policy(link, policy)
             run_id = runs.open_run(session, link.id, RunKind.INITIAL.value, ctx.options.lease)
             assert run_id is not None  # a brand-new link has no open run
+            link_id = link.id
     except IntegrityError:
         # Lost a race with a concurrent link of the same campaign or Salesforce campaign.
         raise LinkError(
             f"{campaign_name!r} or {salesforce_campaign_id} was linked meanwhile"
         ) from None
-    return run_id
+    return link_id, run_id
+
+
+def _start_initial_sync(
+    ctx: SyncContext, link_id: int, run_id: int, created_in_salesforce: str | None = None
+) -> None:
+    """Queue the link's initial sync; if the broker does not take it, undo the link (and
+    the Salesforce campaign this command created), so the command can simply be run
+    again: a link without its sync would otherwise answer "already linked"."""
+    try:
+        ctx.dispatch.inbound_stage(run_id)
+    except BrokerUnavailableError as error:
+        with transaction(ctx.sessions) as session:
+            links.discard_unstarted_link(session, link_id)
+        if created_in_salesforce is not None:
+            ctx.salesforce.delete_campaign(created_in_salesforce)
+        raise BrokerUnavailableError(
+            f"{error}: nothing was linked; start the broker or fix the URL, then run the "
+            "command again"
+        ) from None
 
 
 def link_existing(
@@ -141,8 +169,11 @@ def link_existing(
     """Link to an existing Salesforce campaign; its members come into Conversion first.
 
     Refused before anything is written when the Salesforce user lacks a permission the
-    sync needs (`--force` does not override that: every run would fail).
+    sync needs (`--force` does not override that: every run would fail). The id is kept
+    in its 18-character form, whichever form was typed, so the rule of one link per
+    Salesforce campaign holds on the id, not on its spelling.
     """
+    salesforce_campaign_id = campaign_id(salesforce_campaign_id)
     _require_unlinked(ctx, campaign_name)
     require_access(ctx, creating_campaign=False)
     return _link_existing(ctx, campaign_name, salesforce_campaign_id, force=force, policy=policy)
@@ -170,8 +201,10 @@ def _link_existing(
     refusal = link_refusal(check)
     if refusal and not force:
         raise LinkError(refusal)  # already says how to go ahead
-    run_id = _record_link(ctx, campaign_name, salesforce_campaign_id, SyncMode.EXISTING, policy)
-    ctx.dispatch.inbound_stage(run_id)
+    link_id, run_id = _record_link(
+        ctx, campaign_name, salesforce_campaign_id, SyncMode.EXISTING, policy
+    )
+    _start_initial_sync(ctx, link_id, run_id)
     return LinkResult(campaign_name, salesforce_campaign_id, SyncMode.EXISTING, run_id, check)
 
 
@@ -192,8 +225,8 @@ def _link_new(ctx: SyncContext, campaign_name: str, policy: StatusPolicy) -> Lin
     sf = ctx.salesforce
     salesforce_campaign_id = sf.create_campaign(name)
     _align_statuses(sf, salesforce_campaign_id, ctx, campaign_name)
-    run_id = _record_link(ctx, campaign_name, salesforce_campaign_id, SyncMode.NEW, policy)
-    ctx.dispatch.inbound_stage(run_id)
+    link_id, run_id = _record_link(ctx, campaign_name, salesforce_campaign_id, SyncMode.NEW, policy)
+    _start_initial_sync(ctx, link_id, run_id, created_in_salesforce=salesforce_campaign_id)
     return LinkResult(campaign_name, salesforce_campaign_id, SyncMode.NEW, run_id, None)
 
 
@@ -212,6 +245,8 @@ def create_synced_campaign(
         raise LinkError("--sync existing needs --salesforce-campaign ID")
     if mode is not SyncMode.EXISTING and salesforce_campaign_id:
         raise LinkError("--salesforce-campaign goes with --sync existing")
+    if salesforce_campaign_id:
+        salesforce_campaign_id = campaign_id(salesforce_campaign_id)  # a bad id: one line
     if mode is not SyncMode.NONE:
         # Check before creating anything, so a missing permission or a bad id leaves
         # nothing behind.
@@ -378,5 +413,10 @@ def request_sync(
             existing = runs.open_run_for(session, link.id)
             assert existing is not None
             return existing.id, False
-    ctx.dispatch.inbound_stage(run_id)
+    try:
+        ctx.dispatch.inbound_stage(run_id)
+    except BrokerUnavailableError as error:
+        with transaction(ctx.sessions) as session:
+            runs.discard_unqueued_run(session, run_id)
+        raise BrokerUnavailableError(f"{error}: no run was started") from None
     return run_id, True

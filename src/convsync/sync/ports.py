@@ -31,6 +31,8 @@ class SalesforcePort(Protocol):
 
     def create_campaign(self, name: str) -> str: ...
 
+    def delete_campaign(self, campaign_id: str) -> None: ...
+
     def campaign_statuses(self, campaign_id: str) -> list[tuple[str, MemberStatus]]: ...
 
     def create_status(self, campaign_id: str, status: MemberStatus) -> str: ...
@@ -102,7 +104,10 @@ class SyncObserver(Protocol):
 
 
 class Dispatcher(Protocol):
-    """Enqueues the next piece of work. Called only after the justifying commit."""
+    """Enqueues the next piece of work. Called only after the justifying commit.
+
+    A message the broker does not take raises `BrokerUnavailableError`.
+    """
 
     def inbound_stage(self, run_id: int) -> None: ...
 

@@ -63,7 +63,16 @@ def load_open_run(session: Session, run_id: int, stage: Stage) -> RunView | None
     Binds the run's campaign, link and stage to the log context of the task at hand.
     """
     run = runs.get_run(session, run_id)
-    if run is None or run.state not in ("queued", "running") or run.stage != stage.value:
+    if run is None:
+        # Queued by a command on another database (same broker): the message is dropped
+        # here, and the command sees its run never start. Say so where ops will look.
+        log.warning(
+            "run not found in this worker's database: the command that queued it uses "
+            "another CONVSYNC_DATABASE_URL than this worker",
+            run_id=run_id,
+        )
+        return None
+    if run.state not in ("queued", "running") or run.stage != stage.value:
         return None
     link = links.get_link(session, run.link_id)
     structlog.contextvars.bind_contextvars(
@@ -246,6 +255,13 @@ def wait_for_api_budget(
         )
     log.warning("run waits for the Salesforce API budget", seconds=round(wait, 1), attempt=attempt)
     return wait
+
+
+def note_retry(ctx: SyncContext, run_id: int, reason: str, *, retry: int, retries: int) -> None:
+    """A task of the run hit a transient error and will retry: record why, so `convsync
+    status` and `sync --wait` say the run is retrying instead of showing frozen bars."""
+    with transaction(ctx.sessions) as session:
+        runs.note(session, run_id, f"retrying ({retry} of {retries}) after: {reason}")
 
 
 def fail_run(ctx: SyncContext, run_id: int, error: str) -> None:

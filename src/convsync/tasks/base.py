@@ -12,7 +12,11 @@ from psycopg import OperationalError as PsycopgOperationalError
 from requests.exceptions import ConnectionError as RequestsConnectionError
 from sqlalchemy.exc import OperationalError as SqlOperationalError
 
-from convsync.domain.errors import TransientSalesforceError
+from convsync.domain.errors import (
+    ApiLimitExceededError,
+    RequestCapUnavailableError,
+    TransientSalesforceError,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -20,6 +24,7 @@ log = structlog.get_logger(__name__)
 # dropped (a restart). Everything else fails at once, loudly, into the dead-letter table.
 TRANSIENT = (
     TransientSalesforceError,
+    RequestCapUnavailableError,
     RequestsConnectionError,
     SqlOperationalError,
     PsycopgOperationalError,
@@ -34,6 +39,33 @@ class SyncTask(Task):  # type: ignore[misc]  # Celery's Task is untyped
     retry_backoff_max = 60
     retry_jitter = True
     acks_late = True
+
+    def on_retry(
+        self,
+        exc: BaseException,
+        task_id: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        einfo: Any,
+    ) -> None:
+        from convsync.logs import redactor
+        from convsync.sync.stages import note_retry
+        from convsync.tasks.dispatch import sync_context
+
+        run_id = kwargs.get("run_id")
+        if not isinstance(run_id, int) or isinstance(exc, ApiLimitExceededError):
+            return  # a wait for the API budget records its own reason
+        reason = redactor.scrub(f"{type(exc).__name__}: {exc}".splitlines()[0])[:300]
+        try:
+            note_retry(
+                sync_context(),
+                run_id,
+                reason,
+                retry=self.request.retries + 1,
+                retries=self.max_retries,
+            )
+        except Exception:
+            log.exception("could not record why the run retries")
 
     def on_failure(
         self,

@@ -3,30 +3,49 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
 
+from kombu.exceptions import OperationalError
+
+from convsync.domain.errors import BrokerUnavailableError
 from convsync.sync.context import SyncContext, SyncOptions
 from convsync.workers.app import app
 from convsync.workers.root import adapters
+
+
+def _location(url: str) -> str:
+    """A broker URL without its user and password: `redis://host:6379`."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}"
+
+
+def send(task: str, **kwargs: Any) -> None:
+    """Send a task by name; a broker that cannot be reached is one clear error."""
+    try:
+        app.send_task(task, kwargs=kwargs)
+    except OperationalError as error:
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        where = _location(adapters().settings.broker_url)
+        raise BrokerUnavailableError(
+            f"cannot reach the broker at CONVSYNC_BROKER_URL ({where}: {reason})"
+        ) from None
 
 
 class CeleryDispatcher:
     """Sends tasks with ids only; routes come from configuration (celeryconfig.ROUTES)."""
 
     def inbound_stage(self, run_id: int) -> None:
-        app.send_task("convsync.sync.import_inbound", kwargs={"run_id": run_id})
+        send("convsync.sync.import_inbound", run_id=run_id)
 
     def inbound_chunk(self, run_id: int, chunk: int) -> None:
-        app.send_task(
-            "convsync.sync.apply_inbound_chunk", kwargs={"run_id": run_id, "chunk": chunk}
-        )
+        send("convsync.sync.apply_inbound_chunk", run_id=run_id, chunk=chunk)
 
     def outbound_stage(self, run_id: int) -> None:
-        app.send_task("convsync.sync.push_outbound", kwargs={"run_id": run_id})
+        send("convsync.sync.push_outbound", run_id=run_id)
 
     def outbound_chunk(self, run_id: int, chunk: int) -> None:
-        app.send_task(
-            "convsync.sync.push_outbound_chunk", kwargs={"run_id": run_id, "chunk": chunk}
-        )
+        send("convsync.sync.push_outbound_chunk", run_id=run_id, chunk=chunk)
 
     def push_edits(self, link_id: int, requested_after: int, *, delay: float) -> None:
         # A countdown far below the visibility timeout, so never delivered twice for it.
@@ -38,7 +57,7 @@ class CeleryDispatcher:
 
 
 def replay_dead_letters(link_id: int) -> None:
-    app.send_task("convsync.dlq.replay", kwargs={"link_id": link_id})
+    send("convsync.dlq.replay", link_id=link_id)
 
 
 def sync_context() -> SyncContext:
