@@ -21,9 +21,11 @@ NO_DATABASE = {"CONVSYNC_DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1
 CALL = """
 import sys
 from convsync import api
-from convsync.domain.errors import ConvsyncError
+from convsync.domain.errors import ConvsyncError, ServiceUnavailableError
 try:
     print("returned", getattr(api, sys.argv[1])(*sys.argv[2:]))
+except ServiceUnavailableError as error:  # whichever service it names
+    print("ServiceUnavailableError", error)
 except ConvsyncError as error:
     print(type(error).__name__, error)
 """
@@ -76,6 +78,7 @@ def test_a_sync_that_cannot_be_queued_is_a_service_unavailable_error(
     said, _ = call(NO_BROKER, "sync_now", "Spring")
 
     assert said.startswith("ServiceUnavailableError cannot reach the broker at CONVSYNC_BROKER_URL")
+    assert said.endswith("no run was started")
 
 
 def test_a_database_that_cannot_be_reached_is_a_service_unavailable_error(

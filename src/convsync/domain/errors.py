@@ -23,10 +23,6 @@ class ConfigurationError(ConvsyncError):
     """A setting is missing or invalid."""
 
 
-class BrokerUnavailableError(ConvsyncError):
-    """The broker refused or could not take a message: the work was not queued."""
-
-
 class LinkError(ConvsyncError):
     """A campaign cannot be linked or unlinked as asked."""
 
@@ -74,3 +70,7 @@ class TransientSalesforceError(SalesforceError):
 
 class ServiceUnavailableError(ConvsyncError):
     """The database or the broker cannot be used right now: the message says which."""
+
+
+class BrokerUnavailableError(ServiceUnavailableError):
+    """The broker refused or could not take a message: the work was not queued."""
