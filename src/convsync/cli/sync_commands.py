@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from convsync import api
+from convsync.cli.api_usage_view import print_api_usage
 from convsync.cli.errors import MAX_INTEGER, UserError, fail, seconds, typer_app
 from convsync.cli.output import JSON_OPTION_HELP, console, emit_json, emit_table
 from convsync.cli.status_commands import InboundOption, OutboundOption, policy_from
@@ -333,6 +334,8 @@ def _state(status: reporting.LinkStatus) -> str:
     run = status.last_run
     if status.state != "active":
         return status.state
+    if status.paused_until is not None:
+        return f"paused\n(API budget)\nuntil {status.paused_until:%H:%M:%S} UTC"
     if run is None:
         return "linked"
     if run.state == "queued":
@@ -368,9 +371,22 @@ def print_link_statuses(found: Sequence[reporting.LinkStatus], title: str) -> No
 
 
 def status(
-    campaign: Annotated[str | None, typer.Argument()] = None, as_json: JsonFlag = False
+    campaign: Annotated[str | None, typer.Argument()] = None,
+    as_json: JsonFlag = False,
+    calls: Annotated[
+        bool, typer.Option("--api", help="Salesforce API calls in the last 24 h, and the budget.")
+    ] = False,
 ) -> None:
     """Every linked campaign: state, last run, lag, members, skipped, dead letters, errors."""
+    if calls:
+        if campaign is not None:
+            raise typer.BadParameter("--api shows every campaign: drop CAMPAIGN")
+        report = api.api_usage()
+        if as_json:
+            emit_json(report)
+        else:
+            print_api_usage(report)
+        return
     found = api.status(campaign)
     if as_json:
         emit_json(found)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from convsync.domain.errors import ApiLimitExceededError
+from convsync.domain.errors import ApiBudgetSpentError, ApiLimitExceededError
 from convsync.sync import edits, inbound, outbound, stages
 from convsync.tasks.base import SyncTask
 from convsync.tasks.dispatch import sync_context
@@ -17,7 +17,12 @@ def _wait_for_budget(
     """Retry this task once the API budget may be back (the run keeps its work), or
     give up when the run has failed."""
     wait = stages.wait_for_api_budget(
-        sync_context(), run_id, str(error), attempt=task.request.retries, token=token
+        sync_context(),
+        run_id,
+        str(error),
+        attempt=task.request.retries,
+        token=token,
+        frees_at=error.frees_at if isinstance(error, ApiBudgetSpentError) else None,
     )
     if wait is not None:
         # Our own bound decides (attempts are counted with the transient retries).
