@@ -23,11 +23,12 @@ from convsync.salesforce.usage import (
     spending,
 )
 
+DAY = Window()
 API = "https://org.example/services/data/v59.0"
 NOW = datetime(2026, 12, 4, 12, 30, tzinfo=UTC)
 
 
-def ledger(budget: int | None = 10, window: Window = Window()) -> ApiUsageLedger:
+def ledger(budget: int | None = 10, window: Window = DAY) -> ApiUsageLedger:
     return ApiUsageLedger(fakeredis.FakeRedis(), budget=budget, share=0.5, window=window)
 
 

@@ -307,7 +307,8 @@ class ApiBudgetGuard:
             self.observer(state)
         if warn:
             log.warning(
-                "salesforce.api_budget_high: convsync used 80 % of its daily API budget",
+                "salesforce.api_budget_high",
+                detail="convsync has used 80 % of its daily Salesforce API budget",
                 used=state.used,
                 budget=state.budget,
             )
