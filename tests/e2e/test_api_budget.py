@@ -8,11 +8,14 @@ second), so a spent budget frees within seconds instead of a day.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
+from sqlalchemy.orm import Session, sessionmaker
 
 from convsync import metrics
 from convsync.config import get_settings
@@ -20,10 +23,13 @@ from convsync.salesforce.usage import PREFIX, Purpose
 from convsync.salesforce_emulator.testing import EmulatorHandle
 from convsync.workers import root
 from tests.integration.test_metrics import metrics_page
+from tests.support.beat import beats, fast_cadence
 from tests.support.logs import json_events
+from tests.support.observe import runs
 from tests.support.scenario import (
     WEBINAR_IN_SALESFORCE,
     WEBINAR_STATUSES,
+    add_salesforce_member,
     cli,
     cli_json,
     conversion_campaign,
@@ -154,3 +160,43 @@ def test_status_api_counts_per_purpose_what_the_org_counted(
     assert campaign["calls"]["write"] > 0
     assert campaign["calls"]["lookup"] > 0
     assert (report["budget"], report["paused"]) == (1_000, False)
+
+
+def test_beat_starts_no_run_while_the_budget_is_spent_and_resumes_when_it_frees(
+    org: EmulatorHandle,
+    sessions: sessionmaker[Session],
+    redis_url: str,
+    tmp_path: Path,
+) -> None:
+    budgeted = {
+        "CONVSYNC_SALESFORCE_DAILY_BUDGET": "200",
+        "CONVSYNC_SALESFORCE_BUDGET_WINDOW_SECONDS": str(WINDOW),
+    }
+    with (
+        fast_cadence(interval=2, lease=10, redis_url=redis_url, **budgeted),
+        beats(os.environ, tmp_path) as start_beat,
+    ):
+        forget_api_calls(redis_url)
+        worker = WorkerProcess(os.environ, tmp_path, name="budget-beat")
+        try:
+            worker.wait_ready()
+            sf = spring(org)
+            cli("link", "Spring", "--salesforce-campaign", sf["id"], "--force")
+            linked = finished_run("Spring")
+            assert linked["state"] == "succeeded", linked
+            add_salesforce_member(org, sf["id"], "late@example.com", "Invited")
+            ledger = root.adapters().api_usage
+            assert ledger is not None
+            while ledger.state().frees_at is None:  # other work spends what is left
+                ledger.spend("-", Purpose.READ)
+            start_beat()
+
+            skipped = "tick skipped: convsync's Salesforce API budget is spent"
+            eventually(lambda: json_events(worker.log(), skipped), timeout=30, interval=0.2)
+            assert link_status("Spring")["paused_until"] is not None
+            assert link_status("Spring")["last_run"]["id"] == linked["id"]  # none started
+
+            eventually(lambda: "late@example.com" in members_here("Spring"), timeout=90)
+        finally:
+            worker.stop()
+    assert not [r for r in runs(sessions) if r.state == "failed"]
