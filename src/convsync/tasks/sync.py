@@ -25,6 +25,11 @@ def _wait_for_budget(
         frees_at=error.frees_at if isinstance(error, ApiBudgetSpentError) else None,
     )
     if wait is not None:
+        if isinstance(error, ApiBudgetSpentError):
+            # A pause for convsync's own budget is no attempt: the retry keeps this
+            # message's count, so the transient-error retries and Salesforce's own
+            # limit waits that may follow still get their full allowance.
+            task.request.retries -= 1
         # Our own bound decides (attempts are counted with the transient retries).
         raise task.retry(countdown=wait, exc=error, max_retries=None)
 
