@@ -11,13 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from convsync.domain.errors import ConfigurationError
+import structlog
+
+from convsync.domain.errors import ConfigurationError, RequestCapUnavailableError
 from convsync.salesforce.usage import ORG_LEVEL, Purpose, Usage
 from convsync.store import catalog
 from convsync.store.db import transaction
 from convsync.sync.context import SyncContext
 from convsync.sync.ports import ApiBudgetPort
 
+log = structlog.get_logger(__name__)
 PURPOSES = tuple(p.value for p in Purpose)
 
 
@@ -91,7 +94,15 @@ def _report(ctx: SyncContext, found: Usage, window_seconds: int) -> ApiUsageRepo
 
 
 def paused_until(ctx: SyncContext) -> datetime | None:
-    """When the spent budget lets syncs run again (None: not spent, or not budgeted)."""
+    """When the spent budget lets syncs run again (None: not spent, or not budgeted).
+
+    For `convsync status`: Redis out of reach leaves the rest of the status readable
+    (the database holds it); the log says the pause could not be checked.
+    """
     if ctx.api_budget is None:
         return None
-    return ctx.api_budget.state().frees_at
+    try:
+        return ctx.api_budget.state().frees_at
+    except RequestCapUnavailableError as error:
+        log.warning("cannot tell whether the API budget pauses syncs", error=str(error))
+        return None
