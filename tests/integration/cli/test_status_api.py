@@ -3,14 +3,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import redis
 from typer.testing import CliRunner
 
 from convsync.cli.app import app
-from convsync.config import get_settings
 from convsync.salesforce.usage import PREFIX
 from convsync.salesforce_emulator.testing import EmulatorHandle
 from convsync.workers import root
@@ -55,18 +52,12 @@ def test_status_api_takes_no_campaign(org: EmulatorHandle) -> None:
 
 
 def test_without_redis_status_api_says_what_to_set(
-    org: EmulatorHandle, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    org: EmulatorHandle, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("CONVSYNC_BROKER_URL", f"sqla+sqlite:///{tmp_path}/broker.sqlite")
-    monkeypatch.delenv("CONVSYNC_REDIS_URL", raising=False)
-    get_settings.cache_clear()
-    root.reset(root.build())
-    try:
-        output = cli_fails("status", "--api")
-    finally:
-        monkeypatch.undo()
-        get_settings.cache_clear()
-        root.reset(root.build())
+    # The embedded mode: no Redis configured, so the composition root counts nothing.
+    monkeypatch.setattr(root.Adapters, "api_usage", property(lambda _: None))
+
+    output = cli_fails("status", "--api")
 
     assert "set CONVSYNC_REDIS_URL" in output
     assert "Traceback" not in output
