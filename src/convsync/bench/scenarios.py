@@ -236,21 +236,27 @@ def _salesforce_emails(sf: Salesforce, campaign_ids: Sequence[str]) -> dict[str,
     return emails
 
 
+def _seeded_campaign(name: str, members: int, email_domain: str) -> dict[str, Any]:
+    """The emulator's seed for one Salesforce campaign with the bench's statuses and
+    `members` generated Leads, all with the seeded status."""
+    return {
+        "Name": name,
+        "statuses": [
+            {"Label": label, "IsDefault": default, "HasResponded": responded}
+            for label, default, responded in STATUSES
+        ],
+        "generate_members": members,
+        "member_status": SEEDED,
+        "email_domain": email_domain,
+    }
+
+
 def seed_campaigns(bench: Bench, prefix: str, count: int, mix: Mix) -> list[Campaign]:
     """`count` campaigns on both sides, each holding `mix`, not yet linked."""
     tag = f"{prefix}{bench.serial()}"
     seeded = bench.admin.seed(
         campaigns=[
-            {
-                "Name": f"{tag} {i}",
-                "statuses": [
-                    {"Label": label, "IsDefault": default, "HasResponded": responded}
-                    for label, default, responded in STATUSES
-                ],
-                "generate_members": mix.on_salesforce,
-                "member_status": SEEDED,
-                "email_domain": f"{tag}.sf.example.com",
-            }
+            _seeded_campaign(f"{tag} {i}", mix.on_salesforce, f"{tag}.sf.example.com")
             for i in range(count)
         ]
     )
@@ -468,18 +474,7 @@ def measure_floor(bench: Bench, work: Work, *, bulk: bool) -> Measured:
     gateway = root.adapters().salesforce
     serial = bench.serial()
     scratch = bench.admin.seed(
-        campaigns=[
-            {
-                "Name": f"floor {serial}",
-                "statuses": [
-                    {"Label": label, "IsDefault": default, "HasResponded": responded}
-                    for label, default, responded in STATUSES
-                ],
-                "generate_members": work.updates,
-                "member_status": SEEDED,
-                "email_domain": f"floor{serial}.example.com",
-            }
-        ]
+        campaigns=[_seeded_campaign(f"floor {serial}", work.updates, f"floor{serial}.example.com")]
     )["campaigns"][0]
     targets = list(scratch["members"])
     known = max(work.inserts - work.unknown_people, 0)
