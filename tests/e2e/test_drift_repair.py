@@ -53,12 +53,23 @@ def campaign_id(org: EmulatorHandle) -> str:
     return campaign_id
 
 
-@pytest.fixture
-def settled(org: EmulatorHandle, campaign_id: str) -> str:
-    """Spring, with what the sync wrote settled in Salesforce: its latestDateCovered
-    (whole minutes) has passed the link's writes, so drift repair may judge them."""
+def wait_until_settled(org: EmulatorHandle) -> None:
+    """What the sync wrote is settled in Salesforce: its latestDateCovered has passed
+    the link's writes, so drift repair may judge them."""
     synced = datetime.fromisoformat(link_status("Spring")["last_run"]["finished_at"])
-    eventually(lambda: latest_date_covered(org) > synced, timeout=90, interval=1.0)
+    eventually(lambda: latest_date_covered(org) > synced, timeout=90, interval=0.5)
+
+
+@pytest.fixture
+def settled(org: EmulatorHandle) -> str:
+    """Spring in sync, and what the sync wrote settled in Salesforce: latestDateCovered
+    has passed the link's writes, so drift repair may judge them. latestDateCovered
+    comes in whole seconds here (the emulator's test knob); Salesforce's whole minutes
+    are kept by tests/e2e/test_real_org_day.py, whose drift repair finds purged removals."""
+    org.admin.set_replication_resolution(1)
+    campaign_id = linked_spring(org, ANN_AND_BOB)
+    synced = datetime.fromisoformat(link_status("Spring")["last_run"]["finished_at"])
+    eventually(lambda: latest_date_covered(org) > synced, timeout=10, interval=0.2)
     return campaign_id
 
 
