@@ -59,6 +59,7 @@ class Options:
     latency_ms: int
     bulk_threshold: int | None
     variant: bool
+    workers: int | None = None  # pool processes; None: one per CPU
 
 
 @contextmanager
@@ -131,7 +132,7 @@ def run_bench(options: Options, progress: Console) -> dict[str, Any]:
     def say(message: str) -> None:
         progress.print(f"[dim]bench {time.monotonic() - started:6.1f}s[/] {message}")
 
-    concurrency = os.cpu_count() or 2
+    concurrency = options.workers or os.cpu_count() or 2
     log_dir = Path(tempfile.mkdtemp(prefix="convsync-bench-"))
     say(f"services: PostgreSQL, Redis, emulator; logs in {log_dir}")
     with (
