@@ -9,7 +9,7 @@ from rich.console import Console
 
 from convsync.cli.errors import UserError
 from convsync.cli.extras import require_extra
-from convsync.cli.output import JSON_OPTION_HELP, emit_json, emit_table
+from convsync.views.output import JSON_OPTION_HELP, emit_json, emit_table
 
 
 def bench(
