@@ -26,7 +26,7 @@ from tests.support.scenario import (
     sync_now,
 )
 
-pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("worker")]
+pytestmark = [pytest.mark.e2e, pytest.mark.heavy, pytest.mark.usefixtures("worker")]
 
 COMMIT_DELAY = 120
 TRIO = {"ann@example.com": "Invited", "bob@example.com": "Invited", "cat@example.com": "Invited"}

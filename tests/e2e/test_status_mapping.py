@@ -320,7 +320,7 @@ def test_a_change_made_while_a_run_is_under_way_is_judged_again_by_a_scheduled_r
     assert skipped_here("Spring") == {}
 
 
-@pytest.mark.slow
+@pytest.mark.heavy
 def test_a_member_skipped_before_the_inbound_window_is_read_again_by_id(
     org: EmulatorHandle,
 ) -> None:
