@@ -277,11 +277,15 @@ class SalesforceClient:
         for page in self.query_pages(soql, action=action, include_deleted=include_deleted):
             yield from page
 
-    def composite_queries(self, queries: Sequence[str], *, action: str) -> list[dict[str, Any]]:
+    def composite_queries(
+        self, queries: Sequence[str], *, action: str, include_deleted: bool = False
+    ) -> list[dict[str, Any]]:
         """Up to five queries in one Composite API call (one API call for all): their
         SOQL travels in the request body, never in a URI. Each result is a first page,
-        as `query` returns it; a refused subrequest fails the whole call."""
-        prefix = f"/services/data/v{self.api_version}/query?"
+        as `query` (`queryAll` with `include_deleted`) returns it; a refused subrequest
+        fails the whole call."""
+        resource = "queryAll" if include_deleted else "query"
+        prefix = f"/services/data/v{self.api_version}/{resource}?"
         body = {
             "allOrNone": False,
             "compositeRequest": [
