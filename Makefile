@@ -17,9 +17,10 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/convsync demo
 
-## test: linters, type checks, import contracts, then the test suite
+## test: linters, type checks, import contracts, then the test suite in two processes
+## (a module's tests stay together: they share its worker; `make heavy` is separate)
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
