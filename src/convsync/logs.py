@@ -139,6 +139,7 @@ def configure_logging(
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # Libraries that log URLs with query strings at DEBUG stay at WARNING.
-    for noisy in ("urllib3", "simple_salesforce", "requests"):
+    # Libraries that log URLs with query strings at DEBUG stay at WARNING; so does
+    # Alembic's plugin set-up (alembic 1.17+ says each plugin it loads at INFO).
+    for noisy in ("urllib3", "simple_salesforce", "requests", "alembic.runtime.plugins"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -15,7 +15,14 @@ from typer.testing import CliRunner
 from convsync.cli.app import app
 from tests.support.services import PG_ADMIN_URL
 
-SCENARIOS = ("initial", "idle_tick", "incremental", "many_campaigns")
+SCENARIOS = (
+    "initial",
+    "idle_tick",
+    "incremental",
+    "many_campaigns",
+    "incremental_many",
+    "post_push_tick",
+)
 REQUIRED = (
     "members",
     "campaigns",
@@ -92,6 +99,10 @@ def test_bench_reports_every_scenario_against_its_floor_and_cleans_up() -> None:
     )
     assert scenarios["many_campaigns"]["campaigns"] == 5
     assert scenarios["idle_tick"]["due"] == 0
+    # 1 % of the members changed on each side, over the linked campaigns; then one tick.
+    assert scenarios["incremental_many"]["changed_per_side"] == 10
+    assert scenarios["incremental_many"]["runs"] == 5
+    assert scenarios["post_push_tick"]["campaigns"] == 5
     assert not databases_named(f"convsync_bench_{bench.pid}_")
 
 

@@ -6,7 +6,6 @@ before it, so "later" is simply the edit made last.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -23,8 +22,8 @@ from tests.support.scenario import (
     conversion_campaign,
     conversion_type,
     link_status,
+    linked_spring,
     members_here,
-    module_worker,
     salesforce_campaign,
     salesforce_members,
     salesforce_writes,
@@ -32,27 +31,8 @@ from tests.support.scenario import (
     succeeded_run,
     sync_now,
 )
-from tests.support.workers import WorkerProcess
 
-pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module", autouse=True)
-def worker(
-    salesforce_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[WorkerProcess]:
-    with module_worker(salesforce_env, tmp_path_factory.mktemp("conflicts")) as running:
-        yield running
-
-
-def linked(org: EmulatorHandle, here: dict[str, str], there: dict[str, str]) -> str:
-    """Spring (Webinar) linked to a Salesforce campaign, initial sync done; returns its id."""
-    conversion_type()
-    conversion_campaign("Spring", "Webinar", here)
-    sf = salesforce_campaign(org, "Spring SF", WEBINAR_IN_SALESFORCE, list(there.items()))
-    cli("link", "Spring", "--salesforce-campaign", sf["id"])
-    succeeded_run("Spring")
-    return str(sf["id"])
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("worker")]
 
 
 def test_linking_later_gives_each_conflict_to_the_later_change(org: EmulatorHandle) -> None:
@@ -97,7 +77,7 @@ def test_linking_later_gives_each_conflict_to_the_later_change(org: EmulatorHand
 
 def test_later_syncs_give_each_conflict_to_the_later_change(org: EmulatorHandle) -> None:
     everyone = {"ann@example.com": "Invited", "bob@example.com": "Invited"}
-    campaign_id = linked(org, everyone, everyone)
+    campaign_id = linked_spring(org, everyone, everyone)
     cli("members", "set", "Spring", "ann@example.com", "Registered")
     set_salesforce_status(org, campaign_id, "ann@example.com", "Attended")
     set_salesforce_status(org, campaign_id, "bob@example.com", "Registered")
@@ -113,7 +93,9 @@ def test_later_syncs_give_each_conflict_to_the_later_change(org: EmulatorHandle)
 
 
 def test_a_value_the_sync_wrote_does_not_come_back_as_a_change(org: EmulatorHandle) -> None:
-    campaign_id = linked(org, {"ann@example.com": "Registered"}, {"bob@example.com": "Attended"})
+    campaign_id = linked_spring(
+        org, {"ann@example.com": "Registered"}, {"bob@example.com": "Attended"}
+    )
     org.admin.reset_counters()
 
     sync_now("Spring")

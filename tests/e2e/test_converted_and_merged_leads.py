@@ -5,7 +5,6 @@ be found, and nothing may end as a dead letter that no replay can fix.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,26 +18,16 @@ from tests.support.scenario import (
     conversion_type,
     dead_letters,
     members_here,
-    module_worker,
     salesforce_campaign,
     salesforce_members,
     salesforce_writes,
     succeeded_run,
     sync_now,
 )
-from tests.support.workers import WorkerProcess
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("worker")]
 
 ANN = "ann@example.com"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def worker(
-    salesforce_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[WorkerProcess]:
-    with module_worker(salesforce_env, tmp_path_factory.mktemp("leads")) as running:
-        yield running
 
 
 def people_of(org: EmulatorHandle, campaign_id: str) -> list[dict[str, Any]]:

@@ -4,8 +4,6 @@ campaign, a new one. Real worker, Redis, PostgreSQL and the emulator over HTTPS.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from convsync.salesforce.soql import to_18
@@ -17,7 +15,6 @@ from tests.support.scenario import (
     cli_json,
     conversion_type,
     members_here,
-    module_worker,
     one_line_error,
     salesforce_campaign,
     salesforce_campaigns,
@@ -26,17 +23,8 @@ from tests.support.scenario import (
     succeeded_run,
     sync_now,
 )
-from tests.support.workers import WorkerProcess
 
-pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module", autouse=True)
-def worker(
-    salesforce_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[WorkerProcess]:
-    with module_worker(salesforce_env, tmp_path_factory.mktemp("creation")) as running:
-        yield running
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("worker")]
 
 
 def campaigns_here() -> dict[str, str | None]:

@@ -7,7 +7,6 @@ rule. It runs by itself when the delete log no longer reaches the bookmark, on d
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,34 +20,21 @@ from convsync.store.tables import LinkRow
 from convsync.sync import schedule
 from convsync.tasks.dispatch import sync_context
 from tests.support.scenario import (
-    WEBINAR_IN_SALESFORCE,
     cli,
-    conversion_campaign,
-    conversion_type,
     delete_salesforce_member,
     eventually,
     link_status,
+    linked_spring,
     members_here,
-    module_worker,
-    salesforce_campaign,
     salesforce_members,
     set_salesforce_status,
     succeeded_run,
     sync_now,
 )
-from tests.support.workers import WorkerProcess
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("worker")]
 
 ANN_AND_BOB = {"ann@example.com": "Registered", "bob@example.com": "Invited"}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def worker(
-    salesforce_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[WorkerProcess]:
-    with module_worker(salesforce_env, tmp_path_factory.mktemp("drift")) as running:
-        yield running
 
 
 def latest_date_covered(org: EmulatorHandle) -> datetime:
@@ -62,21 +48,28 @@ def latest_date_covered(org: EmulatorHandle) -> datetime:
 @pytest.fixture
 def campaign_id(org: EmulatorHandle) -> str:
     """Spring, linked and in sync: Ann and Bob on both sides."""
-    conversion_type()
-    conversion_campaign("Spring", "Webinar", ANN_AND_BOB)
-    sf = salesforce_campaign(org, "Spring SF", WEBINAR_IN_SALESFORCE, [])
-    cli("link", "Spring", "--salesforce-campaign", sf["id"])
-    succeeded_run("Spring")
-    assert salesforce_members(org, sf["id"]) == ANN_AND_BOB
-    return str(sf["id"])
+    campaign_id = linked_spring(org, ANN_AND_BOB)
+    assert salesforce_members(org, campaign_id) == ANN_AND_BOB
+    return campaign_id
+
+
+def wait_until_settled(org: EmulatorHandle) -> None:
+    """What the sync wrote is settled in Salesforce: its latestDateCovered has passed
+    the link's writes, so drift repair may judge them."""
+    synced = datetime.fromisoformat(link_status("Spring")["last_run"]["finished_at"])
+    eventually(lambda: latest_date_covered(org) > synced, timeout=90, interval=0.5)
 
 
 @pytest.fixture
-def settled(org: EmulatorHandle, campaign_id: str) -> str:
-    """Spring, with what the sync wrote settled in Salesforce: its latestDateCovered
-    (whole minutes) has passed the link's writes, so drift repair may judge them."""
+def settled(org: EmulatorHandle) -> str:
+    """Spring in sync, and what the sync wrote settled in Salesforce: latestDateCovered
+    has passed the link's writes, so drift repair may judge them. latestDateCovered
+    comes in whole seconds here (the emulator's test knob); Salesforce's whole minutes
+    are kept by tests/e2e/test_real_org_day.py, whose drift repair finds purged removals."""
+    org.admin.set_replication_resolution(1)
+    campaign_id = linked_spring(org, ANN_AND_BOB)
     synced = datetime.fromisoformat(link_status("Spring")["last_run"]["finished_at"])
-    eventually(lambda: latest_date_covered(org) > synced, timeout=90, interval=1.0)
+    eventually(lambda: latest_date_covered(org) > synced, timeout=10, interval=0.2)
     return campaign_id
 
 

@@ -4,7 +4,6 @@ dead letter), and the retention period."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -16,46 +15,27 @@ from convsync.store.db import transaction
 from convsync.store.tables import DecisionRow, PersonRow, utcnow
 from convsync.workers.app import app
 from tests.support.scenario import (
-    WEBINAR_IN_SALESFORCE,
     cli,
     cli_fails,
     cli_json,
     conversion_campaign,
     conversion_type,
     eventually,
-    module_worker,
+    linked_spring,
     one_line_error,
     salesforce_campaign,
     set_salesforce_status,
     succeeded_run,
     sync_now,
 )
-from tests.support.workers import WorkerProcess
 
-pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module", autouse=True)
-def worker(
-    salesforce_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[WorkerProcess]:
-    with module_worker(salesforce_env, tmp_path_factory.mktemp("explain")) as running:
-        yield running
-
-
-def linked(org: EmulatorHandle, here: dict[str, str], there: dict[str, str]) -> str:
-    conversion_type()
-    conversion_campaign("Spring", "Webinar", here)
-    sf = salesforce_campaign(org, "Spring SF", WEBINAR_IN_SALESFORCE, list(there.items()))
-    cli("link", "Spring", "--salesforce-campaign", sf["id"])
-    succeeded_run("Spring")
-    return str(sf["id"])
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("worker")]
 
 
 def test_explain_shows_a_conflict_with_both_values_both_times_the_base_and_the_rule(
     org: EmulatorHandle,
 ) -> None:
-    campaign_id = linked(org, {"ann@example.com": "Invited"}, {"ann@example.com": "Invited"})
+    campaign_id = linked_spring(org, {"ann@example.com": "Invited"}, {"ann@example.com": "Invited"})
     cli("members", "set", "Spring", "ann@example.com", "Registered")
     set_salesforce_status(org, campaign_id, "ann@example.com", "Attended")  # the later one
     sync_now("Spring")
@@ -78,7 +58,7 @@ def test_explain_shows_a_conflict_with_both_values_both_times_the_base_and_the_r
 
 
 def test_explain_lists_a_members_history_newest_first(org: EmulatorHandle) -> None:
-    linked(org, {"vip@example.com": "Invited"}, {})
+    linked_spring(org, {"vip@example.com": "Invited"}, {})
     cli("members", "set", "Spring", "vip@example.com", "Registered")
     sync_now("Spring")
 
@@ -118,7 +98,7 @@ def test_explain_says_why_a_member_was_skipped_or_dead_lettered(org: EmulatorHan
 def test_explain_of_someone_convsync_does_not_know_says_so_in_one_line(
     org: EmulatorHandle,
 ) -> None:
-    linked(org, {}, {})
+    linked_spring(org, {}, {})
 
     error = one_line_error(cli_fails("explain", "Spring", "nobody@example.com"))
 
@@ -128,7 +108,7 @@ def test_explain_of_someone_convsync_does_not_know_says_so_in_one_line(
 def test_decisions_older_than_the_retention_period_are_forgotten(
     org: EmulatorHandle, sessions: sessionmaker[Session]
 ) -> None:
-    linked(org, {"old@example.com": "Invited", "new@example.com": "Invited"}, {})
+    linked_spring(org, {"old@example.com": "Invited", "new@example.com": "Invited"}, {})
     old = select(PersonRow.id).where(PersonRow.email == "old@example.com").scalar_subquery()
     with transaction(sessions) as session:  # as if Ann's push was 31 days ago
         session.execute(

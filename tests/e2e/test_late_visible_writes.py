@@ -6,7 +6,6 @@ they land when they appear (issue 12, with the emulator's `commit-delay` at 120 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,7 +18,6 @@ from tests.support.scenario import (
     conversion_type,
     eventually,
     members_here,
-    module_worker,
     salesforce_campaign,
     salesforce_member_ids,
     salesforce_members,
@@ -27,20 +25,11 @@ from tests.support.scenario import (
     succeeded_run,
     sync_now,
 )
-from tests.support.workers import WorkerProcess
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.heavy, pytest.mark.usefixtures("worker")]
 
 COMMIT_DELAY = 120
 TRIO = {"ann@example.com": "Invited", "bob@example.com": "Invited", "cat@example.com": "Invited"}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def worker(
-    salesforce_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[WorkerProcess]:
-    with module_worker(salesforce_env, tmp_path_factory.mktemp("late")) as running:
-        yield running
 
 
 def test_a_write_visible_two_minutes_late_still_lands(org: EmulatorHandle) -> None:

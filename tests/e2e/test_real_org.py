@@ -5,7 +5,7 @@ Lead creates, and duplicate rules. Real worker, Redis, PostgreSQL and the emulat
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -17,23 +17,13 @@ from tests.support.scenario import (
     conversion_type,
     dead_letters,
     members_here,
-    module_worker,
     salesforce_campaign,
     salesforce_members,
     succeeded_run,
     sync_now,
 )
-from tests.support.workers import WorkerProcess
 
-pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module", autouse=True)
-def worker(
-    salesforce_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[WorkerProcess]:
-    with module_worker(salesforce_env, tmp_path_factory.mktemp("real-org")) as running:
-        yield running
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("worker")]
 
 
 def long_emails(count: int) -> list[str]:

@@ -39,7 +39,7 @@ from tests.support.scenario import (
 )
 from tests.support.workers import WorkerProcess
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.heavy]
 
 PEOPLE = int(os.environ.get("CONVSYNC_REAL_ORG_PEOPLE", "5000"))
 STATUSES_HERE = ("Invited", "Registered", "Attended")

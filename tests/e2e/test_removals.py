@@ -6,52 +6,32 @@ Every edit below happens after the one before it, on the real clocks of both sid
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from convsync.salesforce_emulator.testing import EmulatorHandle
 from tests.support.scenario import (
-    WEBINAR_IN_SALESFORCE,
     cli,
     cli_json,
-    conversion_campaign,
-    conversion_type,
     delete_salesforce_member,
     link_status,
+    linked_spring,
     members_here,
-    module_worker,
-    salesforce_campaign,
     salesforce_members,
     set_salesforce_status,
-    succeeded_run,
     sync_now,
 )
-from tests.support.workers import WorkerProcess
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("worker")]
 
 ANN_AND_BOB = {"ann@example.com": "Registered", "bob@example.com": "Invited"}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def worker(
-    salesforce_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[WorkerProcess]:
-    with module_worker(salesforce_env, tmp_path_factory.mktemp("removals")) as running:
-        yield running
 
 
 @pytest.fixture
 def campaign_id(org: EmulatorHandle) -> str:
     """Spring, linked and in sync: Ann and Bob on both sides."""
-    conversion_type()
-    conversion_campaign("Spring", "Webinar", ANN_AND_BOB)
-    sf = salesforce_campaign(org, "Spring SF", WEBINAR_IN_SALESFORCE, [])
-    cli("link", "Spring", "--salesforce-campaign", sf["id"])
-    succeeded_run("Spring")
-    assert salesforce_members(org, sf["id"]) == ANN_AND_BOB
-    return str(sf["id"])
+    campaign_id = linked_spring(org, ANN_AND_BOB)
+    assert salesforce_members(org, campaign_id) == ANN_AND_BOB
+    return campaign_id
 
 
 def last_counts() -> dict[str, int]:

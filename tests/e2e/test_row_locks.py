@@ -5,7 +5,6 @@ real org (UNABLE_TO_LOCK_ROW per record). The sync must not spend its attempts o
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,26 +19,16 @@ from tests.support.scenario import (
     dead_letters,
     finished_run,
     members_here,
-    module_worker,
     salesforce_campaign,
     salesforce_members,
 )
-from tests.support.workers import WorkerProcess
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("worker")]
 
 MEMBERS = 5_000
 # A member write keeps its campaign locked this long after it ends: every collection
 # call of a chunk collides with the one before it and with the other worker's.
 LOCK_WINDOW_MS = 250
-
-
-@pytest.fixture(scope="module", autouse=True)
-def worker(
-    salesforce_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[WorkerProcess]:
-    with module_worker(salesforce_env, tmp_path_factory.mktemp("row-locks")) as running:
-        yield running
 
 
 def test_a_5000_member_initial_sync_under_row_locks_ends_with_both_sides_equal(

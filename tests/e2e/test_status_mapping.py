@@ -5,7 +5,6 @@ mapping or a policy changes. On a real worker.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -27,7 +26,6 @@ from tests.support.scenario import (
     eventually,
     link_status,
     members_here,
-    module_worker,
     one_line_error,
     salesforce_campaign,
     salesforce_members,
@@ -35,9 +33,8 @@ from tests.support.scenario import (
     skipped_here,
     succeeded_run,
 )
-from tests.support.workers import WorkerProcess
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("worker")]
 
 # A Salesforce campaign that calls the type's "Attended" "Attended - Webinar".
 WEBINAR_LABELS = [
@@ -46,14 +43,6 @@ WEBINAR_LABELS = [
     ("Attended - Webinar", False, True),
 ]
 WITHOUT_ATTENDED = [("Invited", True, False), ("Registered", False, True)]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def worker(
-    salesforce_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[WorkerProcess]:
-    with module_worker(salesforce_env, tmp_path_factory.mktemp("mapping")) as running:
-        yield running
 
 
 def spring(members: dict[str, str] | None = None) -> None:
@@ -331,7 +320,7 @@ def test_a_change_made_while_a_run_is_under_way_is_judged_again_by_a_scheduled_r
     assert skipped_here("Spring") == {}
 
 
-@pytest.mark.slow
+@pytest.mark.heavy
 def test_a_member_skipped_before_the_inbound_window_is_read_again_by_id(
     org: EmulatorHandle,
 ) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -27,7 +27,6 @@ from tests.support.scenario import (
     eventually,
     link_status,
     members_here,
-    module_worker,
     one_line_error,
     salesforce_campaign,
     salesforce_members,
@@ -39,18 +38,10 @@ from tests.support.scenario import (
 )
 from tests.support.workers import WorkerProcess
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("worker")]
 
 # A Salesforce campaign without "Attended", the type's responded status.
 WITHOUT_ATTENDED = [("Invited", True, False), ("Registered", False, True)]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def worker(
-    salesforce_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[WorkerProcess]:
-    with module_worker(salesforce_env, tmp_path_factory.mktemp("statuses")) as running:
-        yield running
 
 
 def worker_events(worker: WorkerProcess, since: int) -> list[dict[str, Any]]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from convsync.salesforce_emulator.testing import EmulatorHandle
@@ -18,24 +16,14 @@ from tests.support.scenario import (
     conversion_type,
     link_status,
     members_here,
-    module_worker,
     one_line_error,
     salesforce_campaign,
     salesforce_members,
     set_salesforce_status,
     succeeded_run,
 )
-from tests.support.workers import WorkerProcess
 
-pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module", autouse=True)
-def worker(
-    salesforce_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[WorkerProcess]:
-    with module_worker(salesforce_env, tmp_path_factory.mktemp("unlink")) as running:
-        yield running
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("worker")]
 
 
 def linked(org: EmulatorHandle, name: str, here: str, there: str) -> str:

@@ -118,3 +118,21 @@ def test_writes_are_visible_at_once_by_default(sf: Any, campaign: dict[str, Any]
     member = add_member(sf, campaign)
     now = datetime.now(UTC)
     assert sf.CampaignMember.updated(now - WIDE, now + WIDE)["ids"] == [member]
+
+
+def test_latest_date_covered_is_a_whole_minute_by_default(sf: Any) -> None:
+    covered = _parse(_deleted(sf)["latestDateCovered"])
+
+    assert (covered.second, covered.microsecond) == (0, 0)
+
+
+def test_a_finer_replication_resolution_rounds_latest_date_covered_to_it(
+    org: EmulatorHandle, sf: Any
+) -> None:
+    org.admin.set_replication_resolution(1)
+    before = datetime.now(UTC).replace(microsecond=0)
+
+    covered = _parse(_deleted(sf)["latestDateCovered"])
+
+    assert covered.microsecond == 0
+    assert before - timedelta(seconds=1) <= covered <= datetime.now(UTC)

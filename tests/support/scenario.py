@@ -222,6 +222,19 @@ def dead_letters(campaign: str | None = None, *, include_resolved: bool = False)
 WEBINAR_IN_SALESFORCE = [(s, s == "Invited", s == "Attended") for s in WEBINAR_STATUSES]
 
 
+def linked_spring(
+    org: EmulatorHandle, here: Mapping[str, str], there: Mapping[str, str] | None = None
+) -> str:
+    """Spring (Webinar) with `here`, linked to "Spring SF" holding `there` (none by
+    default), initial sync done; the Salesforce campaign's id."""
+    conversion_type()
+    conversion_campaign("Spring", "Webinar", here)
+    sf = salesforce_campaign(org, "Spring SF", WEBINAR_IN_SALESFORCE, list((there or {}).items()))
+    cli("link", "Spring", "--salesforce-campaign", sf["id"])
+    succeeded_run("Spring")
+    return str(sf["id"])
+
+
 def salesforce_member_ids(org: EmulatorHandle, campaign_id: str) -> dict[str, str]:
     """email → CampaignMember id of the campaign's live members."""
     sf = simple_salesforce_client(org)

@@ -20,6 +20,7 @@ from convsync.salesforce.usage import (
     Purpose,
     attribute_to,
     purpose,
+    reading,
     spending,
 )
 
@@ -79,6 +80,18 @@ def test_a_gateway_method_names_its_purpose_for_every_call_it_makes() -> None:
     read_statuses()
 
     assert counted.usage().calls == {("-", "statuses"): 1}
+
+
+def test_a_post_that_only_reads_counts_as_a_read_unless_it_serves_a_lookup() -> None:
+    counted = ledger()
+    guard = ApiBudgetGuard(counted)
+
+    with reading():
+        guard.before("POST", f"{API}/composite")
+    with purpose(Purpose.LOOKUP), reading():
+        guard.before("POST", f"{API}/composite")
+
+    assert counted.usage().calls == {("-", "read"): 1, ("-", "lookup"): 1}
 
 
 def test_logins_and_other_urls_are_not_api_calls() -> None:

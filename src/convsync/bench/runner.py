@@ -26,13 +26,20 @@ from rich.console import Console
 from convsync.bench.errors import BenchError
 
 if TYPE_CHECKING:
-    from convsync.bench.scenarios import Bench
+    from convsync.bench.world import Bench
 
 # Above every stage of the bench: the variant that never uses Bulk API 2.0.
 NEVER_BULK = 1_000_000_000
 # The lowest threshold the settings accept: the variant that always uses it.
 ALWAYS_BULK = 200
-ROWS = ("initial", "incremental", "many_campaigns", "idle_tick")
+ROWS = (
+    "initial",
+    "incremental",
+    "many_campaigns",
+    "idle_tick",
+    "incremental_many",
+    "post_push_tick",
+)
 FIELDS = (
     "seconds",
     "api_calls",
@@ -52,6 +59,7 @@ class Options:
     latency_ms: int
     bulk_threshold: int | None
     variant: bool
+    workers: int | None = None  # pool processes; None: one per CPU
 
 
 @contextmanager
@@ -83,7 +91,8 @@ def _worker_env(base: dict[str, str], threshold: int | None) -> dict[str, str]:
 
 
 def _main_scenarios(bench: Bench, options: Options, results: dict[str, Any]) -> None:
-    """initial → incremental (same campaign) → many_campaigns → idle_tick (same campaigns)."""
+    """initial → incremental (same campaign) → many_campaigns → idle_tick →
+    incremental_many → post_push_tick (the same campaigns)."""
     from convsync.bench import scenarios
 
     scenarios.warm_up(bench)
@@ -95,6 +104,8 @@ def _main_scenarios(bench: Bench, options: Options, results: dict[str, Any]) -> 
         bench, options.members, options.campaigns, options.overlap
     )
     results["idle_tick"] = scenarios.idle_tick(bench, seeded)
+    results["incremental_many"] = scenarios.incremental_many(bench, seeded)
+    results["post_push_tick"] = scenarios.post_push_tick(bench, seeded)
     for campaign in seeded:
         scenarios.retire(bench, campaign)
 
@@ -109,6 +120,7 @@ def _variant(initial: dict[str, Any]) -> tuple[str, int]:
 def run_bench(options: Options, progress: Console) -> dict[str, Any]:
     """Start the services, run every scenario, tear everything down; the report."""
     from convsync.bench import scenarios as bench_scenarios
+    from convsync.bench import world
     from convsync.bench.services import check_configuration, running_services, worker_pool
     from convsync.store.migrate import upgrade
     from convsync.tasks.dispatch import sync_context
@@ -120,7 +132,7 @@ def run_bench(options: Options, progress: Console) -> dict[str, Any]:
     def say(message: str) -> None:
         progress.print(f"[dim]bench {time.monotonic() - started:6.1f}s[/] {message}")
 
-    concurrency = os.cpu_count() or 2
+    concurrency = options.workers or os.cpu_count() or 2
     log_dir = Path(tempfile.mkdtemp(prefix="convsync-bench-"))
     say(f"services: PostgreSQL, Redis, emulator; logs in {log_dir}")
     with (
@@ -129,7 +141,7 @@ def run_bench(options: Options, progress: Console) -> dict[str, Any]:
     ):
         upgrade(root.adapters().engine)
         ctx = sync_context()
-        if not bench_scenarios.is_empty(ctx.sessions):
+        if not world.is_empty(ctx.sessions):
             raise BenchError(
                 "CONVSYNC_DATABASE_URL holds data; convsync bench needs an empty database "
                 "(or unset it to let the bench create a throwaway one)"
@@ -147,21 +159,21 @@ def run_bench(options: Options, progress: Console) -> dict[str, Any]:
             say(f"workers: {concurrency} pool processes, CONVSYNC_BULK_THRESHOLD={threshold}")
             env = _worker_env(svc.env, threshold)
             with worker_pool(env, log_dir, "bench-worker", concurrency) as sampler:
-                _main_scenarios(bench_scenarios.Bench(svc, ctx, sampler, say), options, results)
+                _main_scenarios(world.Bench(svc, ctx, sampler, say), options, results)
             if options.variant:
                 name, other = _variant(results["initial"])
                 say(f"{name}: workers restarted with CONVSYNC_BULK_THRESHOLD={other}")
                 with worker_pool(
                     _worker_env(svc.env, other), log_dir, "variant-worker", concurrency
                 ) as sampler:
-                    bench = bench_scenarios.Bench(svc, ctx, sampler, say)
+                    bench = world.Bench(svc, ctx, sampler, say)
                     bench_scenarios.warm_up(bench)
                     results[name] = bench_scenarios.initial(
                         bench, options.members, options.overlap, name
                     )
                     results[name]["bulk_threshold"] = other
             if not svc.throwaway_database:
-                bench_scenarios.truncate_all(ctx.sessions)
+                world.truncate_all(ctx.sessions)
         except BaseException:
             say(f"[red]failed[/]: logs kept in {log_dir}")
             raise

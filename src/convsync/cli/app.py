@@ -87,7 +87,7 @@ def demo(
 ) -> None:
     """Run a real end-to-end sync on the embedded default (or on CONVSYNC_* services)."""
     require_extra("emulator", "convsync demo")
-    from convsync.cli.demo import run_demo
+    from convsync.demo.runner import run_demo
 
     run_demo(members, timeout)
 

@@ -9,7 +9,7 @@ from rich.console import Console
 
 from convsync.cli.errors import UserError
 from convsync.cli.extras import require_extra
-from convsync.cli.output import JSON_OPTION_HELP, emit_json, emit_table
+from convsync.views.output import JSON_OPTION_HELP, emit_json, emit_table
 
 
 def bench(
@@ -36,6 +36,10 @@ def bench(
         bool,
         typer.Option(help="Run the initial sync again on the other write path (bulk/collections)."),
     ] = True,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, max=64, help="Worker pool processes (default: one per CPU)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help=JSON_OPTION_HELP)] = False,
 ) -> None:
     """Benchmark the sync on real services and print the figures with their floor."""
@@ -47,7 +51,7 @@ def bench(
     require_extra("emulator", "convsync bench")
     from convsync.bench.runner import FIELDS, ROWS, Options, run_bench
 
-    options = Options(members, campaigns, overlap, latency_ms, bulk_threshold, variant)
+    options = Options(members, campaigns, overlap, latency_ms, bulk_threshold, variant, workers)
     report = run_bench(options, Console(stderr=True))
     if as_json:
         emit_json(report)

@@ -9,8 +9,8 @@ import typer
 
 from convsync import api
 from convsync.cli.errors import MAX_INTEGER, UserError, typer_app
-from convsync.cli.output import JSON_OPTION_HELP, console, emit_json, emit_table
 from convsync.sync import catalog
+from convsync.views.output import JSON_OPTION_HELP, console, emit_json, emit_table
 from convsync.workers.root import adapters
 
 types_app = typer_app("Campaign types and their member statuses.")

@@ -12,8 +12,8 @@ import typer
 
 from convsync.cli.errors import MAX_INTEGER, UserError, typer_app
 from convsync.cli.extras import require_extra
-from convsync.cli.output import console
 from convsync.config import DATA_DIR, get_settings
+from convsync.views.output import console
 
 db_app = typer_app("The database schema.")
 

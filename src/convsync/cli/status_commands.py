@@ -13,11 +13,11 @@ import typer
 from rich.markup import escape
 
 from convsync.cli.errors import typer_app
-from convsync.cli.output import JSON_OPTION_HELP, console, emit_json, emit_table
 from convsync.domain.status_rules import InboundUnknown, OutboundUnknown, StatusPolicy
 from convsync.sync import status_rules
 from convsync.sync.status_rules import Reevaluation
 from convsync.tasks.dispatch import sync_context
+from convsync.views.output import JSON_OPTION_HELP, console, emit_json, emit_table
 
 mapping_app = typer_app(
     "Status translation: a Conversion status known in Salesforce by another label."

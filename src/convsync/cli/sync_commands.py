@@ -10,51 +10,24 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from convsync import api
-from convsync.cli.api_usage_view import print_api_usage
 from convsync.cli.errors import MAX_INTEGER, UserError, fail, seconds, typer_app
-from convsync.cli.output import JSON_OPTION_HELP, console, emit_json, emit_table
 from convsync.cli.status_commands import InboundOption, OutboundOption, policy_from
 from convsync.domain.errors import MissingAccessError, SalesforceError
 from convsync.domain.model import SyncMode
-from convsync.domain.status_rules import InboundUnknown, OutboundUnknown
-from convsync.domain.statuses import Preflight
 from convsync.sync import dead_letters, linking, reporting
 from convsync.sync.reporting import RunSummary
 from convsync.tasks.dispatch import replay_dead_letters, sync_context
+from convsync.views.api_usage import print_api_usage
+from convsync.views.links import print_link_statuses, print_preflight
+from convsync.views.output import JSON_OPTION_HELP, console, emit_json, emit_table
 
 dlq_app = typer_app("The dead-letter queue: members the sync could not push.")
 JsonFlag = Annotated[bool, typer.Option("--json", help=JSON_OPTION_HELP)]
 SalesforceCampaign = Annotated[
     str | None, typer.Option("--salesforce-campaign", help="Salesforce Campaign id (701…).")
 ]
-
-
-def print_preflight(check: Preflight) -> None:
-    gap = check.gap
-    if gap.is_compatible:
-        console.print("[green]✓[/] statuses match on both sides")
-        return
-    as_default = check.policy.inbound_unknown is InboundUnknown.DEFAULT
-    create = check.policy.outbound_unknown is OutboundUnknown.CREATE
-    for label in gap.missing_in_conversion:
-        n = check.skipped_inbound.get(label, 0)
-        fate = "imported with the type's default status" if as_default else "skipped"
-        console.print(
-            f"[yellow]![/] Salesforce status {escape(repr(label))} is not in the type: "
-            f"{n} Salesforce member(s) would be {fate}"
-        )
-    for status in gap.missing_in_salesforce:
-        n = check.dead_letter_outbound.get(status, 0)
-        mapped = gap.labels.get(status)
-        known_as = f" (as {escape(repr(mapped))})" if mapped else ""
-        fate = "pushed once the status is created" if create else "dead-lettered"
-        console.print(
-            f"[yellow]![/] status {escape(repr(status))}{known_as} is not on the Salesforce "
-            f"campaign: {n} Conversion member(s) would be {fate}"
-        )
 
 
 def print_missing_access(missing: Sequence[str]) -> None:
@@ -306,68 +279,6 @@ def sync(
         console.print(_describe(run))
         if run.state != "succeeded":
             raise UserError(f"run {run_id} failed: {run.error}")
-
-
-def _ago(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    seconds = max(seconds, 0.0)
-    if seconds < 120:
-        return f"{seconds:.0f}s"
-    if seconds < 7_200:
-        return f"{seconds / 60:.0f}m"
-    return f"{seconds / 3_600:.1f}h"
-
-
-def _last_run(run: RunSummary | None) -> str:
-    if run is None:
-        return "—"
-    return f"#{run.id} {run.kind}\n{run.finished_at or run.started_at:%H:%M:%S}"
-
-
-def _shorten(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _state(status: reporting.LinkStatus) -> str:
-    """Where the campaign stands: unlinked, linked, syncing (stage), failed or idle."""
-    run = status.last_run
-    if status.state != "active":
-        return status.state
-    if status.paused_until is not None:
-        return f"paused\n(API budget)\nuntil {status.paused_until:%H:%M:%S} UTC"
-    if run is None:
-        return "linked"
-    if run.state == "queued":
-        return "queued\n(no worker has\npicked it up)"
-    if run.state == "running":
-        return f"syncing\n({run.stage})"
-    return "idle" if run.state == "succeeded" else run.state
-
-
-def print_link_statuses(found: Sequence[reporting.LinkStatus], title: str) -> None:
-    """The `convsync status` table (also the demo's closing picture)."""
-    table = Table(title=title, title_justify="left")
-    table.add_column("campaign\n[dim]Salesforce id[/]")
-    table.add_column("state")
-    table.add_column("last run")
-    table.add_column("lag", justify="right")
-    table.add_column("members\nhere / SF", justify="right")
-    table.add_column("skipped", justify="right")
-    table.add_column("dead\nletters", justify="right")
-    table.add_column("last error", max_width=40)
-    for s in found:
-        table.add_row(
-            f"{s.campaign}\n[dim]{s.salesforce_campaign_id}[/]",
-            _state(s),
-            _last_run(s.last_run),
-            _ago(s.lag_seconds),
-            f"{s.members_in_conversion:,} / {s.members_in_salesforce:,}",
-            f"{s.skipped:,}",
-            f"{s.dead_letters:,}",
-            _shorten(s.last_error or "", 60),
-        )
-    console.print(table)
 
 
 def status(

@@ -51,6 +51,7 @@ from convsync.salesforce.auth import (
 from convsync.salesforce.budget import ApiBudget
 from convsync.salesforce.failures import is_expired_session, translate
 from convsync.salesforce.http import DEFAULT_TIMEOUT, SalesforceSession
+from convsync.salesforce.usage import reading
 
 T = TypeVar("T")
 log = structlog.get_logger(__name__)
@@ -277,11 +278,15 @@ class SalesforceClient:
         for page in self.query_pages(soql, action=action, include_deleted=include_deleted):
             yield from page
 
-    def composite_queries(self, queries: Sequence[str], *, action: str) -> list[dict[str, Any]]:
+    def composite_queries(
+        self, queries: Sequence[str], *, action: str, include_deleted: bool = False
+    ) -> list[dict[str, Any]]:
         """Up to five queries in one Composite API call (one API call for all): their
         SOQL travels in the request body, never in a URI. Each result is a first page,
-        as `query` returns it; a refused subrequest fails the whole call."""
-        prefix = f"/services/data/v{self.api_version}/query?"
+        as `query` (`queryAll` with `include_deleted`) returns it; a refused subrequest
+        fails the whole call."""
+        resource = "queryAll" if include_deleted else "query"
+        prefix = f"/services/data/v{self.api_version}/{resource}?"
         body = {
             "allOrNone": False,
             "compositeRequest": [
@@ -308,7 +313,8 @@ class SalesforceClient:
                 results.append(item["body"])
             return results
 
-        return self.call(action, run)
+        with reading():  # a POST that only reads
+            return self.call(action, run)
 
     def more_pages(self, next_url: str, *, action: str) -> Iterator[list[dict[str, Any]]]:
         """The pages after a first one, from its `nextRecordsUrl` (each a short GET)."""

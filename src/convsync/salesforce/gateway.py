@@ -366,44 +366,31 @@ class SalesforceGateway:
     ) -> dict[str, datetime]:
         """Campaigns with member (or status) changes after their mark → latest stamp.
 
-        One aggregate query per ~290 campaigns (as many ids as a URI safely holds), on
-        queryAll so removals count; with `include_status_changes`, one more on
-        CampaignMemberStatus.
+        One aggregate query per 500 campaigns, on queryAll so removals count (with
+        `include_status_changes`, one more on CampaignMemberStatus), five to a Composite
+        API call: one API call a tick for up to 2,500 linked campaigns.
         """
         ids = [validate_id(c, "Campaign") for c in campaign_ids]
         marks = _marks(campaign_ids, ids, since)
-        latest: dict[str, datetime] = {}
         objects = ["CampaignMember"] + (["CampaignMemberStatus"] if include_status_changes else [])
-        for chunk in chunked_in(ids):
-            chunk_marks = [marks[c] for c in chunk]
-            floor = (
-                None
-                if any(m is None for m in chunk_marks)
-                else min(m for m in chunk_marks if m is not None)
-            )
-            for object_name in objects:
-                for campaign_id, stamp in self._latest_stamps(object_name, chunk, floor):
-                    mark = marks.get(campaign_id)
-                    if mark is not None and stamp <= mark:
-                        continue
-                    if campaign_id not in latest or stamp > latest[campaign_id]:
-                        latest[campaign_id] = stamp
-        return latest
-
-    def _latest_stamps(
-        self, object_name: str, campaign_ids: list[str], floor: datetime | None
-    ) -> Iterator[tuple[str, datetime]]:
-        template = select(("CampaignId", "MAX(SystemModstamp) latest"), object_name)
-        template += " WHERE CampaignId IN {ids}"
-        if floor is not None:
-            template += " AND SystemModstamp > {floor}"
-        query = soql(template + " GROUP BY CampaignId", ids=campaign_ids, floor=floor)
-        for row in self.client.query_records(
-            query, action=f"look for changed {object_name}s", include_deleted=True
-        ):
+        queries = [
+            _latest_stamps_query(object_name, chunk, [marks[c] for c in chunk])
+            for chunk in chunked_in(ids, max_encoded=None)
+            for object_name in objects
+        ]
+        latest: dict[str, datetime] = {}
+        rows = self._query_many(
+            queries, action="look for changed campaign members", include_deleted=True
+        )
+        for row in rows:
+            campaign_id = str(row["CampaignId"])
             stamp = parse_datetime(_aggregate(row, "latest", 1))
-            if stamp is not None:
-                yield str(row["CampaignId"]), stamp
+            mark = marks.get(campaign_id)
+            if stamp is None or (mark is not None and stamp <= mark):
+                continue
+            if campaign_id not in latest or stamp > latest[campaign_id]:
+                latest[campaign_id] = stamp
+        return latest
 
     # ---------------------------------------------------------------- people
 
@@ -505,15 +492,21 @@ class SalesforceGateway:
                     found[str(row["Id"])] = row
         return found
 
-    def _query_many(self, queries: Sequence[str], *, action: str) -> Iterator[dict[str, Any]]:
+    def _query_many(
+        self, queries: Sequence[str], *, action: str, include_deleted: bool = False
+    ) -> Iterator[dict[str, Any]]:
         """The rows of each query in turn: a lone query short enough for a URI as a GET,
         others five to a Composite API call, each followed by its further pages."""
         if len(queries) == 1 and fits_in_uri(queries[0]):
-            yield from self.client.query_records(queries[0], action=action)
+            yield from self.client.query_records(
+                queries[0], action=action, include_deleted=include_deleted
+            )
             return
         for start in range(0, len(queries), QUERIES_PER_COMPOSITE):
             batch = queries[start : start + QUERIES_PER_COMPOSITE]
-            for first in self.client.composite_queries(batch, action=action):
+            for first in self.client.composite_queries(
+                batch, action=action, include_deleted=include_deleted
+            ):
                 yield from first.get("records") or []
                 if not first.get("done", True) and first.get("nextRecordsUrl"):
                     for page in self.client.more_pages(first["nextRecordsUrl"], action=action):
@@ -748,6 +741,19 @@ def _valid_emails(emails: Iterable[str]) -> set[str]:
         except ValidationError:
             continue
     return valid
+
+
+def _latest_stamps_query(
+    object_name: str, campaign_ids: list[str], marks: list[datetime | None]
+) -> str:
+    """The latest SystemModstamp of each campaign's rows after the lowest of the marks
+    (all of them when a campaign has none yet)."""
+    floor = None if any(m is None for m in marks) else min(m for m in marks if m is not None)
+    template = select(("CampaignId", "MAX(SystemModstamp) latest"), object_name)
+    template += " WHERE CampaignId IN {ids}"
+    if floor is not None:
+        template += " AND SystemModstamp > {floor}"
+    return soql(template + " GROUP BY CampaignId", ids=campaign_ids, floor=floor)
 
 
 def _status_fields(status: MemberStatus) -> dict[str, Any]:

@@ -76,6 +76,17 @@ def purpose(what: Purpose) -> Iterator[None]:
         _purpose.reset(token)
 
 
+@contextmanager
+def reading() -> Iterator[None]:
+    """Calls that only read, whatever their HTTP verb (a Composite API call of queries is
+    a POST): read, unless the caller named a purpose (a lookup stays a lookup)."""
+    if _purpose.get() is not None:
+        yield
+        return
+    with purpose(Purpose.READ):
+        yield
+
+
 def spending(what: Purpose) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Decorate a gateway method (not a generator) whose calls all serve `what`."""
 

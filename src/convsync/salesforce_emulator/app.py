@@ -14,7 +14,7 @@ import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -437,7 +437,7 @@ class Emulator:
         # Held back by writes still in flight: everything up to it is visible.
         in_flight = self.store.in_flight_since()
         covered = min(end, now, *([in_flight - timedelta(milliseconds=1)] if in_flight else []))
-        covered = covered.replace(second=0, microsecond=0)
+        covered = _round_down(covered, self.store.replication_resolution)
         if action == "updated":
             return {
                 "ids": self.store.updated_ids(obj, start, end),
@@ -663,6 +663,7 @@ class Emulator:
             ("POST", "locks"): self._set_locks,
             ("POST", "deleted/purge"): self._purge_deleted,
             ("POST", "commit-delay"): self._set_commit_delay,
+            ("POST", "replication-resolution"): self._set_replication_resolution,
             ("GET", "clock"): self._clock,
             ("POST", "clock"): self._clock,
         }
@@ -739,6 +740,13 @@ class Emulator:
         self.store.commit_delay = timedelta(seconds=float(body.get("seconds", 0)))
         return {"seconds": self.store.commit_delay.total_seconds()}
 
+    def _set_replication_resolution(self, body: dict[str, Any]) -> dict[str, float]:
+        seconds = float(body.get("seconds", 60))
+        if not 0 < seconds <= 3600:
+            raise ApiError("INVALID_FIELD", "seconds must be above 0 and at most 3600")
+        self.store.replication_resolution = timedelta(seconds=seconds)
+        return {"seconds": seconds}
+
     def _clock(self, body: dict[str, Any]) -> dict[str, Any]:
         if "offset_ms" in body:
             self.store.clock.shift(int(body["offset_ms"]))
@@ -765,3 +773,9 @@ def _oauth_settings(policy: OAuthPolicy, body: dict[str, Any]) -> OAuthPolicy:
 def create_app(**options: Any) -> Emulator:
     """Build the ASGI app; options as for `Emulator`."""
     return Emulator(**options)
+
+
+def _round_down(moment: datetime, resolution: timedelta) -> datetime:
+    """`moment` rounded down to a whole multiple of `resolution` since the epoch."""
+    epoch = datetime(1970, 1, 1, tzinfo=moment.tzinfo)
+    return moment - (moment - epoch) % resolution

@@ -114,6 +114,8 @@ class Store:
             # become visible, the version queries see until then; None: no record).
             self.in_flight: dict[tuple[str, str], tuple[datetime, datetime, Record | None]] = {}
             self.commit_delay = timedelta(0)
+            # `latestDateCovered` is rounded down to a multiple of this (Salesforce: minutes).
+            self.replication_resolution = timedelta(minutes=1)
 
     @contextmanager
     def transaction(

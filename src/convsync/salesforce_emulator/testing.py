@@ -211,6 +211,10 @@ class AdminClient:
         """API writes become visible to queries `seconds` after their SystemModstamp."""
         self._call("POST", "commit-delay", {"seconds": seconds})
 
+    def set_replication_resolution(self, seconds: float) -> None:
+        """`latestDateCovered` rounds down to `seconds` instead of Salesforce's minute."""
+        self._call("POST", "replication-resolution", {"seconds": seconds})
+
     def shift_clock(self, offset_ms: int) -> str:
         """Run the emulator's clock `offset_ms` ahead of (or behind) real time."""
         return str(self._call("POST", "clock", {"offset_ms": offset_ms})["now"])

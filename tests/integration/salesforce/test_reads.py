@@ -159,6 +159,24 @@ def test_changed_campaigns_uses_one_query_for_three_campaigns(
     assert calls(org, "queryAll") == 1
 
 
+def test_changed_campaigns_asks_about_two_thousand_campaigns_in_one_call(
+    org: EmulatorHandle, gateway: SalesforceGateway
+) -> None:
+    seeded = org.admin.seed(
+        campaigns=[
+            {"Name": f"C{i}", "generate_members": 1, "email_domain": f"c{i}.example.com"}
+            for i in range(2_000)
+        ]
+    )
+    ids = [c["id"] for c in seeded["campaigns"]]
+    org.admin.reset_counters()
+
+    changed = gateway.changed_campaigns(ids, None, include_status_changes=False)
+
+    assert set(changed) == set(ids)
+    assert org.admin.counters()["by_endpoint"] == {"composite": 1}
+
+
 def test_changed_campaigns_reports_only_campaigns_past_their_mark(
     org: EmulatorHandle, gateway: SalesforceGateway
 ) -> None:

@@ -27,6 +27,10 @@ def located(text: str, line: int, column: int, message: str) -> str:
 def _unescape(raw: str) -> tuple[str, str]:
     """Return (plain value, LIKE regex) for a quoted SOQL string literal."""
     body = raw[1:-1]
+    if "\\" not in body:
+        # The common case (ids, emails in long IN lists), without a loop per character:
+        # re.escape leaves % and _ alone, which LIKE reads as wildcards.
+        return body, re.escape(body).replace("%", ".*").replace("_", ".")
     plain: list[str] = []
     pattern: list[str] = []
     i = 0

@@ -1,7 +1,7 @@
 """`convsync demo`: the product, end to end, on one machine, in about a minute.
 
 It starts the Salesforce emulator, a real worker and beat as separate processes, seeds
-both sides with a believable story (see `demo_scenario`), links the campaigns through
+both sides with a believable story (see `convsync.demo.scenario`), links the campaigns through
 the same use cases the CLI calls, shows the initial syncs live, reports what they did
 (and checks it against the story), then edits a member through `convsync.api` (in
 Salesforce seconds later, without beat) and one in Salesforce, which beat's next tick
@@ -30,16 +30,17 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from convsync.cli import demo_report, demo_scenario
-from convsync.cli.demo_report import RunBoard, WatchTimeoutError
-from convsync.cli.demo_scenario import LAUNCH, NEWSLETTER, ROADSHOW, SPRING, Sizes
-from convsync.cli.errors import UserError
-from convsync.cli.output import console
 from convsync.config import DATA_DIR
+from convsync.demo import report as demo_report
+from convsync.demo import scenario as demo_scenario
+from convsync.demo.errors import DemoError
+from convsync.demo.report import RunBoard, WatchTimeoutError
+from convsync.demo.scenario import LAUNCH, NEWSLETTER, ROADSHOW, SPRING, Sizes
 from convsync.harness.processes import ProcessGroup
 from convsync.store.tables import utcnow
 from convsync.sync.context import SyncContext
 from convsync.sync.reporting import RunSummary
+from convsync.views.output import console
 
 DEMO_DIR = DATA_DIR / "demo"
 # Beat's cadence in the demo: short, so the ongoing sync shows within seconds, yet
@@ -138,7 +139,7 @@ def _wait_for(group: ProcessGroup, name: str, needle: str, log: Path) -> None:
     try:
         group.wait_for_log(name, needle, timeout=90)
     except (RuntimeError, TimeoutError):
-        raise UserError(f"the demo's {name} did not start; see {log}") from None
+        raise DemoError(f"the demo's {name} did not start; see {log}") from None
 
 
 def _start_emulator(group: ProcessGroup, root: Path, login: Login) -> Emulator:
@@ -202,7 +203,7 @@ def _migrate_empty_database() -> None:
     built = adapters()
     upgrade(built.engine)
     if catalog.list_campaigns(built.sessions) or catalog.list_types(built.sessions):
-        raise UserError(
+        raise DemoError(
             "the database at CONVSYNC_DATABASE_URL is not empty: point the demo at a "
             "scratch database (or unset it to use a throwaway SQLite file)"
         )
@@ -330,7 +331,7 @@ def _set_the_scene(ctx: SyncContext, story: Story) -> None:
         "with Salesforce: on both sides, edited at different times"
     )
     console.rule("Linking")
-    from convsync.cli.sync_commands import print_preflight
+    from convsync.views.links import print_preflight
 
     spring = linking.create_synced_campaign(
         ctx, SPRING, demo_scenario.TYPE_NAME, SyncMode.EXISTING, org.spring_id, force=True
@@ -415,8 +416,8 @@ def _initial_sync(ctx: SyncContext, story: Story, timeout: float) -> None:
         runs = board.runs()
     after = story.user.calls()
     console.rule("Results")
-    from convsync.cli.sync_commands import print_link_statuses
     from convsync.sync import reporting
+    from convsync.views.links import print_link_statuses
 
     modes = [(SPRING, "sync existing"), (LAUNCH, "sync new"), (ROADSHOW, "link later")]
     rows: list[tuple[str, str, Sequence[RunSummary] | None]] = [(c, m, runs[c]) for c, m in modes]
@@ -538,8 +539,8 @@ def _cadence(ctx: SyncContext, story: Story, timeout: float) -> None:
 
 def _explain(ctx: SyncContext, story: Story) -> None:
     """`convsync explain` on a member both sides edited before the link."""
-    from convsync.cli.explain_command import print_history
     from convsync.sync.explain import explain
+    from convsync.views.explain import print_history
 
     plan = demo_scenario.RoadshowPlan(story.sizes)
     email = demo_scenario.roadshow_email(plan.salesforce_wins.start)
@@ -586,7 +587,7 @@ def run_demo(members: int = 3_000, timeout: float = 120.0) -> None:
         console.print("\n[yellow]interrupted[/]: every process the demo started is stopped")
         raise typer.Exit(130) from None
     except DemoFailedError as failure:
-        raise UserError(f"the demo's sync went wrong: {failure}") from None
+        raise DemoError(f"the demo's sync went wrong: {failure}") from None
     finally:
         signal.signal(signal.SIGTERM, previous_term)
 

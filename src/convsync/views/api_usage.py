@@ -1,11 +1,11 @@
-"""The text of `convsync status --api` (the JSON form is the report itself)."""
+"""What `convsync status --api` prints (the JSON form is the report itself)."""
 
 from __future__ import annotations
 
 from rich.markup import escape
 
-from convsync.cli.output import console, emit_table
 from convsync.sync.api_usage import PURPOSES, ApiUsageReport
+from convsync.views.output import console, emit_table
 
 
 def print_api_usage(report: ApiUsageReport) -> None:

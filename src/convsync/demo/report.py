@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from convsync.cli.output import console
 from convsync.metrics import Sample, total
 from convsync.sync import dead_letters, reporting
 from convsync.sync.context import SyncContext
 from convsync.sync.reporting import RunSummary
+from convsync.views.output import console
 
 FINISHED = ("succeeded", "failed")
 STAGES = ("inbound", "outbound")

@@ -1,0 +1,1 @@
+"""What people read: the Rich renderings the CLI and the demo share."""
