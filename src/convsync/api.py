@@ -29,6 +29,7 @@ from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy.exc import DatabaseError, DataError, IntegrityError, InterfaceError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from convsync.config import get_settings
 from convsync.domain.errors import (
     ConfigurationError,
     ConvsyncError,
@@ -40,6 +41,8 @@ from convsync.domain.status_rules import SPEC_POLICY, StatusPolicy
 from convsync.domain.statuses import Preflight
 from convsync.store.catalog import MemberInfo
 from convsync.sync import catalog, edits, linking, member_import, reporting
+from convsync.sync.api_usage import ApiUsageReport
+from convsync.sync.api_usage import api_usage as api_usage_report
 from convsync.sync.context import SyncContext
 from convsync.sync.linking import LinkResult, UnlinkPreview, UnlinkResult
 from convsync.sync.member_import import ImportResult
@@ -47,6 +50,7 @@ from convsync.sync.reporting import LinkStatus
 from convsync.tasks.dispatch import sync_context
 
 __all__ = [
+    "ApiUsageReport",
     "ImportResult",
     "LinkResult",
     "LinkStatus",
@@ -54,6 +58,7 @@ __all__ = [
     "UnlinkPreview",
     "UnlinkResult",
     "add_member",
+    "api_usage",
     "check_statuses",
     "create_campaign",
     "create_type",
@@ -244,6 +249,14 @@ def status(campaign: str | None = None) -> list[LinkStatus]:
     """Every linked campaign (or one campaign's links): last run, lag, members, skipped,
     dead letters, pending edits."""
     return reporting.link_statuses(_context(), campaign)
+
+
+@_speaks_domain_errors
+def api_usage() -> ApiUsageReport:
+    """convsync's Salesforce API calls over the rolling window, per campaign and per
+    purpose, against its daily budget (`convsync status --api`)."""
+    window = get_settings().salesforce_budget_window_seconds
+    return api_usage_report(_context(), window_seconds=window)
 
 
 # ---------------------------------------------------------------- members

@@ -76,6 +76,15 @@ class Settings(BaseSettings):
     salesforce_session_id: SecretStr | None = None
     # Slow down once this share of the org's daily API budget is used.
     salesforce_budget_share: float = Field(default=0.8, gt=0.0, le=1.0)
+    # convsync's own budget: API calls it may spend per rolling window (24 h). Unset: a
+    # share of the org's DailyApiRequests.Max (`limits`, or any response's
+    # Sforce-Limit-Info). Needs Redis (CONVSYNC_REDIS_URL, or a Redis broker): the count
+    # is shared by every worker; without Redis (embedded mode) calls are not budgeted.
+    salesforce_daily_budget: int | None = Field(default=None, ge=1)
+    salesforce_daily_budget_share: float = Field(default=0.5, gt=0.0, le=1.0)
+    # The rolling window's length. For tests and demos only (a budget that frees in
+    # seconds); production keeps Salesforce's 24 h.
+    salesforce_budget_window_seconds: int = Field(default=86_400, ge=24, le=86_400)
     # Salesforce allows 25 concurrent long-running requests per org; stay below it.
     salesforce_max_concurrency: int = Field(default=10, ge=1, le=25)
     # Outbound: create a Lead for a person Salesforce does not know yet.

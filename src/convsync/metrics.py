@@ -10,6 +10,8 @@ What is measured, and where:
 - per linked campaign, read from the database when Prometheus scrapes: the lag, open
   dead letters, skipped members, and whether the latest finished run failed.
 - the depth of each queue, asked of the broker when Prometheus scrapes.
+- convsync's own API budget (used, limit, ratio), after each call its guard counts
+  (`convsync.salesforce.usage`).
 - the org's API usage and allowance, from the `Sforce-Limit-Info` header of every
   Salesforce response (the most recent value of any pool process).
 
@@ -46,6 +48,7 @@ from prometheus_client.registry import Collector
 
 from convsync.domain.model import Stage
 from convsync.salesforce.budget import parse_limit_info
+from convsync.salesforce.usage import BudgetState
 
 log = structlog.get_logger(__name__)
 
@@ -81,6 +84,9 @@ class _Metrics:
     api_errors: Counter
     api_used: Gauge
     api_limit: Gauge
+    budget_used: Gauge
+    budget_limit: Gauge
+    budget_ratio: Gauge
 
 
 @cache
@@ -134,6 +140,24 @@ def _metrics() -> _Metrics:
         api_limit=Gauge(
             "convsync_salesforce_api_limit",
             "The org's allowance of API calls per rolling 24 h, as Salesforce last reported it.",
+            registry=REGISTRY,
+            multiprocess_mode="mostrecent",
+        ),
+        budget_used=Gauge(
+            "convsync_api_budget_used",
+            "API calls convsync itself made in its rolling window (its daily budget's count).",
+            registry=REGISTRY,
+            multiprocess_mode="mostrecent",
+        ),
+        budget_limit=Gauge(
+            "convsync_api_budget_limit",
+            "convsync's own API budget per rolling window (0: not known yet).",
+            registry=REGISTRY,
+            multiprocess_mode="mostrecent",
+        ),
+        budget_ratio=Gauge(
+            "convsync_api_budget_used_ratio",
+            "Share of convsync's own API budget used (1: spent, syncs paused).",
             registry=REGISTRY,
             multiprocess_mode="mostrecent",
         ),
@@ -223,6 +247,14 @@ def instrument_session(session: requests.Session) -> None:
     hooks = session.hooks.setdefault("response", [])
     if observe_salesforce_response not in hooks:
         hooks.append(observe_salesforce_response)
+
+
+def observe_api_budget(state: BudgetState) -> None:
+    """After each call the guard counted: convsync's budget, as this worker saw it."""
+    metrics = _metrics()
+    metrics.budget_used.set(state.used)
+    metrics.budget_limit.set(state.budget or 0)
+    metrics.budget_ratio.set(state.ratio or 0.0)
 
 
 # ---------------------------------------------------------------- read at scrape time

@@ -19,6 +19,7 @@ from convsync.domain.model import SyncMode
 from convsync.sync import dead_letters, linking, reporting
 from convsync.sync.reporting import RunSummary
 from convsync.tasks.dispatch import replay_dead_letters, sync_context
+from convsync.views.api_usage import print_api_usage
 from convsync.views.links import print_link_statuses, print_preflight
 from convsync.views.output import JSON_OPTION_HELP, console, emit_json, emit_table
 
@@ -281,9 +282,22 @@ def sync(
 
 
 def status(
-    campaign: Annotated[str | None, typer.Argument()] = None, as_json: JsonFlag = False
+    campaign: Annotated[str | None, typer.Argument()] = None,
+    as_json: JsonFlag = False,
+    calls: Annotated[
+        bool, typer.Option("--api", help="Salesforce API calls in the last 24 h, and the budget.")
+    ] = False,
 ) -> None:
     """Every linked campaign: state, last run, lag, members, skipped, dead letters, errors."""
+    if calls:
+        if campaign is not None:
+            raise typer.BadParameter("--api shows every campaign: drop CAMPAIGN")
+        report = api.api_usage()
+        if as_json:
+            emit_json(report)
+        else:
+            print_api_usage(report)
+        return
     found = api.status(campaign)
     if as_json:
         emit_json(found)

@@ -6,6 +6,8 @@ CLI prints it and exits 1. Anything else escaping is a bug.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 class ConvsyncError(Exception):
     """A user-facing problem with a one-line, actionable message."""
@@ -54,6 +56,16 @@ class SalesforceAuthError(SalesforceError):
 
 class ApiLimitExceededError(SalesforceError):
     """The org's daily API budget is spent: stop the run, keep state, resume later."""
+
+
+class ApiBudgetSpentError(ApiLimitExceededError):
+    """convsync spent its own daily API budget (`CONVSYNC_SALESFORCE_DAILY_BUDGET`): the
+    call was not made; syncs pause, state kept, until the rolling window frees a call at
+    `frees_at` (an aware UTC datetime)."""
+
+    def __init__(self, message: str, frees_at: datetime) -> None:
+        super().__init__(message, code="CONVSYNC_API_BUDGET_SPENT")
+        self.frees_at = frees_at
 
 
 class RequestCapUnavailableError(SalesforceError):

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from convsync.salesforce.client import ClientOptions
     from convsync.salesforce.gateway import SalesforceGateway
     from convsync.salesforce.limiter import ConcurrencyLimiter
+    from convsync.salesforce.usage import ApiBudgetGuard
 
 
 def connect(
@@ -22,13 +23,15 @@ def connect(
     options: ClientOptions | None = None,
     limiter: ConcurrencyLimiter | None = None,
     refresh_tokens: RefreshTokenStore | None = None,
+    guard: ApiBudgetGuard | None = None,
 ) -> SalesforceGateway:
     """Build the gateway for this process from settings (credentials checked now).
 
     The concurrency cap is Redis-backed when `settings.limiter_redis_url` is set, and
     process-local otherwise; pass `limiter` to share one explicitly. `refresh_tokens`
     keeps rotated refresh tokens where every process finds them (the database, from
-    the composition root); without it, only in this process.
+    the composition root); without it, only in this process. `guard` counts every API
+    call against convsync's own daily budget (`usage.ApiBudgetGuard`; None: uncounted).
     """
     from convsync.salesforce.auth import credentials_from
     from convsync.salesforce.budget import ApiBudget
@@ -47,6 +50,7 @@ def connect(
         limiter=limiter
         or build_limiter(settings.limiter_redis_url, settings.salesforce_max_concurrency),
         observer=budget.observe,
+        guard=guard,
     )
     client = SalesforceClient(
         credentials,

@@ -51,6 +51,7 @@ from convsync.salesforce.auth import (
 from convsync.salesforce.budget import ApiBudget
 from convsync.salesforce.failures import is_expired_session, translate
 from convsync.salesforce.http import DEFAULT_TIMEOUT, SalesforceSession
+from convsync.salesforce.usage import reading
 
 T = TypeVar("T")
 log = structlog.get_logger(__name__)
@@ -312,7 +313,8 @@ class SalesforceClient:
                 results.append(item["body"])
             return results
 
-        return self.call(action, run)
+        with reading():  # a POST that only reads
+            return self.call(action, run)
 
     def more_pages(self, next_url: str, *, action: str) -> Iterator[list[dict[str, Any]]]:
         """The pages after a first one, from its `nextRecordsUrl` (each a short GET)."""

@@ -50,6 +50,7 @@ from convsync.salesforce.streams import (
     CHANGES_ORDER,
     PAGE_SIZE,
 )
+from convsync.salesforce.usage import Purpose, spending
 
 # How long a process trusts what describe said of the user's permissions.
 ACCESS_TTL = 300.0
@@ -111,6 +112,7 @@ class SalesforceGateway:
         """(used, max) of the org's daily API budget, as of the last response."""
         return self.client.api_usage()
 
+    @spending(Purpose.LIMITS)
     def limits(self) -> dict[str, Any]:
         """The org's limits resource (`DailyApiRequests`, ...); costs one API call."""
         return self.client.limits()
@@ -174,6 +176,7 @@ class SalesforceGateway:
             return SalesforceCampaign(id=row["Id"], name=row.get("Name") or "")
         raise NotFoundError(f"Salesforce campaign {cid} does not exist (or is not visible)")
 
+    @spending(Purpose.WRITE)
     def create_campaign(self, name: str) -> str:
         """Create an active campaign; returns its id (it starts with Sent / Responded)."""
         result = self.client.restful(
@@ -184,11 +187,13 @@ class SalesforceGateway:
         )
         return str(result["id"])
 
+    @spending(Purpose.WRITE)
     def delete_campaign(self, campaign_id: str) -> None:
         """Delete a campaign this service created (undoing a link that could not start)."""
         cid = validate_id(campaign_id, "Campaign")
         self.client.restful(f"sobjects/Campaign/{cid}", action="delete a Campaign", method="DELETE")
 
+    @spending(Purpose.STATUSES)
     def campaign_statuses(self, campaign_id: str) -> list[tuple[str, MemberStatus]]:
         """The campaign's CampaignMemberStatus rows as (id, MemberStatus), by sort order."""
         cid = validate_id(campaign_id, "Campaign")
@@ -209,6 +214,7 @@ class SalesforceGateway:
             for row in self.client.query_records(query, action="read CampaignMemberStatus")
         ]
 
+    @spending(Purpose.STATUSES)
     def create_status(self, campaign_id: str, status: MemberStatus) -> str:
         cid = validate_id(campaign_id, "Campaign")
         result = self.client.restful(
@@ -219,6 +225,7 @@ class SalesforceGateway:
         )
         return str(result["id"])
 
+    @spending(Purpose.STATUSES)
     def update_status(self, status_id: str, status: MemberStatus) -> None:
         sid = validate_id(status_id, "CampaignMemberStatus")
         self.client.restful(
@@ -228,6 +235,7 @@ class SalesforceGateway:
             json=_status_fields(status),
         )
 
+    @spending(Purpose.STATUSES)
     def delete_status(self, status_id: str) -> None:
         sid = validate_id(status_id, "CampaignMemberStatus")
         self.client.restful(
@@ -386,6 +394,7 @@ class SalesforceGateway:
 
     # ---------------------------------------------------------------- people
 
+    @spending(Purpose.LOOKUP)
     def find_people_by_email(self, emails: Iterable[str]) -> dict[str, SalesforcePerson]:
         """Lower-cased email → the Contact (preferred) or Lead with that email.
 
@@ -427,6 +436,7 @@ class SalesforceGateway:
             found.setdefault(email, person)
         return found
 
+    @spending(Purpose.LOOKUP)
     def follow_people(self, people: Sequence[SalesforcePerson]) -> dict[str, SalesforcePerson]:
         """Where Leads and Contacts that can no longer be referenced went: old id → the
         Contact a Lead was converted into, or the master a merge kept (`MasterRecordId`),
@@ -502,6 +512,7 @@ class SalesforceGateway:
                     for page in self.client.more_pages(first["nextRecordsUrl"], action=action):
                         yield from page
 
+    @spending(Purpose.WRITE)
     def create_leads(
         self, people: Sequence[NewLead], *, use_bulk: bool = False
     ) -> list[RecordResult]:
@@ -554,6 +565,7 @@ class SalesforceGateway:
 
     # ---------------------------------------------------------------- writing members
 
+    @spending(Purpose.WRITE)
     def insert_members(
         self, rows: Sequence[NewMember], *, use_bulk: bool = False
     ) -> list[RecordResult]:
@@ -567,6 +579,7 @@ class SalesforceGateway:
             action="insert CampaignMembers",
         )
 
+    @spending(Purpose.WRITE)
     def update_members(
         self, rows: Sequence[MemberChange], *, use_bulk: bool = False
     ) -> list[RecordResult]:
@@ -580,6 +593,7 @@ class SalesforceGateway:
             action="update CampaignMembers",
         )
 
+    @spending(Purpose.WRITE)
     def delete_members(self, ids: Sequence[str], *, use_bulk: bool = False) -> list[RecordResult]:
         """Remove members; one RecordResult per id, in input order."""
         valid = [validate_id(i, "CampaignMember") for i in ids]

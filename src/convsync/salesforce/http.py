@@ -6,7 +6,8 @@ configured CA bundle (the emulator's, a corporate one) silently loses on machine
 those variables. This session applies its own bundle after requests has merged the
 environment, so it wins, while proxies from the environment still apply. It also sizes
 the connection pool for the worker, gives every request a timeout (simple-salesforce sets
-none), and passes each request through the concurrency limiter and the budget observer.
+none), and passes each request through the concurrency limiter, the budget observer and
+convsync's own API budget guard (salesforce/usage.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from convsync.salesforce.limiter import ConcurrencyLimiter
+from convsync.salesforce.usage import ApiBudgetGuard
 
 # (connect, read) seconds. Salesforce answers a 2,000-row page in well under a minute;
 # a read that takes longer is treated as a dropped connection and retried.
@@ -38,6 +40,7 @@ class SalesforceSession(requests.Session):
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         limiter: ConcurrencyLimiter | None = None,
         observer: ResponseObserver | None = None,
+        guard: ApiBudgetGuard | None = None,
     ) -> None:
         super().__init__()
         self.ca_bundle = ca_bundle
@@ -46,6 +49,7 @@ class SalesforceSession(requests.Session):
         self.timeout = timeout
         self.limiter = limiter
         self.observer = observer
+        self.guard = guard
         adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size)
         self.mount("https://", adapter)
         self.mount("http://", adapter)
@@ -67,8 +71,12 @@ class SalesforceSession(requests.Session):
     def request(
         self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
     ) -> requests.Response:
-        """Send one request inside a limiter slot, with a default timeout."""
+        """Send one request inside a limiter slot, with a default timeout, charged to
+        convsync's API budget first (refused, unsent, when it is spent)."""
         kwargs.setdefault("timeout", self.timeout)
+        charged = None
+        if self.guard is not None:
+            charged = self.guard.before(_text(method), _text(url))
         if self.limiter is None:
             response = super().request(method, url, *args, **kwargs)
         else:
@@ -76,4 +84,10 @@ class SalesforceSession(requests.Session):
                 response = super().request(method, url, *args, **kwargs)
         if self.observer is not None:
             self.observer(response)
+        if self.guard is not None and charged is not None:
+            self.guard.after(charged, response)
         return response
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value

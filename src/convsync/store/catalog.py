@@ -132,6 +132,14 @@ def find_campaign(session: Session, name: str) -> CampaignRow | None:
     return session.scalar(select(CampaignRow).where(CampaignRow.name == name))
 
 
+def campaign_names(session: Session, ids: Sequence[int]) -> dict[int, str]:
+    """The names of these campaigns (missing ids: deleted campaigns), in one query."""
+    if not ids:
+        return {}
+    rows = session.execute(select(CampaignRow.id, CampaignRow.name).where(CampaignRow.id.in_(ids)))
+    return {row.id: row.name for row in rows}
+
+
 def list_campaigns(session: Session) -> list[CampaignInfo]:
     present = (
         select(MemberRow.campaign_id, func.count().label("n"))

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from convsync.domain.budget_wait import MAX_ATTEMPTS
 from convsync.domain.model import Stage
-from convsync.sync.ports import Dispatcher, SalesforcePort, SyncObserver
+from convsync.sync.ports import ApiBudgetPort, Dispatcher, SalesforcePort, SyncObserver
 
 # Members per inbound chunk task: one Salesforce query page (2,000 ≈ 1 API call read).
 INBOUND_CHUNK = 2_000
@@ -68,6 +68,8 @@ class SyncContext:
     dispatch: Dispatcher
     options: SyncOptions = SyncOptions()
     observer: SyncObserver = UNOBSERVED
+    # convsync's own API budget; None without Redis (embedded mode: not budgeted).
+    api_budget: ApiBudgetPort | None = None
 
     @property
     def salesforce(self) -> SalesforcePort:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from convsync.domain.access import ObjectAccess
 from convsync.domain.model import MemberStatus, Stage
@@ -22,9 +22,24 @@ from convsync.salesforce.records import (
     SalesforceMember,
     SalesforcePerson,
 )
+from convsync.salesforce.usage import BudgetState, Usage
+
+
+class ApiBudgetPort(Protocol):
+    """convsync's own count of Salesforce API calls (`salesforce.usage.ApiUsageLedger`)."""
+
+    def usage(self, *, now: datetime | None = None) -> Usage: ...
+
+    def state(self, *, now: datetime | None = None) -> BudgetState: ...
+
+    def org_limit(self) -> int | None: ...
+
+    def remember_org_limit(self, org_limit: int) -> None: ...
 
 
 class SalesforcePort(Protocol):
+    def limits(self) -> dict[str, Any]: ...
+
     def describe_access(self, object_names: Iterable[str]) -> dict[str, ObjectAccess]: ...
 
     def get_campaign(self, campaign_id: str) -> SalesforceCampaign: ...

@@ -17,6 +17,7 @@ from convsync.store.tables import (
     RunRow,
     utcnow,
 )
+from convsync.sync import api_usage
 from convsync.sync.catalog import require_campaign
 from convsync.sync.context import SyncContext
 
@@ -55,6 +56,8 @@ class LinkStatus:
     last_error: str | None
     # Conversion edits not yet pushed by a successful run (sync.edits), as a count.
     pending_edits: int = 0
+    # convsync's API budget is spent: no sync until then (the window frees calls).
+    paused_until: datetime | None = None
 
 
 def _summaries(session: Session, found: Sequence[RunRow]) -> list[RunSummary]:
@@ -95,6 +98,7 @@ def link_statuses(ctx: SyncContext, campaign_name: str | None = None) -> list[Li
         figures = link_report.link_figures(session, campaign_id)
         last = runs.last_runs(session, [f.link_id for f in figures])
         summaries = dict(zip(last, _summaries(session, list(last.values())), strict=True))
+    paused = api_usage.paused_until(ctx) if figures else None
     now = utcnow()
     return [
         LinkStatus(
@@ -112,6 +116,7 @@ def link_statuses(ctx: SyncContext, campaign_name: str | None = None) -> list[Li
             summaries.get(f.link_id),
             _last_error(last.get(f.link_id), f.last_dead_letter),
             f.pending_edits,
+            paused if f.state == "active" else None,
         )
         for f in figures
     ]

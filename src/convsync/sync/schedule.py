@@ -11,6 +11,7 @@ call per 2,000 of its members).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from convsync.domain.model import RunKind, Stage
 from convsync.store import decisions, links, runs
@@ -26,9 +27,17 @@ class TickReport:
     due: int
     started: int
     busy: int
+    # convsync's API budget is spent: no run started until this instant.
+    paused_until: datetime | None = None
 
 
 def dispatch_due_syncs(ctx: SyncContext) -> TickReport:
+    """Start a run for every linked campaign that changed (or is due a drift repair);
+    none while convsync's own API budget is spent (runs resume when the window frees)."""
+    if ctx.api_budget is not None:
+        state = ctx.api_budget.state()
+        if state.frees_at is not None:
+            return TickReport(0, 0, 0, 0, paused_until=state.frees_at)
     with transaction(ctx.sessions) as session:
         candidates = links.due_candidates(session)
         busy_links = runs.link_ids_with_open_runs(session)

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy import func, select
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from convsync.domain import budget_wait
 from convsync.domain.model import Stage
+from convsync.salesforce import usage
 from convsync.store import links, runs
 from convsync.store.db import transaction
 from convsync.store.runs import ChunkClaim
@@ -78,6 +79,7 @@ def load_open_run(session: Session, run_id: int, stage: Stage) -> RunView | None
     structlog.contextvars.bind_contextvars(
         run_id=run.id, link_id=link.id, campaign_id=link.campaign_id, stage=run.stage
     )
+    usage.attribute_to(link.campaign_id)
     return RunView(
         run.id, link.id, link.campaign_id, link.salesforce_campaign_id, run.stage, run.stage_planned
     )
@@ -228,32 +230,53 @@ def close_outbound(ctx: SyncContext, run_id: int) -> None:
 
 
 def wait_for_api_budget(
-    ctx: SyncContext, run_id: int, reason: str, *, attempt: int, token: str | None = None
+    ctx: SyncContext,
+    run_id: int,
+    reason: str,
+    *,
+    attempt: int,
+    token: str | None = None,
+    frees_at: datetime | None = None,
 ) -> float | None:
-    """Salesforce's daily API limit stopped a task of this run: how long (seconds) the
-    task should wait before trying again, or None when the run has now failed.
+    """An API budget stopped a task of this run: how long (seconds) the task should wait
+    before trying again, or None when the run has now failed.
 
     Nothing the run did is thrown away: the run and the task's chunk stay leased for
     the wait (so the reconciler leaves them be), `convsync status` shows why, and the
-    retry resumes where the task stopped. The wait doubles from `api_limit_retry`
-    (with jitter, so several runs do not come back at once); after `max_attempts`
-    waits the run fails, and the scheduler waits for the budget before the next one.
+    retry resumes where the task stopped.
+
+    Salesforce's own limit (`frees_at` None): the wait doubles from `api_limit_retry`
+    (with jitter, so several runs do not come back at once); after `max_attempts` waits
+    the run fails, and the scheduler waits for the budget before the next one.
+    convsync's own budget (`frees_at`: when its rolling window frees a call): the run is
+    paused, never failed: it waits until then, each wait no longer than the longest
+    doubling wait (which the settings keep below the broker's hold on a message).
     """
-    if attempt >= ctx.options.max_attempts:
-        fail_run(ctx, run_id, f"Salesforce API limit reached: {reason}")
-        return None
-    wait = budget_wait.base_wait(ctx.options.api_limit_retry.total_seconds(), attempt)
-    wait *= random.uniform(1.0, budget_wait.JITTER)  # noqa: S311 - jitter, not a secret
+    if frees_at is None:
+        if attempt >= ctx.options.max_attempts:
+            fail_run(ctx, run_id, f"Salesforce API limit reached: {reason}")
+            return None
+        wait = budget_wait.base_wait(ctx.options.api_limit_retry.total_seconds(), attempt)
+        wait *= random.uniform(1.0, budget_wait.JITTER)  # noqa: S311 - jitter, not a secret
+        note = "waiting for the Salesforce API budget"
+    else:
+        longest = budget_wait.base_wait(
+            ctx.options.api_limit_retry.total_seconds(), ctx.options.max_attempts - 1
+        )
+        until_free = max((frees_at - utcnow()).total_seconds(), 0.0)
+        jitter = random.uniform(0.5, budget_wait.JITTER)  # noqa: S311 - jitter, not a secret
+        wait = min(until_free + jitter, longest)
+        note = "paused by convsync's API budget"
     until = utcnow() + timedelta(seconds=wait)
     with transaction(ctx.sessions) as session:
         runs.hold(
             session,
             run_id,
             until + ctx.options.lease,
-            f"waiting for the Salesforce API budget until {until:%H:%M:%S} UTC: {reason}",
+            f"{note} until {until:%H:%M:%S} UTC: {reason}",
             token,
         )
-    log.warning("run waits for the Salesforce API budget", seconds=round(wait, 1), attempt=attempt)
+    log.warning(f"run {note}", seconds=round(wait, 1), attempt=attempt)
     return wait
 
 

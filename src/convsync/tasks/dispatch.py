@@ -76,5 +76,10 @@ def sync_context() -> SyncContext:
         full_compare_interval=timedelta(seconds=settings.full_sync_interval_seconds),
     )
     return SyncContext(
-        built.sessions, lambda: built.salesforce, CeleryDispatcher(), options, SyncTelemetry()
+        built.sessions,
+        lambda: built.salesforce,
+        CeleryDispatcher(),
+        options,
+        SyncTelemetry(),
+        built.api_usage,
     )

@@ -22,6 +22,12 @@ def dispatch_due_syncs() -> None:
         # rather than filling the dead-letter table once per interval.
         log.warning("tick skipped: Salesforce API limit reached", error=str(error))
         return
+    if report.paused_until is not None:
+        log.warning(
+            "tick skipped: convsync's Salesforce API budget is spent",
+            resumes_at=f"{report.paused_until:%Y-%m-%d %H:%M:%S} UTC",
+        )
+        return
     log.info("tick", linked=report.linked, due=report.due, started=report.started, busy=report.busy)
 
 

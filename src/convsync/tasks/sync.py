@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from convsync.domain.errors import ApiLimitExceededError
+from convsync.domain.errors import ApiBudgetSpentError, ApiLimitExceededError
 from convsync.sync import edits, inbound, outbound, stages
 from convsync.tasks.base import SyncTask
 from convsync.tasks.dispatch import sync_context
@@ -17,9 +17,19 @@ def _wait_for_budget(
     """Retry this task once the API budget may be back (the run keeps its work), or
     give up when the run has failed."""
     wait = stages.wait_for_api_budget(
-        sync_context(), run_id, str(error), attempt=task.request.retries, token=token
+        sync_context(),
+        run_id,
+        str(error),
+        attempt=task.request.retries,
+        token=token,
+        frees_at=error.frees_at if isinstance(error, ApiBudgetSpentError) else None,
     )
     if wait is not None:
+        if isinstance(error, ApiBudgetSpentError):
+            # A pause for convsync's own budget is no attempt: the retry keeps this
+            # message's count, so the transient-error retries and Salesforce's own
+            # limit waits that may follow still get their full allowance.
+            task.request.retries -= 1
         # Our own bound decides (attempts are counted with the transient retries).
         raise task.retry(countdown=wait, exc=error, max_retries=None)
 

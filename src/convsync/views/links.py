@@ -66,6 +66,8 @@ def _state(status: reporting.LinkStatus) -> str:
     run = status.last_run
     if status.state != "active":
         return status.state
+    if status.paused_until is not None:
+        return f"paused\n(API budget)\nuntil {status.paused_until:%H:%M:%S} UTC"
     if run is None:
         return "linked"
     if run.state == "queued":

@@ -18,6 +18,7 @@ from convsync.store.db import make_engine, make_session_factory
 
 if TYPE_CHECKING:
     from convsync.salesforce.gateway import SalesforceGateway
+    from convsync.salesforce.usage import ApiUsageLedger
 
 
 @dataclass
@@ -26,19 +27,42 @@ class Adapters:
     engine: Engine
     sessions: sessionmaker[Session]
     _gateway: SalesforceGateway | None = field(default=None, repr=False)
+    _ledger: ApiUsageLedger | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def api_usage(self) -> ApiUsageLedger | None:
+        """convsync's shared count of API calls (None without Redis: not budgeted)."""
+        url = self.settings.limiter_redis_url
+        if url is None:
+            return None
+        if self._ledger is None:
+            from convsync.domain.api_budget import Window
+            from convsync.salesforce.usage import ApiUsageLedger
+
+            self._ledger = ApiUsageLedger.from_url(
+                url,
+                budget=self.settings.salesforce_daily_budget,
+                share=self.settings.salesforce_daily_budget_share,
+                window=Window(self.settings.salesforce_budget_window_seconds),
+            )
+        return self._ledger
 
     @property
     def salesforce(self) -> SalesforceGateway:
         """The Salesforce gateway, logged in on first use (a token call, not an API call)."""
         with self._lock:
             if self._gateway is None:
-                from convsync.metrics import instrument_session
+                from convsync.metrics import instrument_session, observe_api_budget
                 from convsync.salesforce import connect
+                from convsync.salesforce.usage import ApiBudgetGuard
                 from convsync.store.refresh_tokens import SharedRefreshTokens
 
+                ledger = self.api_usage
                 self._gateway = connect(
-                    self.settings, refresh_tokens=SharedRefreshTokens(self.sessions)
+                    self.settings,
+                    refresh_tokens=SharedRefreshTokens(self.sessions),
+                    guard=None if ledger is None else ApiBudgetGuard(ledger, observe_api_budget),
                 )
                 # Every Salesforce call and error shows in the worker's /metrics.
                 instrument_session(self._gateway.client.session)

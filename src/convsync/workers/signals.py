@@ -10,6 +10,7 @@ from celery import signals
 
 from convsync.config import Settings, get_settings
 from convsync.logs import configure_logging
+from convsync.salesforce.usage import attribute_to
 from convsync.workers import root
 
 if TYPE_CHECKING:
@@ -62,6 +63,7 @@ def _bind_task_context(
     task_id: str, task: Any, kwargs: dict[str, Any] | None = None, **_: Any
 ) -> None:
     structlog.contextvars.clear_contextvars()
+    attribute_to(None)  # org-level until the task's use case names its campaign
     context = {k: v for k, v in (kwargs or {}).items() if k in _CONTEXT_KEYS}
     if task.name in _TASK_STAGES:
         context.setdefault("stage", _TASK_STAGES[task.name])
