@@ -10,7 +10,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from psycopg.errors import DeadlockDetected
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from convsync.config import get_settings
@@ -25,6 +27,9 @@ from tests.support.workers import WorkerProcess
 def pg_url() -> Iterator[str]:
     with fresh_postgres_database() as url:
         yield url
+
+
+TRUNCATE_ATTEMPTS = 5
 
 
 @pytest.fixture(scope="session")
@@ -64,11 +69,21 @@ def service_env(
 
 @pytest.fixture
 def sessions(service_env: dict[str, str]) -> Iterator[sessionmaker[Session]]:
-    """A session factory on an empty (truncated) schema."""
+    """A session factory on an empty (truncated) schema.
+
+    A module's worker (or beat) may still be finishing a query of the test before: the
+    TRUNCATE can then lose a deadlock against it, and simply goes again.
+    """
     adapters = root.adapters()
     tables = ", ".join(t.name for t in reversed(Base.metadata.sorted_tables))
-    with adapters.engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    for attempt in range(1, TRUNCATE_ATTEMPTS + 1):
+        try:
+            with adapters.engine.begin() as conn:
+                conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            break
+        except OperationalError as error:
+            if not isinstance(error.orig, DeadlockDetected) or attempt == TRUNCATE_ATTEMPTS:
+                raise
     return adapters.sessions
 
 

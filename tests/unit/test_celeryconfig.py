@@ -1,8 +1,15 @@
 from __future__ import annotations
 
+import pytest
+
 from convsync.celeryconfig import QUEUES, ROUTES, build_celery_config
 from convsync.config import Settings
 from convsync.workers.app import app
+
+# The app reads its configuration once, from the environment, on first use: this run's
+# services must be in the environment by then, or every later test in this process
+# (the tests run two processes, a module at a time) would talk to the embedded default.
+pytestmark = pytest.mark.usefixtures("service_env")
 
 
 def _redis() -> Settings:

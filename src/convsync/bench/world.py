@@ -27,8 +27,8 @@ from convsync.bench.model import (
     Mix,
 )
 from convsync.bench.services import RssSampler, Services
-from convsync.salesforce.gateway import COLLECTION_SIZE
 from convsync.salesforce.soql import chunked_in, soql
+from convsync.salesforce.writes import COLLECTION_SIZE
 from convsync.salesforce_emulator.testing import DEFAULT_LOGIN, AdminClient, CaBundleSession
 from convsync.store import catalog
 from convsync.store.catalog import PersonInput

@@ -51,10 +51,15 @@ from convsync.salesforce.auth import (
 from convsync.salesforce.budget import ApiBudget
 from convsync.salesforce.failures import is_expired_session, translate
 from convsync.salesforce.http import DEFAULT_TIMEOUT, SalesforceSession
+from convsync.salesforce.soql import fits_in_uri
 from convsync.salesforce.usage import reading
 
 T = TypeVar("T")
 log = structlog.get_logger(__name__)
+
+
+# A Composite API call carries up to five queries in its body: one API call for all.
+QUERIES_PER_COMPOSITE = 5
 
 
 @dataclass(frozen=True)
@@ -315,6 +320,26 @@ class SalesforceClient:
 
         with reading():  # a POST that only reads
             return self.call(action, run)
+
+    def query_many(
+        self, queries: Sequence[str], *, action: str, include_deleted: bool = False
+    ) -> Iterator[dict[str, Any]]:
+        """The rows of each query in turn: a lone query short enough for a URI as a GET,
+        others five to a Composite API call, each followed by its further pages."""
+        if len(queries) == 1 and fits_in_uri(queries[0]):
+            yield from self.query_records(
+                queries[0], action=action, include_deleted=include_deleted
+            )
+            return
+        for start in range(0, len(queries), QUERIES_PER_COMPOSITE):
+            batch = queries[start : start + QUERIES_PER_COMPOSITE]
+            for first in self.composite_queries(
+                batch, action=action, include_deleted=include_deleted
+            ):
+                yield from first.get("records") or []
+                if not first.get("done", True) and first.get("nextRecordsUrl"):
+                    for page in self.more_pages(first["nextRecordsUrl"], action=action):
+                        yield from page
 
     def more_pages(self, next_url: str, *, action: str) -> Iterator[list[dict[str, Any]]]:
         """The pages after a first one, from its `nextRecordsUrl` (each a short GET)."""
