@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from convsync.config import get_settings
+from convsync.salesforce.usage import attribute_to
 from convsync.salesforce_emulator.testing import EmulatorHandle, running_emulator
 from convsync.store.tables import Base
 from convsync.workers import root
@@ -30,6 +31,14 @@ def pg_url() -> Iterator[str]:
 
 
 TRUNCATE_ATTEMPTS = 5
+
+
+@pytest.fixture(autouse=True)
+def org_level_api_calls() -> None:
+    """Calls count as org-level until a use case names its campaign: a worker resets
+    this before every task, and each test here starts the same way (a run loaded
+    in-process by an earlier test would otherwise lend it its campaign)."""
+    attribute_to(None)
 
 
 @pytest.fixture(scope="session")

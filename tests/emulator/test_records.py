@@ -281,9 +281,17 @@ def test_the_clock_moves_strictly_forward_per_write(sf: Any, campaign: dict[str,
     assert stamps[0] < stamps[1]
 
 
-def test_the_clock_can_be_shifted_for_skew_tests(
-    org: EmulatorHandle, sf: Any, campaign: dict[str, Any]
-) -> None:
-    org.admin.shift_clock(3_600_000)
-    stamp = sf.CampaignMember.get(add_member(sf, campaign))["SystemModstamp"]
+def test_the_clock_can_be_shifted_for_skew_tests() -> None:
+    # An emulator of its own: its clock never runs back past a write it stamped, so an
+    # hour ahead would stay an hour ahead for every later test of the session's one.
+    with running_emulator() as own:
+        own.admin.reset()
+        campaign = own.admin.seed(campaigns=[{"Name": "Skew", "generate_members": 0}])
+        lead = own.admin.seed(leads=[{"LastName": "Skew", "Company": "Co", "Email": "s@ex.com"}])
+        own.admin.shift_clock(3_600_000)
+        sf = simple_salesforce_client(own)
+        member = sf.CampaignMember.create(
+            {"CampaignId": campaign["campaigns"][0]["id"], "LeadId": lead["leads"][0]}
+        )
+        stamp = sf.CampaignMember.get(member["id"])["SystemModstamp"]
     assert stamp > (datetime.now(UTC) + timedelta(minutes=59)).strftime("%Y-%m-%dT%H:%M:%S")
