@@ -10,7 +10,7 @@ import typer
 from convsync import api
 from convsync.cli.errors import MAX_INTEGER, UserError, typer_app
 from convsync.sync import catalog
-from convsync.views.output import JSON_OPTION_HELP, console, emit_json, emit_table
+from convsync.views.output import JSON_OPTION_HELP, emit_json, emit_table, say
 from convsync.workers.root import adapters
 
 types_app = typer_app("Campaign types and their member statuses.")
@@ -39,7 +39,7 @@ def types_create(
         + (" (responded)" if s.has_responded else "")
         for s in created.statuses
     )
-    console.print(f"created type [bold]{created.name}[/]: {labels}")
+    say("created type [bold]{}[/]: {}", created.name, labels)
 
 
 @types_app.command("list")
@@ -99,16 +99,19 @@ def members_add(
         last_name=last_name,
         company=company,
     )
-    console.print(f"added {email.strip().lower()} to {campaign} as {status.strip()}")
+    say("added {} to {} as {}", email.strip().lower(), campaign, status.strip())
 
 
 @members_app.command("set")
 def members_set(campaign: str, email: str, status: str) -> None:
     """Change a member's status."""
     changed = api.set_member_status(campaign, email, status)
-    console.print(
-        f"{email.strip().lower()} in {campaign}: {status.strip()}"
-        + ("" if changed else " (unchanged)")
+    say(
+        "{} in {}: {}{}",
+        email.strip().lower(),
+        campaign,
+        status.strip(),
+        "" if changed else " (unchanged)",
     )
 
 
@@ -116,7 +119,7 @@ def members_set(campaign: str, email: str, status: str) -> None:
 def members_remove(campaign: str, email: str) -> None:
     """Remove a member (the removal syncs to Salesforce)."""
     api.remove_member(campaign, email)
-    console.print(f"removed {email.strip().lower()} from {campaign}")
+    say("removed {} from {}", email.strip().lower(), campaign)
 
 
 @members_app.command("import")
@@ -132,9 +135,7 @@ def members_import(
             result = api.import_members(campaign, stream)
     except UnicodeDecodeError:
         raise UserError(f"{file} is not UTF-8 text") from None
-    console.print(
-        f"imported {result.rows} rows into {campaign} ({result.changed} added or changed)"
-    )
+    say("imported {} rows into {} ({} added or changed)", result.rows, campaign, result.changed)
 
 
 @members_app.command("list")
