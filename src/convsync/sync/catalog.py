@@ -59,11 +59,13 @@ def require_campaign(session: Session, name: str) -> CampaignRow:
 
 
 def require_status(campaign_type: CampaignType, status: str) -> str:
-    label = status.strip()
-    if not campaign_type.allows(label):
+    """The type's own spelling of `status` (matched as names are: "invited" is "Invited")."""
+    label = campaign_type.find(status)
+    if label is None:
         allowed = ", ".join(sorted(campaign_type.labels))
         raise ValidationError(
-            f"status {label!r} is not in campaign type {campaign_type.name!r} (allowed: {allowed})"
+            f"status {status.strip()!r} is not in campaign type {campaign_type.name!r} "
+            f"(allowed: {allowed})"
         )
     return label
 
