@@ -308,7 +308,7 @@ CASES = [
     Case(
         "status over 40 characters",
         argv("types", "create", "T", "-s", "s" * 41),
-        "longer than 40 characters",
+        "at most 40 characters",
     ),
     Case(
         "status listed twice in other case",
@@ -345,7 +345,7 @@ CASES = [
     Case(
         "first name of 100 characters",
         argv("members", "add", "Spring", "bob@example.com", "Invited", "--first-name", "n" * 100),
-        "does not fit in the database",
+        "the first name must be at most 80 characters",
     ),
     Case(
         "unknown status",
@@ -446,7 +446,7 @@ CASES = [
             "Spring",
             w.file("long.csv", f"email,status,company\nz@example.com,Invited,{'c' * 300}\n"),
         ),
-        "does not fit in the database",
+        "line 2: the company must be at most 255 characters",
     ),
     Case(
         "import 50,000 rows, the last one bad",

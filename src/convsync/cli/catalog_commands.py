@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -9,7 +11,7 @@ import typer
 
 from convsync import api
 from convsync.cli.errors import MAX_INTEGER, UserError, typer_app
-from convsync.sync import catalog
+from convsync.sync import catalog, csv_input
 from convsync.views.output import JSON_OPTION_HELP, emit_json, emit_table, say
 from convsync.workers.root import adapters
 
@@ -125,16 +127,19 @@ def members_remove(campaign: str, email: str) -> None:
 @members_app.command("import")
 def members_import(
     campaign: str,
-    file: Annotated[Path, typer.Argument(help="CSV with columns email,status[,first_name,...]")],
+    file: Annotated[
+        str, typer.Argument(help="CSV with columns email,status[,first_name,...]; - for stdin")
+    ],
 ) -> None:
-    """Load members from a CSV, all or nothing."""
-    if not file.is_file():
-        raise UserError(f"no such file: {file}")
-    try:
-        with file.open(newline="", encoding="utf-8-sig") as stream:
-            result = api.import_members(campaign, stream)
-    except UnicodeDecodeError:
-        raise UserError(f"{file} is not UTF-8 text") from None
+    """Load members from a CSV, all or nothing (refused with line numbers if ambiguous)."""
+    if file == "-":
+        data, source = sys.stdin.buffer.read(), "standard input"
+    else:
+        path = Path(file)
+        if not path.is_file():
+            raise UserError(f"no such file: {file}")
+        data, source = path.read_bytes(), file
+    result = api.import_members(campaign, io.StringIO(csv_input.decode(data, source)))
     say("imported {} rows into {} ({} added or changed)", result.rows, campaign, result.changed)
 
 

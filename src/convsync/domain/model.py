@@ -19,8 +19,10 @@ from convsync.domain.errors import ValidationError
 MAX_STATUS_LENGTH = 40
 
 # Deliberately permissive (RFC 5322 is wider than any marketing list needs): one "@",
-# something on each side, a dot in the domain, no spaces or control characters.
-_EMAIL = re.compile(r"^[^@\s\x00-\x1f]+@[^@\s\x00-\x1f]+\.[^@\s\x00-\x1f]+$")
+# something on each side, a dot in the domain, no spaces or control characters (C0, C1).
+_EMAIL = re.compile(
+    r"^[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s\x00-\x1f\x7f-\x9f]+\.[^@\s\x00-\x1f\x7f-\x9f]+$"
+)
 # RFC 5321's limit on an address, and the width of the people.email column.
 MAX_EMAIL_LENGTH = 254
 

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from convsync.domain import names
 from convsync.domain.errors import NotFoundError, ValidationError
 from convsync.domain.model import (
     CampaignType,
@@ -104,7 +105,13 @@ def add_member(
             raise ValidationError(
                 f"{address} is already a member of {campaign_name!r} (use `members set`)"
             )
-        ids = catalog.upsert_people(session, [PersonInput(address, first_name, last_name, company)])
+        person = PersonInput(
+            address,
+            names.clean_optional("first name", first_name, names.MAX_PERSON_NAME_LENGTH),
+            names.clean_optional("last name", last_name, names.MAX_PERSON_NAME_LENGTH),
+            names.clean_optional("company", company, names.MAX_COMPANY_LENGTH),
+        )
+        ids = catalog.upsert_people(session, [person])
         changed = catalog.upsert_members(
             session,
             campaign_id=campaign.id,
