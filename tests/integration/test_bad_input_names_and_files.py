@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
@@ -32,6 +33,7 @@ class Case:
     expect: str = "error"
     then: tuple[str, ...] = ()
     stdin: str | bytes | None = None
+    file: str | bytes | None = None  # written to a file whose path ends the command
 
 
 def error(name: str, message: str, *argv: str, stdin: str | bytes | None = None) -> Case:
@@ -47,8 +49,8 @@ def create(name: str) -> tuple[str, ...]:
 
 
 def imports(name: str, content: str | bytes, message: str) -> Case:
-    """`members import Spring -` with this content on standard input."""
-    return error(name, message, "members", "import", "Spring", "-", stdin=content)
+    """`members import Spring FILE` with this content in FILE."""
+    return Case(name, ("members", "import", "Spring"), message, file=content)
 
 
 LIST_CAMPAIGNS = ("campaigns", "list")
@@ -264,7 +266,16 @@ FILES = [
     imports(
         "bytes that are not UTF-8, on line 3",
         HEADER.encode() + b"a@example.com,Invited,A,B,C\nr\xe9ne@example.com,Invited,R,N,C\n",
-        r"standard input is not UTF-8 text \(line 3\)",
+        r"is not UTF-8 text \(line 3\)",
+    ),
+    error(
+        "an unquoted comma on standard input",
+        r"line 2: 3 fields where the header has 2",
+        "members",
+        "import",
+        "Spring",
+        "-",
+        stdin="email,status\na@example.com,Invited,Acme\n",
     ),
     imports(
         "a first name too long for the column",
@@ -398,10 +409,18 @@ def world(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_bad_names_and_files_end_in_one_line_or_are_shown_as_typed(
-    case: Case, world: sessionmaker[Session]
+    case: Case, world: sessionmaker[Session], tmp_path: Path
 ) -> None:
+    argv = case.argv
+    if case.file is not None:
+        path = tmp_path / "members.csv"
+        if isinstance(case.file, bytes):
+            path.write_bytes(case.file)
+        else:
+            path.write_text(case.file, encoding="utf-8")
+        argv = (*argv, str(path))
     counts = row_counts(world)
-    result = invoke(*case.argv, stdin=case.stdin)
+    result = invoke(*argv, stdin=case.stdin)
 
     if case.expect == "error":
         assert result.exit_code == 1, result.output
