@@ -3,8 +3,9 @@
 `dispatch_due_syncs` costs one local query plus one aggregate SOQL query per 500 linked
 campaigns (and one more per 500 campaigns that have open dead letters, to notice a
 status appearing in Salesforce), five to a Composite API call. An idle org therefore
-costs one API call a tick per 2,500 linked campaigns. Once per `CONVSYNC_FULL_SYNC_INTERVAL_SECONDS` each link also
-gets a drift repair (about one API call per 2,000 of its members).
+costs one API call a tick per 2,500 linked campaigns. Once per
+`CONVSYNC_FULL_SYNC_INTERVAL_SECONDS` each link also gets a drift repair (about one API
+call per 2,000 of its members).
 """
 
 from __future__ import annotations
