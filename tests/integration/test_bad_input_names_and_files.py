@@ -390,7 +390,25 @@ COMMANDS = [
     ),
 ]
 
-CASES = [*PRINTING, *NAMES, *FILES, *COMMANDS]
+MAPPINGS = [
+    shows(
+        "a mapping given the status in another case keeps the type's spelling",
+        ("mapping", "set", "Spring", "attended", "Attended - Webinar"),
+        ("mapping", "list", "Spring", "--json"),
+        '"conversion_status": "Attended"',
+    ),
+    error(
+        "a Salesforce label with a newline",
+        "must not contain a newline",
+        "mapping",
+        "set",
+        "Spring",
+        "Attended",
+        "Attended\nWebinar",
+    ),
+]
+
+CASES = [*PRINTING, *NAMES, *FILES, *COMMANDS, *MAPPINGS]
 
 
 @pytest.fixture

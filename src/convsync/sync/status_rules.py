@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from convsync.domain.errors import LinkError, NotFoundError
 from convsync.domain.model import RunKind
+from convsync.domain.names import name_key
 from convsync.domain.status_rules import (
     InboundUnknown,
     OutboundUnknown,
@@ -72,7 +73,8 @@ def remove_mapping(ctx: SyncContext, campaign_name: str, conversion_status: str)
     with transaction(ctx.sessions) as session:
         campaign = require_campaign(session, campaign_name)
         pairs = store.mapping(session, campaign.id)
-        if pairs.pop(conversion_status.strip(), None) is None:
+        mapped = next((k for k in pairs if name_key(k) == name_key(conversion_status)), None)
+        if mapped is None or pairs.pop(mapped, None) is None:
             raise NotFoundError(f"{conversion_status!r} is not mapped for {campaign_name!r}")
         rules = status_rules(catalog.type_of_campaign(session, campaign.id), pairs)
         store.replace_mapping(session, campaign.id, dict(rules.mapping))
