@@ -27,11 +27,10 @@ from sqlalchemy import (
     false,
     text,
 )
-from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from convsync.domain.names import name_key
+from convsync.store.name_keys import name_key_column
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -72,24 +71,12 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-def _name_key(context: DefaultExecutionContext) -> str:
-    """Filled from the row's own `name` on every insert (ORM or Core); a rename sets both."""
-    # SQLAlchemy leaves get_current_parameters unannotated.
-    parameters = context.get_current_parameters()  # type: ignore[no-untyped-call]
-    return name_key(str(parameters["name"]))
-
-
-# casefold() can lengthen a name (ß -> ss): room for an 80-character name's key.
-NAME_KEY_LENGTH = 240
-
-
 class CampaignTypeRow(Base):
     __tablename__ = "campaign_types"
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     name: Mapped[str] = mapped_column(String(80), unique=True)
-    # Matching is by this (domain.names.name_key): "spring" finds "Spring".
-    name_key: Mapped[str] = mapped_column(String(NAME_KEY_LENGTH), unique=True, default=_name_key)
+    name_key: Mapped[str] = name_key_column()
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -143,7 +130,7 @@ class CampaignRow(Base):
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     name: Mapped[str] = mapped_column(String(80), unique=True)
-    name_key: Mapped[str] = mapped_column(String(NAME_KEY_LENGTH), unique=True, default=_name_key)
+    name_key: Mapped[str] = name_key_column()
     type_id: Mapped[int] = mapped_column(ForeignKey("campaign_types.id", ondelete="RESTRICT"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
