@@ -40,9 +40,10 @@ from convsync.domain.model import CampaignType, SyncMode
 from convsync.domain.status_rules import SPEC_POLICY, StatusPolicy
 from convsync.domain.statuses import Preflight
 from convsync.store.catalog import MemberInfo
-from convsync.sync import catalog, edits, linking, member_import, reporting
+from convsync.sync import catalog, catalog_admin, edits, linking, member_import, reporting
 from convsync.sync.api_usage import ApiUsageReport
 from convsync.sync.api_usage import api_usage as api_usage_report
+from convsync.sync.catalog_admin import CampaignDeleted, StatusAdded
 from convsync.sync.context import SyncContext
 from convsync.sync.linking import LinkResult, UnlinkPreview, UnlinkResult
 from convsync.sync.member_import import ImportResult
@@ -51,22 +52,29 @@ from convsync.tasks.dispatch import sync_context
 
 __all__ = [
     "ApiUsageReport",
+    "CampaignDeleted",
     "ImportResult",
     "LinkResult",
     "LinkStatus",
+    "StatusAdded",
     "SyncRequest",
     "UnlinkPreview",
     "UnlinkResult",
     "add_member",
+    "add_status",
     "api_usage",
     "check_statuses",
     "create_campaign",
     "create_type",
+    "delete_campaign",
     "import_members",
     "link",
     "members",
     "preview_unlink",
     "remove_member",
+    "remove_status",
+    "rename_campaign",
+    "rename_type",
     "set_member_status",
     "status",
     "sync_now",
@@ -320,3 +328,38 @@ def import_members(campaign: str, csv: TextIO) -> ImportResult:
 def members(campaign: str, limit: int | None = None) -> list[MemberInfo]:
     """The campaign's members in Conversion."""
     return catalog.list_members(_context().sessions, campaign, limit)
+
+
+@_speaks_domain_errors
+def rename_type(old: str, new: str) -> str:
+    """Rename a campaign type; returns the name as stored."""
+    return catalog_admin.rename_type(_context(), old, new)
+
+
+@_speaks_domain_errors
+def add_status(
+    type_name: str, label: str, *, default: bool = False, responded: bool = False
+) -> StatusAdded:
+    """Add a member status to a type; linked campaigns of the type re-read the Salesforce
+    members they skipped for lacking it, and import them."""
+    return catalog_admin.add_status(
+        _context(), type_name, label, default=default, responded=responded
+    )
+
+
+@_speaks_domain_errors
+def remove_status(type_name: str, label: str) -> str:
+    """Remove a status from a type; refused while any member holds it."""
+    return catalog_admin.remove_status(_context(), type_name, label)
+
+
+@_speaks_domain_errors
+def rename_campaign(old: str, new: str) -> str:
+    """Rename a campaign; a linked campaign stays linked (links are kept by id)."""
+    return catalog_admin.rename_campaign(_context(), old, new)
+
+
+@_speaks_domain_errors
+def delete_campaign(campaign: str, *, unlink: bool = False) -> CampaignDeleted:
+    """Delete a campaign and its members; refused while linked unless `unlink`."""
+    return catalog_admin.delete_campaign(_context(), campaign, unlink_first=unlink)

@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
@@ -117,6 +124,15 @@ class Settings(BaseSettings):
     # Prometheus: a worker serves /metrics on this port (0 picks a free one; unset: off).
     metrics_port: int | None = Field(default=None, ge=0, le=65_535)
     metrics_address: str = "127.0.0.1"
+
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _any_case(cls, value: object, info: ValidationInfo) -> object:
+        """Words are accepted in any case and with stray spaces (`info`, ` Debug `)."""
+        if not isinstance(value, str):
+            return value
+        word = value.strip()
+        return word.upper() if info.field_name == "log_level" else word.lower()
 
     @field_validator("database_url")
     @classmethod

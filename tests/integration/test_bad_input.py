@@ -17,15 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
-from typer.testing import CliRunner
 
-from convsync.cli.app import app
 from convsync.salesforce.soql import to_18
 from convsync.salesforce_emulator.auth import Credentials
 from convsync.salesforce_emulator.testing import EmulatorHandle
-from convsync.store.tables import Base, RunRow
+from convsync.store.tables import RunRow
+from tests.support.catalogue import invoke, one_error_line, row_counts
 from tests.support.scenario import eventually, salesforce_campaign
 from tests.support.workers import WorkerProcess
 
@@ -73,21 +72,6 @@ class World:
         invoke("link", campaign, "--salesforce-campaign", salesforce_campaign, *more)
         run = eventually(self.run_ended, timeout=120)
         assert run.state == "succeeded", run.error
-
-
-runner = CliRunner()
-
-
-def invoke(*args: str) -> Any:
-    return runner.invoke(app, list(args))
-
-
-def row_counts(sessions: sessionmaker[Session]) -> dict[str, int]:
-    with sessions() as session:
-        return {
-            t.name: int(session.scalar(select(func.count()).select_from(t)) or 0)
-            for t in Base.metadata.sorted_tables
-        }
 
 
 # ------------------------------------------------------------------ arrangements
@@ -308,7 +292,7 @@ CASES = [
     Case(
         "status over 40 characters",
         argv("types", "create", "T", "-s", "s" * 41),
-        "longer than 40 characters",
+        "at most 40 characters",
     ),
     Case(
         "status listed twice in other case",
@@ -345,7 +329,7 @@ CASES = [
     Case(
         "first name of 100 characters",
         argv("members", "add", "Spring", "bob@example.com", "Invited", "--first-name", "n" * 100),
-        "does not fit in the database",
+        "the first name must be at most 80 characters",
     ),
     Case(
         "unknown status",
@@ -446,7 +430,7 @@ CASES = [
             "Spring",
             w.file("long.csv", f"email,status,company\nz@example.com,Invited,{'c' * 300}\n"),
         ),
-        "does not fit in the database",
+        "line 2: the company must be at most 255 characters",
     ),
     Case(
         "import 50,000 rows, the last one bad",
@@ -599,16 +583,6 @@ def world(
 
 
 # ------------------------------------------------------------------ the test
-
-
-def one_error_line(result: Any) -> str:
-    """The single `error: …` line a handled failure prints (and nothing like a traceback)."""
-    assert isinstance(result.exception, SystemExit), f"unhandled: {result.exception!r}"
-    assert "Traceback" not in result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("error: ")]
-    assert len(errors) == 1, result.output
-    return errors[0]
 
 
 def listed(*args: str) -> list[dict[str, Any]]:

@@ -96,3 +96,22 @@ def test_the_default_waits_fit_every_broker(clean_env: pytest.MonkeyPatch) -> No
     for broker in ("redis://127.0.0.1:6379/0", "amqp://guest:guest@127.0.0.1:5672//"):
         clean_env.setenv("CONVSYNC_BROKER_URL", broker)
         assert load_settings().api_limit_retry_seconds == 60
+
+
+@pytest.mark.parametrize(("given", "level"), [("info", "INFO"), (" Debug ", "DEBUG")])
+def test_the_log_level_is_accepted_in_any_case(
+    clean_env: pytest.MonkeyPatch, given: str, level: str
+) -> None:
+    clean_env.setenv("CONVSYNC_LOG_LEVEL", given)
+    assert load_settings().log_level == level
+
+
+def test_the_log_format_is_accepted_in_any_case(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("CONVSYNC_LOG_FORMAT", "JSON")
+    assert load_settings().log_format == "json"
+
+
+def test_an_unknown_log_level_is_still_refused(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("CONVSYNC_LOG_LEVEL", "loud")
+    with pytest.raises(ConfigurationError, match="CONVSYNC_LOG_LEVEL"):
+        load_settings()

@@ -9,6 +9,7 @@ import typer
 from pydantic import SecretStr
 
 from convsync.cli import (
+    admin_commands,
     bench,
     catalog_commands,
     explain_command,
@@ -72,6 +73,11 @@ app.command("link-policy")(status_commands.link_policy)
 app.command()(explain_command.explain)
 app.command("bench")(bench.bench)
 catalog_commands.campaigns_app.command("create")(sync_commands.create_campaign)
+catalog_commands.types_app.command("rename")(admin_commands.types_rename)
+catalog_commands.types_app.command("add-status")(admin_commands.types_add_status)
+catalog_commands.types_app.command("remove-status")(admin_commands.types_remove_status)
+catalog_commands.campaigns_app.command("rename")(admin_commands.campaigns_rename)
+catalog_commands.campaigns_app.command("delete")(admin_commands.campaigns_delete)
 
 
 @app.command()

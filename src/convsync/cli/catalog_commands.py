@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -9,8 +11,8 @@ import typer
 
 from convsync import api
 from convsync.cli.errors import MAX_INTEGER, UserError, typer_app
-from convsync.sync import catalog
-from convsync.views.output import JSON_OPTION_HELP, console, emit_json, emit_table
+from convsync.sync import catalog, csv_input
+from convsync.views.output import JSON_OPTION_HELP, emit_json, emit_table, say
 from convsync.workers.root import adapters
 
 types_app = typer_app("Campaign types and their member statuses.")
@@ -39,7 +41,7 @@ def types_create(
         + (" (responded)" if s.has_responded else "")
         for s in created.statuses
     )
-    console.print(f"created type [bold]{created.name}[/]: {labels}")
+    say("created type [bold]{}[/]: {}", created.name, labels)
 
 
 @types_app.command("list")
@@ -99,16 +101,19 @@ def members_add(
         last_name=last_name,
         company=company,
     )
-    console.print(f"added {email.strip().lower()} to {campaign} as {status.strip()}")
+    say("added {} to {} as {}", email.strip().lower(), campaign, status.strip())
 
 
 @members_app.command("set")
 def members_set(campaign: str, email: str, status: str) -> None:
     """Change a member's status."""
     changed = api.set_member_status(campaign, email, status)
-    console.print(
-        f"{email.strip().lower()} in {campaign}: {status.strip()}"
-        + ("" if changed else " (unchanged)")
+    say(
+        "{} in {}: {}{}",
+        email.strip().lower(),
+        campaign,
+        status.strip(),
+        "" if changed else " (unchanged)",
     )
 
 
@@ -116,25 +121,26 @@ def members_set(campaign: str, email: str, status: str) -> None:
 def members_remove(campaign: str, email: str) -> None:
     """Remove a member (the removal syncs to Salesforce)."""
     api.remove_member(campaign, email)
-    console.print(f"removed {email.strip().lower()} from {campaign}")
+    say("removed {} from {}", email.strip().lower(), campaign)
 
 
 @members_app.command("import")
 def members_import(
     campaign: str,
-    file: Annotated[Path, typer.Argument(help="CSV with columns email,status[,first_name,...]")],
+    file: Annotated[
+        str, typer.Argument(help="CSV with columns email,status[,first_name,...]; - for stdin")
+    ],
 ) -> None:
-    """Load members from a CSV, all or nothing."""
-    if not file.is_file():
-        raise UserError(f"no such file: {file}")
-    try:
-        with file.open(newline="", encoding="utf-8-sig") as stream:
-            result = api.import_members(campaign, stream)
-    except UnicodeDecodeError:
-        raise UserError(f"{file} is not UTF-8 text") from None
-    console.print(
-        f"imported {result.rows} rows into {campaign} ({result.changed} added or changed)"
-    )
+    """Load members from a CSV, all or nothing (refused with line numbers if ambiguous)."""
+    if file == "-":
+        data, source = sys.stdin.buffer.read(), "standard input"
+    else:
+        path = Path(file)
+        if not path.is_file():
+            raise UserError(f"no such file: {file}")
+        data, source = path.read_bytes(), file
+    result = api.import_members(campaign, io.StringIO(csv_input.decode(data, source)))
+    say("imported {} rows into {} ({} added or changed)", result.rows, campaign, result.changed)
 
 
 @members_app.command("list")

@@ -17,7 +17,7 @@ from convsync.domain.status_rules import InboundUnknown, OutboundUnknown, Status
 from convsync.sync import status_rules
 from convsync.sync.status_rules import Reevaluation
 from convsync.tasks.dispatch import sync_context
-from convsync.views.output import JSON_OPTION_HELP, console, emit_json, emit_table
+from convsync.views.output import JSON_OPTION_HELP, console, emit_json, emit_table, say
 
 mapping_app = typer_app(
     "Status translation: a Conversion status known in Salesforce by another label."
@@ -45,14 +45,16 @@ def _say_reevaluation(campaign: str, reevaluation: Reevaluation) -> None:
     if reevaluation.run_id is None:
         return
     if reevaluation.joined:
-        console.print(
-            f"run {reevaluation.run_id} is under way; the next run judges "
-            f"{escape(campaign)}'s skipped and dead-lettered members again"
+        say(
+            "run {} is under way; the next run judges {}'s skipped and dead-lettered members again",
+            reevaluation.run_id,
+            campaign,
         )
     else:
-        console.print(
-            f"started run {reevaluation.run_id}: {escape(campaign)}'s skipped and "
-            "dead-lettered members are judged again"
+        say(
+            "started run {}: {}'s skipped and dead-lettered members are judged again",
+            reevaluation.run_id,
+            campaign,
         )
 
 
@@ -62,9 +64,11 @@ def mapping_set(campaign: str, conversion_status: str, salesforce_label: str) ->
     reevaluation = status_rules.set_mapping(
         sync_context(), campaign, conversion_status, salesforce_label
     )
-    console.print(
-        f"{escape(campaign)}: {escape(repr(conversion_status.strip()))} ↔ "
-        f"{escape(repr(salesforce_label.strip()))} in Salesforce"
+    say(
+        "{}: {} ↔ {} in Salesforce",
+        campaign,
+        repr(conversion_status.strip()),
+        repr(salesforce_label.strip()),
     )
     _say_reevaluation(campaign, reevaluation)
 
@@ -77,7 +81,7 @@ def mapping_list(campaign: str, as_json: JsonFlag = False) -> None:
         emit_json(found)
         return
     if not found:
-        console.print(f"{escape(campaign)}: every status keeps its own name in Salesforce")
+        say("{}: every status keeps its own name in Salesforce", campaign)
         return
     emit_table(
         f"Status mapping of {campaign}",
@@ -90,10 +94,7 @@ def mapping_list(campaign: str, as_json: JsonFlag = False) -> None:
 def mapping_remove(campaign: str, conversion_status: str) -> None:
     """CONVERSION_STATUS goes back to being written under its own name."""
     reevaluation = status_rules.remove_mapping(sync_context(), campaign, conversion_status)
-    console.print(
-        f"{escape(campaign)}: {escape(repr(conversion_status.strip()))} keeps its own name "
-        "in Salesforce"
-    )
+    say("{}: {} keeps its own name in Salesforce", campaign, repr(conversion_status.strip()))
     _say_reevaluation(campaign, reevaluation)
 
 

@@ -21,7 +21,7 @@ from convsync.sync.reporting import RunSummary
 from convsync.tasks.dispatch import replay_dead_letters, sync_context
 from convsync.views.api_usage import print_api_usage
 from convsync.views.links import print_link_statuses, print_preflight
-from convsync.views.output import JSON_OPTION_HELP, console, emit_json, emit_table
+from convsync.views.output import JSON_OPTION_HELP, console, emit_json, emit_table, say
 
 dlq_app = typer_app("The dead-letter queue: members the sync could not push.")
 JsonFlag = Annotated[bool, typer.Option("--json", help=JSON_OPTION_HELP)]
@@ -100,7 +100,7 @@ def create_campaign(
             force=force,
             policy=policy_from(inbound_unknown, outbound_unknown),
         )
-    console.print(f"created campaign [bold]{name.strip()}[/] ({type_name})")
+    say("created campaign [bold]{}[/] ({})", name.strip(), type_name)
     if result is not None:
         _linked(result)
 
@@ -109,9 +109,12 @@ def _linked(result: linking.LinkResult) -> None:
     if result.check is not None:
         print_preflight(result.check)
     how = "created in Salesforce as" if result.mode is SyncMode.NEW else "linked to"
-    console.print(
-        f"{result.campaign} {how} {result.salesforce_campaign_id}; "
-        f"initial sync queued (run {result.run_id})"
+    say(
+        "{} {} {}; initial sync queued (run {})",
+        result.campaign,
+        how,
+        result.salesforce_campaign_id,
+        result.run_id,
     )
 
 
@@ -157,23 +160,29 @@ def unlink(
     """Stop syncing; both sides keep their members as they are (unless told otherwise)."""
     if not remove_synced_members:
         result = api.unlink(campaign)
-        console.print(
-            f"{campaign} is no longer synced with {result.salesforce_campaign_id} "
-            "(data kept on both sides)"
+        say(
+            "{} is no longer synced with {} (data kept on both sides)",
+            campaign,
+            result.salesforce_campaign_id,
         )
         return
     preview = api.preview_unlink(campaign)
-    console.print(
-        f"{preview.synced_members} member(s) the sync added will be removed from Salesforce "
-        f"campaign {preview.salesforce_campaign_id}; Conversion keeps all its members"
+    say(
+        "{} member(s) the sync added will be removed from Salesforce campaign {}; "
+        "Conversion keeps all its members",
+        preview.synced_members,
+        preview.salesforce_campaign_id,
     )
     if not yes:
         typer.confirm("Unlink and remove them?", abort=True, err=True)
     result = api.unlink(campaign, remove_synced_members=True)
     gone = f" ({result.already_gone} were gone already)" if result.already_gone else ""
-    console.print(
-        f"{campaign} is no longer synced with {result.salesforce_campaign_id}; removed "
-        f"{result.removed_from_salesforce} member(s) the sync added from Salesforce{gone}"
+    say(
+        "{} is no longer synced with {}; removed {} member(s) the sync added from Salesforce{}",
+        campaign,
+        result.salesforce_campaign_id,
+        result.removed_from_salesforce,
+        gone,
     )
 
 
@@ -276,7 +285,7 @@ def sync(
     )
     if wait:
         run = wait_for_run(run_id, timeout)
-        console.print(_describe(run))
+        console.print(_describe(run), markup=False)
         if run.state != "succeeded":
             raise UserError(f"run {run_id} failed: {run.error}")
 

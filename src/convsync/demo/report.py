@@ -19,7 +19,7 @@ from convsync.metrics import Sample, total
 from convsync.sync import dead_letters, reporting
 from convsync.sync.context import SyncContext
 from convsync.sync.reporting import RunSummary
-from convsync.views.output import console
+from convsync.views.output import console, say
 
 FINISHED = ("succeeded", "failed")
 STAGES = ("inbound", "outbound")
@@ -193,7 +193,7 @@ def print_reasons(ctx: SyncContext, campaigns: Sequence[str]) -> None:
         reasons = Counter(reason for _, _, reason, _ in reporting.skipped_members(ctx, campaign))
         for reason, n in reasons.most_common():
             any_skip = True
-            console.print(f"  {campaign}: {_members(n)}: {reason}")
+            say("  {}: {}: {}", campaign, _members(n), reason)
     if not any_skip:
         console.print("  none")
     console.print("[bold]Dead letters[/] (Conversion members not pushed, `convsync dlq list`):")
@@ -204,7 +204,7 @@ def print_reasons(ctx: SyncContext, campaigns: Sequence[str]) -> None:
         )
         for (code, message), n in letters.most_common():
             any_letter = True
-            console.print(f"  {campaign}: {_members(n)}: {code}: {message}")
+            say("  {}: {}: {}: {}", campaign, _members(n), code, message)
     if not any_letter:
         console.print("  none")
 

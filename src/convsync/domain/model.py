@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from convsync.domain import names
 from convsync.domain.errors import ValidationError
 
 # Salesforce's CampaignMember.Status picklist is 40 characters at most; a longer label
@@ -18,8 +19,10 @@ from convsync.domain.errors import ValidationError
 MAX_STATUS_LENGTH = 40
 
 # Deliberately permissive (RFC 5322 is wider than any marketing list needs): one "@",
-# something on each side, a dot in the domain, no spaces or control characters.
-_EMAIL = re.compile(r"^[^@\s\x00-\x1f]+@[^@\s\x00-\x1f]+\.[^@\s\x00-\x1f]+$")
+# something on each side, a dot in the domain, no spaces or control characters (C0, C1).
+_EMAIL = re.compile(
+    r"^[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s\x00-\x1f\x7f-\x9f]+\.[^@\s\x00-\x1f\x7f-\x9f]+$"
+)
 # RFC 5321's limit on an address, and the width of the people.email column.
 MAX_EMAIL_LENGTH = 254
 
@@ -96,7 +99,12 @@ class CampaignType:
         return next(s for s in self.statuses if s.is_default)
 
     def allows(self, label: str) -> bool:
-        return label in self.labels
+        return self.find(label) is not None
+
+    def find(self, label: str) -> str | None:
+        """The type's own spelling of `label`, matched as names are (case, NFC, spaces)."""
+        key = names.name_key(label)
+        return next((s.label for s in self.statuses if names.name_key(s.label) == key), None)
 
 
 def normalize_email(raw: str) -> str:
@@ -113,12 +121,8 @@ def normalize_email(raw: str) -> str:
 
 
 def validate_name(kind: str, raw: str) -> str:
-    name = raw.strip()
-    if not name:
-        raise ValidationError(f"the {kind} name must not be empty")
-    if len(name) > 80:
-        raise ValidationError(f"the {kind} name must be at most 80 characters (got {len(name)})")
-    return name
+    """A campaign or type name as stored (see `domain.names` for the rule)."""
+    return names.clean(f"{kind} name", raw, names.MAX_NAME_LENGTH)
 
 
 def build_campaign_type(
@@ -135,29 +139,23 @@ def build_campaign_type(
     on every campaign, so a type without one could not be mirrored there).
     """
     type_name = validate_name("campaign type", name)
-    cleaned = [label.strip() for label in labels]
-    if not cleaned:
+    if not labels:
         raise ValidationError("a campaign type needs at least one --status")
+    cleaned = [names.status_label(label) for label in labels]
+    by_key: dict[str, str] = {}
     for label in cleaned:
-        if not label:
-            raise ValidationError("a status label must not be empty")
-        if len(label) > MAX_STATUS_LENGTH:
-            raise ValidationError(
-                f"status {label!r} is longer than {MAX_STATUS_LENGTH} characters "
-                "(Salesforce's limit)"
-            )
-    seen: set[str] = set()
-    for label in cleaned:
-        if label.casefold() in seen:
+        if names.name_key(label) in by_key:
             raise ValidationError(f"status {label!r} is listed twice")
-        seen.add(label.casefold())
-    default_label = cleaned[0] if default is None else default.strip()
-    if default_label not in cleaned:
-        raise ValidationError(f"--default {default_label!r} is not one of the statuses")
-    responded_set = {r.strip() for r in responded}
-    unknown = responded_set - set(cleaned)
-    if unknown:
-        raise ValidationError(f"--responded {sorted(unknown)[0]!r} is not one of the statuses")
+        by_key[names.name_key(label)] = label
+
+    def one_of(option: str, raw: str) -> str:
+        found = by_key.get(names.name_key(raw))
+        if found is None:
+            raise ValidationError(f"{option} {raw.strip()!r} is not one of the statuses")
+        return found
+
+    default_label = cleaned[0] if default is None else one_of("--default", default)
+    responded_set = {one_of("--responded", r) for r in responded}
     if not responded_set:
         responded_set = {cleaned[-1]}
     statuses = tuple(

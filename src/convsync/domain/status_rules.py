@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from types import MappingProxyType
 
+from convsync.domain import names
 from convsync.domain.errors import ValidationError
 from convsync.domain.model import MAX_STATUS_LENGTH, CampaignType, MemberStatus
 
@@ -152,11 +153,13 @@ def status_rules(
 ) -> StatusRules:
     """Validate a link's mapping against its type: every mapped status is in the type,
     every label fits Salesforce, and no two type statuses end up with the same label."""
-    pairs = {status: label for status, label in (mapping or {}).items() if status != label}
-    for status, label in pairs.items():
-        if not campaign_type.allows(status):
+    pairs: dict[str, str] = {}
+    for given, label in (mapping or {}).items():
+        # The type's own spelling: a status is matched as names are ("attended").
+        status = campaign_type.find(given)
+        if status is None:
             raise ValidationError(
-                f"{status!r} is not a status of campaign type {campaign_type.name!r}"
+                f"{given!r} is not a status of campaign type {campaign_type.name!r}"
             )
         if not label.strip():
             raise ValidationError("a Salesforce label must not be empty")
@@ -164,6 +167,9 @@ def status_rules(
             raise ValidationError(
                 f"Salesforce label {label!r} is longer than {MAX_STATUS_LENGTH} characters"
             )
+        salesforce_label = names.clean("Salesforce label", label, MAX_STATUS_LENGTH)
+        if salesforce_label != status:
+            pairs[status] = salesforce_label
     rules = StatusRules(campaign_type, MappingProxyType(pairs), policy)
     owners: dict[str, str] = {}
     for own in campaign_type.statuses:

@@ -131,7 +131,8 @@ def link_refusal(check: Preflight) -> str | None:
     members = "member" if total == 1 else "members"
     return (
         f"the Salesforce campaign has {total} {members} with statuses the campaign type "
-        f"lacks: {listed}; add them to the type, map them (convsync mapping set), link with "
+        f"lacks: {listed}; add them to the type (convsync types add-status), map them "
+        "(convsync mapping set), link with "
         "--inbound-unknown default to import them with the default status, or link with "
         "--force to skip those members"
     )

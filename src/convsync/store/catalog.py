@@ -11,6 +11,7 @@ from sqlalchemy import Select, Table, func, select
 from sqlalchemy.orm import Session
 
 from convsync.domain.model import CampaignType, MemberStatus
+from convsync.domain.names import name_key
 from convsync.store.tables import (
     CampaignRow,
     CampaignTypeRow,
@@ -63,7 +64,8 @@ class PersonInput:
 
 def type_exists(session: Session, name: str) -> bool:
     return (
-        session.scalar(select(CampaignTypeRow.id).where(CampaignTypeRow.name == name)) is not None
+        session.scalar(select(CampaignTypeRow.id).where(CampaignTypeRow.name_key == name_key(name)))
+        is not None
     )
 
 
@@ -94,7 +96,7 @@ def _statuses(session: Session, type_id: int) -> tuple[MemberStatus, ...]:
 
 
 def find_type(session: Session, name: str) -> tuple[int, CampaignType] | None:
-    row = session.scalar(select(CampaignTypeRow).where(CampaignTypeRow.name == name))
+    row = session.scalar(select(CampaignTypeRow).where(CampaignTypeRow.name_key == name_key(name)))
     if row is None:
         return None
     return row.id, CampaignType(row.name, _statuses(session, row.id))
@@ -118,7 +120,10 @@ def list_types(session: Session) -> list[CampaignType]:
 
 
 def campaign_exists(session: Session, name: str) -> bool:
-    return session.scalar(select(CampaignRow.id).where(CampaignRow.name == name)) is not None
+    return (
+        session.scalar(select(CampaignRow.id).where(CampaignRow.name_key == name_key(name)))
+        is not None
+    )
 
 
 def add_campaign(session: Session, name: str, type_id: int) -> int:
@@ -129,7 +134,7 @@ def add_campaign(session: Session, name: str, type_id: int) -> int:
 
 
 def find_campaign(session: Session, name: str) -> CampaignRow | None:
-    return session.scalar(select(CampaignRow).where(CampaignRow.name == name))
+    return session.scalar(select(CampaignRow).where(CampaignRow.name_key == name_key(name)))
 
 
 def campaign_names(session: Session, ids: Sequence[int]) -> dict[int, str]:

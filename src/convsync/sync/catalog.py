@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from convsync.domain import names
 from convsync.domain.errors import NotFoundError, ValidationError
 from convsync.domain.model import (
     CampaignType,
@@ -59,11 +60,13 @@ def require_campaign(session: Session, name: str) -> CampaignRow:
 
 
 def require_status(campaign_type: CampaignType, status: str) -> str:
-    label = status.strip()
-    if not campaign_type.allows(label):
+    """The type's own spelling of `status` (matched as names are: "invited" is "Invited")."""
+    label = campaign_type.find(status)
+    if label is None:
         allowed = ", ".join(sorted(campaign_type.labels))
         raise ValidationError(
-            f"status {label!r} is not in campaign type {campaign_type.name!r} (allowed: {allowed})"
+            f"status {status.strip()!r} is not in campaign type {campaign_type.name!r} "
+            f"(allowed: {allowed})"
         )
     return label
 
@@ -102,7 +105,13 @@ def add_member(
             raise ValidationError(
                 f"{address} is already a member of {campaign_name!r} (use `members set`)"
             )
-        ids = catalog.upsert_people(session, [PersonInput(address, first_name, last_name, company)])
+        person = PersonInput(
+            address,
+            names.clean_optional("first name", first_name, names.MAX_PERSON_NAME_LENGTH),
+            names.clean_optional("last name", last_name, names.MAX_PERSON_NAME_LENGTH),
+            names.clean_optional("company", company, names.MAX_COMPANY_LENGTH),
+        )
+        ids = catalog.upsert_people(session, [person])
         changed = catalog.upsert_members(
             session,
             campaign_id=campaign.id,

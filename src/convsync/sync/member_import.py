@@ -6,25 +6,30 @@ and the bad rows are reported by line number.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TextIO
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from convsync.domain import names
 from convsync.domain.errors import ValidationError
-from convsync.domain.model import normalize_email
+from convsync.domain.model import CampaignType, normalize_email
 from convsync.store import catalog, links
 from convsync.store.catalog import PersonInput
 from convsync.store.db import transaction
 from convsync.store.tables import utcnow
 from convsync.sync.catalog import require_campaign
+from convsync.sync.csv_input import Row, read_rows, refuse
 
 REQUIRED = ("email", "status")
 OPTIONAL = ("first_name", "last_name", "company")
-# How many bad rows the one-line error names before "and N more".
-SHOWN_ERRORS = 3
+# The person fields an import may set, what the error calls them, and their column width.
+PERSON_FIELDS = (
+    ("first_name", "first name", names.MAX_PERSON_NAME_LENGTH),
+    ("last_name", "last name", names.MAX_PERSON_NAME_LENGTH),
+    ("company", "company", names.MAX_COMPANY_LENGTH),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,54 +38,46 @@ class ImportResult:
     changed: int
 
 
-def _clean(value: str | None) -> str | None:
-    value = (value or "").strip()
-    return value or None
+def _person(row: Row) -> PersonInput:
+    """The row's person, every field checked against its column now, on every backend
+    (SQLite would store an over-long name that PostgreSQL and Salesforce then refuse)."""
+    email = normalize_email(row.values["email"])
+    first, last, company = (
+        names.clean_optional(what, row.values.get(column), limit)
+        for column, what, limit in PERSON_FIELDS
+    )
+    return PersonInput(email, first, last, company)
 
 
-def _parse(stream: TextIO, allowed: frozenset[str]) -> tuple[list[PersonInput], list[str]]:
-    reader = csv.DictReader(stream)
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
-    missing = [c for c in REQUIRED if c not in header]
-    if missing:
-        raise ValidationError(
-            f"the CSV needs a header row with columns {', '.join(REQUIRED)} "
-            f"(missing: {', '.join(missing)})"
-        )
-    reader.fieldnames = header
+def _parse(stream: TextIO, campaign_type: CampaignType) -> tuple[list[PersonInput], list[str]]:
     people: list[PersonInput] = []
     statuses: list[str] = []
     problems: list[str] = []
     first_line: dict[str, int] = {}
-    for row in reader:
-        line = reader.line_num
-        raw_email = _clean(row.get("email")) or ""
-        status = _clean(row.get("status")) or ""
+    for row in read_rows(stream, REQUIRED, OPTIONAL):
+        line = row.line
         try:
-            email = normalize_email(raw_email)
-        except ValidationError:
-            problems.append(f"line {line}: {raw_email!r} is not a valid email")
+            person = _person(row)
+        except ValidationError as error:
+            problems.append(f"line {line}: {error}")
             continue
-        if status not in allowed:
-            problems.append(f"line {line}: status {status!r} is not in the campaign's type")
-            continue
-        if email in first_line:
-            problems.append(f"line {line}: {email} already appears on line {first_line[email]}")
-            continue
-        first_line[email] = line
-        people.append(
-            PersonInput(
-                email,
-                _clean(row.get("first_name")),
-                _clean(row.get("last_name")),
-                _clean(row.get("company")),
+        status = campaign_type.find(row.values["status"])
+        if status is None:
+            problems.append(
+                f"line {line}: status {row.values['status'].strip()!r} is not in the "
+                "campaign's type"
             )
-        )
+            continue
+        if person.email in first_line:
+            problems.append(
+                f"line {line}: {person.email} already appears on line {first_line[person.email]}"
+            )
+            continue
+        first_line[person.email] = line
+        people.append(person)
         statuses.append(status)
     if problems:
-        shown = "; ".join(problems[:SHOWN_ERRORS])
-        more = f" (and {len(problems) - SHOWN_ERRORS} more)" if len(problems) > SHOWN_ERRORS else ""
-        raise ValidationError(f"nothing imported: {shown}{more}")
+        raise refuse(problems)
     return people, statuses
 
 
@@ -89,8 +86,7 @@ def import_members(
 ) -> ImportResult:
     with transaction(sessions) as session:
         campaign = require_campaign(session, campaign_name)
-        allowed = catalog.type_of_campaign(session, campaign.id).labels
-        people, statuses = _parse(stream, allowed)
+        people, statuses = _parse(stream, catalog.type_of_campaign(session, campaign.id))
         if not people:
             raise ValidationError("nothing imported: the CSV has no rows")
         ids = catalog.upsert_people(session, people)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from convsync.domain.errors import LinkError, NotFoundError
 from convsync.domain.model import RunKind
+from convsync.domain.names import name_key
 from convsync.domain.status_rules import (
     InboundUnknown,
     OutboundUnknown,
@@ -63,8 +64,8 @@ def set_mapping(
         pairs[conversion_status.strip()] = salesforce_label.strip()
         rules = status_rules(catalog.type_of_campaign(session, campaign.id), pairs)
         store.replace_mapping(session, campaign.id, dict(rules.mapping))
-        link_id = _mark_changed(session, campaign.id)
-    return _reevaluate(ctx, link_id)
+        link_id = mark_changed(session, campaign.id)
+    return reevaluate(ctx, link_id)
 
 
 def remove_mapping(ctx: SyncContext, campaign_name: str, conversion_status: str) -> Reevaluation:
@@ -72,12 +73,13 @@ def remove_mapping(ctx: SyncContext, campaign_name: str, conversion_status: str)
     with transaction(ctx.sessions) as session:
         campaign = require_campaign(session, campaign_name)
         pairs = store.mapping(session, campaign.id)
-        if pairs.pop(conversion_status.strip(), None) is None:
+        mapped = next((k for k in pairs if name_key(k) == name_key(conversion_status)), None)
+        if mapped is None or pairs.pop(mapped, None) is None:
             raise NotFoundError(f"{conversion_status!r} is not mapped for {campaign_name!r}")
         rules = status_rules(catalog.type_of_campaign(session, campaign.id), pairs)
         store.replace_mapping(session, campaign.id, dict(rules.mapping))
-        link_id = _mark_changed(session, campaign.id)
-    return _reevaluate(ctx, link_id)
+        link_id = mark_changed(session, campaign.id)
+    return reevaluate(ctx, link_id)
 
 
 def link_policy(ctx: SyncContext, campaign_name: str) -> StatusPolicy:
@@ -105,8 +107,8 @@ def change_policy(
         if policy == current:
             return policy, Reevaluation(None)
         store.set_policy(link, policy)
-        link_id = _mark_changed(session, campaign.id)
-    return policy, _reevaluate(ctx, link_id)
+        link_id = mark_changed(session, campaign.id)
+    return policy, reevaluate(ctx, link_id)
 
 
 def _require_link(session: Session, campaign_id: int, campaign_name: str) -> LinkRow:
@@ -119,7 +121,7 @@ def _require_link(session: Session, campaign_id: int, campaign_name: str) -> Lin
     return link
 
 
-def _mark_changed(session: Session, campaign_id: int) -> int | None:
+def mark_changed(session: Session, campaign_id: int) -> int | None:
     link = links.active_link(session, campaign_id)
     if link is None:
         return None
@@ -127,7 +129,7 @@ def _mark_changed(session: Session, campaign_id: int) -> int | None:
     return link.id
 
 
-def _reevaluate(ctx: SyncContext, link_id: int | None) -> Reevaluation:
+def reevaluate(ctx: SyncContext, link_id: int | None) -> Reevaluation:
     """Start a run that judges the link's members by the new rules (or find the open one)."""
     if link_id is None:
         return Reevaluation(None)

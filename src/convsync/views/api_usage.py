@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from rich.markup import escape
-
 from convsync.sync.api_usage import PURPOSES, ApiUsageReport
 from convsync.views.output import console, emit_table
 
@@ -25,9 +23,6 @@ def print_api_usage(report: ApiUsageReport) -> None:
     emit_table(
         "Calls per campaign",
         ["campaign", *PURPOSES, "total"],
-        [
-            (escape(c.campaign), *(c.calls.get(p, 0) for p in PURPOSES), c.total)
-            for c in report.campaigns
-        ]
+        [(c.campaign, *(c.calls.get(p, 0) for p in PURPOSES), c.total) for c in report.campaigns]
         + [("all", *(report.by_purpose.get(p, 0) for p in PURPOSES), report.used)],
     )

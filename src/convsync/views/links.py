@@ -12,7 +12,7 @@ from convsync.domain.status_rules import InboundUnknown, OutboundUnknown
 from convsync.domain.statuses import Preflight
 from convsync.sync import reporting
 from convsync.sync.reporting import RunSummary
-from convsync.views.output import console
+from convsync.views.output import console, literal, markup
 
 
 def print_preflight(check: Preflight) -> None:
@@ -90,13 +90,13 @@ def print_link_statuses(found: Sequence[reporting.LinkStatus], title: str) -> No
     table.add_column("last error", max_width=40)
     for s in found:
         table.add_row(
-            f"{s.campaign}\n[dim]{s.salesforce_campaign_id}[/]",
+            markup("{}\n[dim]{}[/]", s.campaign, s.salesforce_campaign_id),
             _state(s),
             _last_run(s.last_run),
             _ago(s.lag_seconds),
             f"{s.members_in_conversion:,} / {s.members_in_salesforce:,}",
             f"{s.skipped:,}",
             f"{s.dead_letters:,}",
-            _shorten(s.last_error or "", 60),
+            literal(_shorten(s.last_error or "", 60)),
         )
     console.print(table)

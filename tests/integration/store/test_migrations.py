@@ -81,3 +81,53 @@ def test_migration_0009_rewrites_15_character_ids_and_keeps_one_link_per_salesfo
         (1, to_18(id15), "active"),
         (2, to_18(id15), "unlinked"),
     ]
+
+
+def test_migration_0010_keys_names_and_keeps_every_member_on_sqlite(tmp_path: Path) -> None:
+    """0010 rebuilds campaigns on SQLite (to add name_key): the members that reference
+    them survive, and two names that only differ in case both stay, the later one keyed
+    apart."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'convsync.db'}")
+    upgrade(engine, "0009")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO campaign_types (id, name, created_at) "
+                "VALUES (1, 'Webinar', '2026-12-01 00:00:00')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO campaign_type_statuses "
+                "(id, type_id, label, is_default, has_responded, sort_order) "
+                "VALUES (1, 1, 'Invited', 1, 1, 1)"
+            )
+        )
+        for campaign, name in ((1, "Spring"), (2, "SPRING")):
+            connection.execute(
+                text(
+                    "INSERT INTO campaigns (id, name, type_id, created_at) "
+                    "VALUES (:id, :name, 1, '2026-12-01 00:00:00')"
+                ),
+                {"id": campaign, "name": name},
+            )
+        connection.execute(
+            text(
+                "INSERT INTO people (id, email, created_at) "
+                "VALUES (1, 'ann@example.com', '2026-12-01 00:00:00')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO campaign_members (id, campaign_id, type_id, person_id, status, "
+                "updated_at) VALUES (1, 1, 1, 1, 'Invited', '2026-12-01 00:00:00')"
+            )
+        )
+    upgrade(engine)
+    with engine.connect() as connection:
+        keys = connection.execute(text("SELECT name_key FROM campaigns ORDER BY id")).all()
+        members = connection.execute(text("SELECT count(*) FROM campaign_members")).scalar()
+        foreign_keys = connection.execute(text("PRAGMA foreign_keys")).scalar()
+    assert [k for (k,) in keys] == ["spring", "spring#2"]
+    assert members == 1
+    assert foreign_keys == 1
