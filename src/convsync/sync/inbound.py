@@ -28,11 +28,13 @@ from convsync.domain.status_rules import StatusRules
 from convsync.domain.watermark import query_window, read_bound
 from convsync.salesforce.records import ReplicationWindow, SalesforceMember
 from convsync.salesforce.streams import PAGE_SIZE
-from convsync.store import catalog, decisions, links, member_sync, runs
+from convsync.store import bases, catalog, decisions, links, members, people, runs, skips, staging
 from convsync.store import status_rules as rules_store
+from convsync.store.bases import MemberBase
 from convsync.store.catalog import PersonInput
 from convsync.store.db import transaction
-from convsync.store.member_sync import Base, LocalMember, StagedMember
+from convsync.store.members import LocalMember
+from convsync.store.staging import StagedMember
 from convsync.store.tables import ChunkRow, LinkRow, RunRow
 from convsync.sync import stages
 from convsync.sync.context import SyncContext
@@ -115,7 +117,7 @@ def plan_inbound(ctx: SyncContext, run_id: int) -> None:
         if existing and run.inbound_max_stamp is not None:
             # Resume after the last staged row; rows sharing its stamp are de-duplicated.
             resume_after = run.inbound_max_stamp - _RESUME_SLACK
-            skip = member_sync.staged_since(session, [c.id for c in existing], resume_after)
+            skip = staging.staged_since(session, [c.id for c in existing], resume_after)
         next_number = max((c.number for c in existing), default=-1) + 1
     if planned:
         stages.resume_planned(ctx, run_id, Stage.INBOUND, pending)
@@ -188,7 +190,7 @@ def _finish_planning(
         # A person removed and re-added in Salesforce reads as a deleted and a live row;
         # applying the stale deletion (before the live row, or in another chunk) would
         # compare Conversion's value with a state Salesforce has since left.
-        member_sync.drop_superseded_deletions(session, run_id, Stage.INBOUND.value)
+        staging.drop_superseded_deletions(session, run_id, Stage.INBOUND.value)
         run_row = session.get(RunRow, run_id)
         if run_row is not None:
             run_row.stage_planned = True
@@ -218,10 +220,10 @@ def _skips_to_judge_again(
         if link.rules_changed_at is None:
             return
         rules = rules_store.link_rules(session, link)
-        skipped = member_sync.skipped_before(session, link_id, link.rules_changed_at)
+        skipped = skips.skipped_before(session, link_id, link.rules_changed_at)
         if not skipped:
             return
-        staged = member_sync.staged_ids(session, run_id, Stage.INBOUND.value)
+        staged = staging.staged_ids(session, run_id, Stage.INBOUND.value)
     ids = [
         sf_id
         for status, members in skipped.items()
@@ -246,7 +248,7 @@ def _stage_page(ctx: SyncContext, run_id: int, number: int, page: list[StagedMem
             size=len(page),
             lease=stages.queued_lease(ctx),
         )
-        member_sync.stage(session, chunk_id, page)
+        staging.stage(session, chunk_id, page)
         top = max(r.system_modstamp for r in page)
         run_row = session.get(RunRow, run_id)
         assert run_row is not None
@@ -299,7 +301,7 @@ def _stage_vanished(
     where a call's own writes are visible when it returns, but under the emulator's
     `commit-delay`): the next compare judges it.
     """
-    seen = member_sync.staged_salesforce_ids(session, run_id, Stage.INBOUND.value)
+    seen = staging.staged_salesforce_ids(session, run_id, Stage.INBOUND.value)
     settled_before = reach.latest_date_covered
     vanished = [
         StagedMember(
@@ -315,11 +317,11 @@ def _stage_vanished(
             last_modified=known.synced_at,
             system_modstamp=known.synced_at,
         )
-        for known in member_sync.known_salesforce_members(session, link_id)
+        for known in bases.known_salesforce_members(session, link_id)
         if known.synced_at < settled_before
         and not {known.salesforce_member_id, known.lead_id, known.contact_id} & seen
     ]
-    live = member_sync.staged_count(session, run_id, Stage.INBOUND.value)
+    live = staging.staged_count(session, run_id, Stage.INBOUND.value)
     chunk_id = runs.add_chunk(
         session,
         run_id,
@@ -333,7 +335,7 @@ def _stage_vanished(
             "full_compare_api_calls": max(1, -(-live // PAGE_SIZE)) + 1,
         },
     )
-    member_sync.stage(session, chunk_id, vanished)
+    staging.stage(session, chunk_id, vanished)
 
 
 def _campaign_still_there(
@@ -386,7 +388,7 @@ def _salesforce_value(row: StagedMember, status: str | None) -> MemberValue:
 
 
 def _conversion_value(
-    local: LocalMember | None, base: Base | None, linked_at: datetime
+    local: LocalMember | None, base: MemberBase | None, linked_at: datetime
 ) -> MemberValue:
     if local is None:
         return ABSENT
@@ -401,11 +403,11 @@ def _conversion_value(
     return MemberValue(local.status, local.updated_at)
 
 
-def _agreed_status(base: Base | None) -> str | None:
+def _agreed_status(base: MemberBase | None) -> str | None:
     return base.status if base is not None and base.synced else None
 
 
-def _base_value(base: Base | None) -> MemberValue | None:
+def _base_value(base: MemberBase | None) -> MemberValue | None:
     if base is None or not base.synced:
         return None
     return MemberValue(base.status)
@@ -420,7 +422,7 @@ def _resolve_people(
     since shows its Contact or master there). Rows without a usable email are returned
     separately (they are skipped).
     """
-    by_sf = member_sync.people_by_salesforce_id(
+    by_sf = people.people_by_salesforce_id(
         session, [i for r in rows for i in (r.lead_id, r.contact_id) if i]
     )
     resolved: dict[str, int] = {}
@@ -440,11 +442,11 @@ def _resolve_people(
     if need_email:
         # The Lead/Contact ids go in with the person (one write, not an insert then an
         # update of the same rows); the lowest id wins when several rows share an email.
-        people: dict[str, PersonInput] = {}
+        by_email: dict[str, PersonInput] = {}
         for row, email in need_email:
-            seen = people.get(email)
+            seen = by_email.get(email)
             lead = None if row.contact_id else row.lead_id
-            people[email] = PersonInput(
+            by_email[email] = PersonInput(
                 email,
                 row.first_name,
                 row.last_name,
@@ -452,7 +454,7 @@ def _resolve_people(
                 _lowest(seen.salesforce_lead_id if seen else None, lead),
                 _lowest(seen.salesforce_contact_id if seen else None, row.contact_id),
             )
-        ids = catalog.upsert_people(session, list(people.values()))
+        ids = catalog.upsert_people(session, list(by_email.values()))
         for row, email in need_email:
             resolved[row.salesforce_member_id] = ids[email]
     return resolved, unusable
@@ -462,7 +464,7 @@ def _lowest(a: str | None, b: str | None) -> str | None:
     return min(a, b) if a and b else a or b
 
 
-def _superseded(row: StagedMember, base: Base | None) -> bool:
+def _superseded(row: StagedMember, base: MemberBase | None) -> bool:
     """A deleted CampaignMember that is no longer the person's member in Salesforce.
 
     When the sync re-inserts a member deleted in Salesforce (or a user adds the person
@@ -481,7 +483,7 @@ def _left_by_a_move(
     link_id: int,
     rows: Sequence[StagedMember],
     persons: dict[str, int],
-    known: dict[int, Base],
+    known: dict[int, MemberBase],
 ) -> dict[str, int]:
     """Salesforce member id → the person it belonged to, for members that now belong to
     someone else: a merge reparented the loser's member to the master, or a conversion
@@ -502,7 +504,7 @@ def _left_by_a_move(
             unexplained.append(row.salesforce_member_id)
     if not unexplained:
         return {}
-    holders = member_sync.holders_of_members(session, link_id, unexplained)
+    holders = bases.holders_of_members(session, link_id, unexplained)
     return {sf_id: holder for sf_id, holder in holders.items() if holder != persons[sf_id]}
 
 
@@ -512,7 +514,7 @@ class _Chunk:
 
     rules: StatusRules
     local: dict[int, LocalMember]
-    known: dict[int, Base]
+    known: dict[int, MemberBase]
     linked_at: datetime
     writes: dict[int, tuple[int, str | None, datetime]] = field(default_factory=dict)
     bases: dict[int, tuple[int, bool, str | None, str | None]] = field(default_factory=dict)
@@ -526,9 +528,9 @@ class _Chunk:
         self.skips.append((row.salesforce_member_id, row.email, row.status, reason))
         self.counts["skipped"] += 1
 
-    def _base(self, person: int) -> Base | None:
+    def _base(self, person: int) -> MemberBase | None:
         pending = self.bases.get(person)
-        return Base(pending[1], pending[2], pending[3]) if pending else self.known.get(person)
+        return MemberBase(pending[1], pending[2], pending[3]) if pending else self.known.get(person)
 
     def decide(self, row: StagedMember, person: int) -> None:
         status = None
@@ -609,9 +611,9 @@ def apply_inbound_chunk(
             return
         link = links.get_link(session, view.link_id)
         campaign = links.campaign_of(session, link)
-        rows = member_sync.staged(session, claim.chunk_id)
+        rows = staging.staged(session, claim.chunk_id)
         persons, unusable = _resolve_people(session, rows)
-        known = member_sync.bases(session, view.link_id, persons.values())
+        known = bases.bases(session, view.link_id, persons.values())
         # Before the first read lands no member is anybody's yet, so none can have
         # moved: the lookup (~15 ms per 1,000 members at 100,000) is saved there.
         left = (
@@ -619,11 +621,11 @@ def apply_inbound_chunk(
             if _first_read(link)
             else _left_by_a_move(session, view.link_id, rows, persons, known)
         )
-        people = {*persons.values(), *left.values()}
+        involved = {*persons.values(), *left.values()}
         chunk = _Chunk(
             rules=rules_store.link_rules(session, link),
-            local=member_sync.lock_members(session, campaign.id, people),
-            known={**known, **member_sync.bases(session, view.link_id, left.values())},
+            local=members.lock_members(session, campaign.id, involved),
+            known={**known, **bases.bases(session, view.link_id, left.values())},
             linked_at=link.linked_at,
         )
         for row in unusable:
@@ -637,18 +639,16 @@ def apply_inbound_chunk(
             if previous is not None:
                 chunk.decide(replace(row, is_deleted=True), previous)
             chunk.decide(row, person)
-        member_sync.write_members(
-            session, campaign.id, campaign.type_id, list(chunk.writes.values())
-        )
-        member_sync.write_bases(session, view.link_id, list(chunk.bases.values()))
-        member_sync.clear_skips(session, view.link_id, chunk.imported_ids)
-        member_sync.record_skips(session, view.link_id, run_id, chunk.skips)
+        members.write_members(session, campaign.id, campaign.type_id, list(chunk.writes.values()))
+        bases.write_bases(session, view.link_id, list(chunk.bases.values()))
+        skips.clear_skips(session, view.link_id, chunk.imported_ids)
+        skips.record_skips(session, view.link_id, run_id, chunk.skips)
         decisions.record(session, view.link_id, run_id, chunk.decisions)
         chunk.counts["read"] = len(rows)
         if chunk.as_default:
             chunk.counts["as_default"] = len(chunk.as_default)
         stages.complete(session, claim, dict(chunk.counts))
-        member_sync.drop_staged(session, [claim.chunk_id])
+        staging.drop_staged(session, [claim.chunk_id])
     ctx.observer.chunk_applied(Stage.INBOUND, chunk.counts)
     if chunk.as_default:
         log.warning(

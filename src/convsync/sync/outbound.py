@@ -36,10 +36,19 @@ from convsync.salesforce.records import (
     SalesforceMember,
     SalesforcePerson,
 )
-from convsync.store import added_members, decisions, links, member_sync, runs
+from convsync.store import (
+    added_members,
+    bases,
+    dead_letters,
+    decisions,
+    links,
+    pending_pushes,
+    people,
+    runs,
+)
 from convsync.store import status_rules as rules_store
 from convsync.store.db import transaction
-from convsync.store.member_sync import PushCandidate
+from convsync.store.pending_pushes import PushCandidate
 from convsync.store.tables import RunRow, utcnow
 from convsync.sync import stages
 from convsync.sync.context import SyncContext, SyncOptions
@@ -77,8 +86,8 @@ def plan_outbound(ctx: SyncContext, run_id: int) -> None:
         assert run is not None
         # First: every edit up to this count is then visible to the read below.
         run.edit_count = links.edits_planned(session, view.link_id)
-        ids = member_sync.push_candidate_ids(session, view.link_id, view.campaign_id)
-        member_sync.resolve_settled_dead_letters(session, view.link_id, view.campaign_id)
+        ids = pending_pushes.push_candidate_ids(session, view.link_id, view.campaign_id)
+        dead_letters.resolve_settled_dead_letters(session, view.link_id, view.campaign_id)
         size = outbound_chunk_size(len(ids), ctx.options)
         numbers = []
         for number, start in enumerate(range(0, len(ids), size)):
@@ -111,7 +120,7 @@ def _create_missing_statuses(
         rules = rules_store.link_rules(session, links.get_link(session, view.link_id))
         if rules.policy.outbound_unknown is not OutboundUnknown.CREATE:
             return ()
-        needed = member_sync.push_candidate_statuses(session, view.link_id, view.campaign_id)
+        needed = pending_pushes.push_candidate_statuses(session, view.link_id, view.campaign_id)
     missing = statuses_to_create(rules, needed, existing)
     for status in missing:
         try:
@@ -551,15 +560,15 @@ def push_outbound_chunk(
         on_campaign = set(run.salesforce_statuses or [])
         started_at = run.started_at
         rules = rules_store.link_rules(session, links.get_link(session, view.link_id))
-        members = member_sync.push_candidates(
+        members = pending_pushes.push_candidates(
             session, view.link_id, view.campaign_id, claim.member_id_lo, claim.member_id_hi or 0
         )
         out = _Outcome()
         inserts, updates, deletes = _sort(
             members, on_campaign, view.salesforce_campaign_id, out, rules
         )
-        # Committed before any write: see member_sync.mark_pushing.
-        member_sync.mark_pushing(
+        # Committed before any write: see bases.mark_pushing.
+        bases.mark_pushing(
             session,
             view.link_id,
             [
@@ -600,11 +609,11 @@ def _record(
 ) -> None:
     """Write bases, people's Salesforce ids and dead letters; with `claim`, the done-marker."""
     with transaction(ctx.sessions) as session:
-        member_sync.remember_salesforce_people(session, out.people)
-        member_sync.repoint_salesforce_people(session, out.moved_people)
-        member_sync.write_bases(session, link_id, list(out.bases.values()))
-        member_sync.resolve_dead_letters(session, link_id, out.bases.keys())
-        member_sync.record_dead_letters(session, link_id, run_id, list(out.letters.values()))
+        people.remember_salesforce_people(session, out.people)
+        people.repoint_salesforce_people(session, out.moved_people)
+        bases.write_bases(session, link_id, list(out.bases.values()))
+        dead_letters.resolve_dead_letters(session, link_id, out.bases.keys())
+        dead_letters.record_dead_letters(session, link_id, run_id, list(out.letters.values()))
         added_members.record(session, link_id, run_id, out.added)
         decisions.record(session, link_id, run_id, list(out.decisions.items()))
         if claim is not None:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from convsync.domain.model import RunState
-from convsync.store import link_report, member_sync, runs
+from convsync.store import link_report, runs, skips
 from convsync.store.db import transaction
 from convsync.store.tables import (
     LinkRow,
@@ -179,6 +179,6 @@ def skipped_members(
         for link in session.scalars(select(LinkRow).where(LinkRow.campaign_id == campaign.id)):
             found.extend(
                 (s.email, s.status, s.reason, s.salesforce_member_id)
-                for s in member_sync.skipped(session, link.id)
+                for s in skips.skipped(session, link.id)
             )
         return found
