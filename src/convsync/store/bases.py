@@ -132,17 +132,32 @@ def bases(session: Session, link_id: int, person_ids: Iterable[int]) -> dict[int
     return found
 
 
-def write_bases(
-    session: Session, link_id: int, values: Sequence[tuple[int, bool, str | None, str | None]]
-) -> None:
-    """(person, synced, status, Salesforce member id) per member: the new bases.
+@dataclass(frozen=True, slots=True)
+class NewBase:
+    """A member's base after a chunk judged or pushed it (`synced` False: not agreed yet)."""
+
+    person_id: int
+    synced: bool
+    status: str | None
+    salesforce_member_id: str | None
+
+
+def write_bases(session: Session, link_id: int, values: Sequence[NewBase]) -> None:
+    """The new bases, one per member.
 
     A new base supersedes any pending push of the member (it was recorded or judged).
     """
     now = utcnow()
     rows = [
-        _state_row(link_id, pid, now, synced=synced, status=status, salesforce_member_id=sf_id)
-        for pid, synced, status, sf_id in sorted(values, key=lambda v: v[0])
+        _state_row(
+            link_id,
+            base.person_id,
+            now,
+            synced=base.synced,
+            status=base.status,
+            salesforce_member_id=base.salesforce_member_id,
+        )
+        for base in sorted(values, key=lambda b: b.person_id)
     ]
     _upsert_state(session, rows, overwrite=_BASE_COLUMNS)
 

@@ -33,7 +33,7 @@ class StagedMember:
     system_modstamp: datetime
 
 
-def stage(session: Session, chunk_id: int, rows: Sequence[StagedMember]) -> None:
+def put(session: Session, chunk_id: int, rows: Sequence[StagedMember]) -> None:
     if not rows:
         return
     session.execute(
@@ -46,7 +46,7 @@ def _fields(row: StagedMember) -> dict[str, Any]:
     return {name: getattr(row, name) for name in StagedMember.__slots__}
 
 
-def staged(session: Session, chunk_id: int) -> list[StagedMember]:
+def rows_of(session: Session, chunk_id: int) -> list[StagedMember]:
     # Plain columns, not ORM rows: a chunk reads 2,000 of them and never changes them.
     columns = [getattr(StagedMemberRow, n) for n in StagedMember.__slots__]
     rows = session.execute(
@@ -57,7 +57,7 @@ def staged(session: Session, chunk_id: int) -> list[StagedMember]:
     return [StagedMember(*row) for row in rows]
 
 
-def staged_since(session: Session, chunk_ids: Sequence[int], stamp: datetime) -> set[str]:
+def member_ids_since(session: Session, chunk_ids: Sequence[int], stamp: datetime) -> set[str]:
     """Salesforce member ids already staged at or after `stamp` (to de-duplicate a resume)."""
     if not chunk_ids:
         return set()
@@ -70,7 +70,7 @@ def staged_since(session: Session, chunk_ids: Sequence[int], stamp: datetime) ->
     )
 
 
-def drop_staged(session: Session, chunk_ids: Sequence[int]) -> None:
+def drop(session: Session, chunk_ids: Sequence[int]) -> None:
     if chunk_ids:
         session.execute(delete(StagedMemberRow).where(StagedMemberRow.chunk_id.in_(chunk_ids)))
 
@@ -95,7 +95,7 @@ def drop_superseded_deletions(session: Session, run_id: int, stage: str) -> None
     )
 
 
-def staged_salesforce_ids(session: Session, run_id: int, stage: str) -> set[str]:
+def salesforce_ids(session: Session, run_id: int, stage: str) -> set[str]:
     """Every CampaignMember, Lead and Contact id of the rows this run's stage staged."""
     run_chunks = select(ChunkRow.id).where(ChunkRow.run_id == run_id, ChunkRow.stage == stage)
     rows = session.execute(
@@ -108,7 +108,7 @@ def staged_salesforce_ids(session: Session, run_id: int, stage: str) -> set[str]
     return {i for row in rows for i in row if i}
 
 
-def staged_count(session: Session, run_id: int, stage: str) -> int:
+def count(session: Session, run_id: int, stage: str) -> int:
     """How many rows this run's stage staged (and has not applied yet)."""
     run_chunks = select(ChunkRow.id).where(ChunkRow.run_id == run_id, ChunkRow.stage == stage)
     return int(
@@ -121,7 +121,7 @@ def staged_count(session: Session, run_id: int, stage: str) -> int:
     )
 
 
-def staged_ids(session: Session, run_id: int, stage: str) -> set[str]:
+def member_ids(session: Session, run_id: int, stage: str) -> set[str]:
     """Salesforce member ids staged by this run's stage so far."""
     run_chunks = select(ChunkRow.id).where(ChunkRow.run_id == run_id, ChunkRow.stage == stage)
     return set(

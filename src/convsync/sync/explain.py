@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
 from convsync.domain.decisions import RecordedDecision
 from convsync.domain.errors import NotFoundError
 from convsync.domain.model import normalize_email
-from convsync.store import decisions, people
+from convsync.store import decisions, links, people
 from convsync.store.db import transaction
-from convsync.store.tables import LinkRow
 from convsync.sync.catalog import require_campaign
 from convsync.sync.context import SyncContext
 
@@ -31,8 +28,6 @@ def explain(ctx: SyncContext, campaign_name: str, email: str) -> MemberHistory:
         person = people.people_by_email(session, [address]).get(address)
         if person is None:
             raise NotFoundError(f"no one with email {address} is known to convsync")
-        link_ids = list(
-            session.scalars(select(LinkRow.id).where(LinkRow.campaign_id == campaign.id))
-        )
+        link_ids = links.link_ids_of_campaign(session, campaign.id)
         found = decisions.of_member(session, link_ids, person)
     return MemberHistory(campaign.name, address, found)

@@ -17,8 +17,6 @@ from datetime import datetime, timedelta
 from itertools import chain
 
 import structlog
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from convsync.domain.conflict import Action, landed, resolve
 from convsync.domain.decisions import Decision, DecisionKind, inbound_decision
@@ -30,12 +28,11 @@ from convsync.salesforce.records import ReplicationWindow, SalesforceMember
 from convsync.salesforce.streams import PAGE_SIZE
 from convsync.store import bases, catalog, decisions, links, members, people, runs, skips, staging
 from convsync.store import status_rules as rules_store
-from convsync.store.bases import MemberBase
+from convsync.store.bases import MemberBase, NewBase
 from convsync.store.catalog import PersonInput
-from convsync.store.db import transaction
+from convsync.store.db import Session, transaction
 from convsync.store.members import LocalMember
 from convsync.store.staging import StagedMember
-from convsync.store.tables import ChunkRow, LinkRow, RunRow
 from convsync.sync import stages
 from convsync.sync.context import SyncContext
 
@@ -79,7 +76,7 @@ def _pages(
         yield page
 
 
-def _first_read(link: LinkRow) -> bool:
+def _first_read(link: links.Link) -> bool:
     """No inbound stage of this link has landed yet (its bookmark never moved)."""
     return not (link.initial_sync_done or link.inbound_mark is not None)
 
@@ -106,18 +103,14 @@ def plan_inbound(ctx: SyncContext, run_id: int) -> None:
         until: datetime | None = read_bound(signpost)
         # The first read is a whole read already: there is nothing to repair yet.
         full = run.full_compare and not first_read
-        existing = session.execute(
-            select(ChunkRow.id, ChunkRow.number).where(
-                ChunkRow.run_id == run_id, ChunkRow.stage == Stage.INBOUND.value
-            )
-        ).all()
+        existing = runs.stage_chunks(session, run_id, Stage.INBOUND.value)
         planned = view.stage_planned
         skip: set[str] = set()
         resume_after: datetime | None = None
         if existing and run.inbound_max_stamp is not None:
             # Resume after the last staged row; rows sharing its stamp are de-duplicated.
             resume_after = run.inbound_max_stamp - _RESUME_SLACK
-            skip = staging.staged_since(session, [c.id for c in existing], resume_after)
+            skip = staging.member_ids_since(session, [c.id for c in existing], resume_after)
         next_number = max((c.number for c in existing), default=-1) + 1
     if planned:
         stages.resume_planned(ctx, run_id, Stage.INBOUND, pending)
@@ -191,7 +184,7 @@ def _finish_planning(
         # applying the stale deletion (before the live row, or in another chunk) would
         # compare Conversion's value with a state Salesforce has since left.
         staging.drop_superseded_deletions(session, run_id, Stage.INBOUND.value)
-        run_row = session.get(RunRow, run_id)
+        run_row = runs.get_run(session, run_id)
         if run_row is not None:
             run_row.stage_planned = True
     return True
@@ -223,7 +216,7 @@ def _skips_to_judge_again(
         skipped = skips.skipped_before(session, link_id, link.rules_changed_at)
         if not skipped:
             return
-        staged = staging.staged_ids(session, run_id, Stage.INBOUND.value)
+        staged = staging.member_ids(session, run_id, Stage.INBOUND.value)
     ids = [
         sf_id
         for status, members in skipped.items()
@@ -248,9 +241,9 @@ def _stage_page(ctx: SyncContext, run_id: int, number: int, page: list[StagedMem
             size=len(page),
             lease=stages.queued_lease(ctx),
         )
-        staging.stage(session, chunk_id, page)
+        staging.put(session, chunk_id, page)
         top = max(r.system_modstamp for r in page)
-        run_row = session.get(RunRow, run_id)
+        run_row = runs.get_run(session, run_id)
         assert run_row is not None
         if run_row.inbound_max_stamp is None or top > run_row.inbound_max_stamp:
             run_row.inbound_max_stamp = top
@@ -272,7 +265,7 @@ def _missed_removals(since: datetime | None, reach: ReplicationWindow) -> bool:
 def _record_reach(ctx: SyncContext, run_id: int, reach: ReplicationWindow, *, full: bool) -> None:
     """Keep, on the run, whether it compares everything and its bookmark's ceiling."""
     with transaction(ctx.sessions) as session:
-        run_row = session.get(RunRow, run_id)
+        run_row = runs.get_run(session, run_id)
         assert run_row is not None
         run_row.full_compare = full
         # The earliest answer wins: rows already staged were read under it.
@@ -301,7 +294,7 @@ def _stage_vanished(
     where a call's own writes are visible when it returns, but under the emulator's
     `commit-delay`): the next compare judges it.
     """
-    seen = staging.staged_salesforce_ids(session, run_id, Stage.INBOUND.value)
+    seen = staging.salesforce_ids(session, run_id, Stage.INBOUND.value)
     settled_before = reach.latest_date_covered
     vanished = [
         StagedMember(
@@ -321,7 +314,7 @@ def _stage_vanished(
         if known.synced_at < settled_before
         and not {known.salesforce_member_id, known.lead_id, known.contact_id} & seen
     ]
-    live = staging.staged_count(session, run_id, Stage.INBOUND.value)
+    live = staging.count(session, run_id, Stage.INBOUND.value)
     chunk_id = runs.add_chunk(
         session,
         run_id,
@@ -335,7 +328,7 @@ def _stage_vanished(
             "full_compare_api_calls": max(1, -(-live // PAGE_SIZE)) + 1,
         },
     )
-    staging.stage(session, chunk_id, vanished)
+    staging.put(session, chunk_id, vanished)
 
 
 def _campaign_still_there(
@@ -517,7 +510,7 @@ class _Chunk:
     known: dict[int, MemberBase]
     linked_at: datetime
     writes: dict[int, tuple[int, str | None, datetime]] = field(default_factory=dict)
-    bases: dict[int, tuple[int, bool, str | None, str | None]] = field(default_factory=dict)
+    bases: dict[int, NewBase] = field(default_factory=dict)
     skips: list[tuple[str, str | None, str | None, str]] = field(default_factory=list)
     imported_ids: list[str] = field(default_factory=list)
     as_default: list[str] = field(default_factory=list)  # Salesforce member ids
@@ -530,7 +523,9 @@ class _Chunk:
 
     def _base(self, person: int) -> MemberBase | None:
         pending = self.bases.get(person)
-        return MemberBase(pending[1], pending[2], pending[3]) if pending else self.known.get(person)
+        if pending is None:
+            return self.known.get(person)
+        return MemberBase(pending.synced, pending.status, pending.salesforce_member_id)
 
     def decide(self, row: StagedMember, person: int) -> None:
         status = None
@@ -586,16 +581,16 @@ class _Chunk:
             self.counts["imported" if salesforce.present else "removed_in_conversion"] += 1
             self.writes[person] = (person, agreed.status, at)
             self.local[person] = LocalMember(None, person, agreed.status, at, agreed.status is None)
-            self.bases[person] = (person, True, agreed.status, sf_member)
+            self.bases[person] = NewBase(person, True, agreed.status, sf_member)
         elif verdict.action is Action.RECORD_BASE:
-            self.bases[person] = (person, True, agreed.status, sf_member)
+            self.bases[person] = NewBase(person, True, agreed.status, sf_member)
         elif own_write:
-            self.bases[person] = (person, True, salesforce.status, sf_member)
+            self.bases[person] = NewBase(person, True, salesforce.status, sf_member)
         elif base is None or base.salesforce_member_id != sf_member:
             # Nothing to import (or Conversion wins and the outbound stage pushes it):
             # remember where the member lives in Salesforce, keep the agreed value.
             synced = base.synced if base else False
-            self.bases[person] = (person, synced, base.status if base else None, sf_member)
+            self.bases[person] = NewBase(person, synced, base.status if base else None, sf_member)
 
 
 def apply_inbound_chunk(
@@ -611,7 +606,7 @@ def apply_inbound_chunk(
             return
         link = links.get_link(session, view.link_id)
         campaign = links.campaign_of(session, link)
-        rows = staging.staged(session, claim.chunk_id)
+        rows = staging.rows_of(session, claim.chunk_id)
         persons, unusable = _resolve_people(session, rows)
         known = bases.bases(session, view.link_id, persons.values())
         # Before the first read lands no member is anybody's yet, so none can have
@@ -648,7 +643,7 @@ def apply_inbound_chunk(
         if chunk.as_default:
             chunk.counts["as_default"] = len(chunk.as_default)
         stages.complete(session, claim, dict(chunk.counts))
-        staging.drop_staged(session, [claim.chunk_id])
+        staging.drop(session, [claim.chunk_id])
     ctx.observer.chunk_applied(Stage.INBOUND, chunk.counts)
     if chunk.as_default:
         log.warning(

@@ -13,7 +13,6 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
 
 import structlog
 
@@ -47,9 +46,10 @@ from convsync.store import (
     runs,
 )
 from convsync.store import status_rules as rules_store
-from convsync.store.db import transaction
+from convsync.store.bases import NewBase
+from convsync.store.db import transaction, utcnow
+from convsync.store.dead_letters import NewLetter
 from convsync.store.pending_pushes import PushCandidate
-from convsync.store.tables import RunRow, utcnow
 from convsync.sync import stages
 from convsync.sync.context import SyncContext, SyncOptions
 from convsync.sync.ports import SalesforcePort
@@ -82,7 +82,7 @@ def plan_outbound(ctx: SyncContext, run_id: int) -> None:
     with transaction(ctx.sessions) as session:
         if not runs.may_add_chunk(session, run_id, Stage.OUTBOUND.value, 0):
             return  # a duplicate of this task planned the stage meanwhile: it goes on
-        run = session.get(RunRow, run_id)
+        run = runs.get_run(session, run_id)
         assert run is not None
         # First: every edit up to this count is then visible to the read below.
         run.edit_count = links.edits_planned(session, view.link_id)
@@ -166,8 +166,8 @@ def _bulk_pays(bulk: int | None, records: int) -> bool:
 class _Outcome:
     """What one chunk did, gathered across its Salesforce calls, written in one commit."""
 
-    bases: dict[int, tuple[int, bool, str | None, str | None]] = field(default_factory=dict)
-    letters: dict[int, tuple[int, str, str, dict[str, Any]]] = field(default_factory=dict)
+    bases: dict[int, NewBase] = field(default_factory=dict)
+    letters: dict[int, NewLetter] = field(default_factory=dict)
     people: list[tuple[int, PersonKind, str]] = field(default_factory=list)
     # (person id, the Lead/Contact id Salesforce refused, kind, the id to use instead)
     moved_people: list[tuple[int, str, PersonKind, str]] = field(default_factory=list)
@@ -178,7 +178,9 @@ class _Outcome:
     added: dict[int, str] = field(default_factory=dict)
 
     def synced(self, member: PushCandidate, salesforce_member_id: str | None) -> None:
-        self.bases[member.person_id] = (member.person_id, True, member.status, salesforce_member_id)
+        self.bases[member.person_id] = NewBase(
+            member.person_id, True, member.status, salesforce_member_id
+        )
         kind = DecisionKind.PUSHED if member.status else DecisionKind.REMOVED_IN_SALESFORCE
         self._decide(member, kind, "Conversion's value differs from the last synced value")
 
@@ -192,7 +194,7 @@ class _Outcome:
         )
 
     def dead_letter(self, member: PushCandidate, code: str, message: str) -> None:
-        self.letters[member.person_id] = (
+        self.letters[member.person_id] = NewLetter(
             member.person_id,
             code,
             message,
@@ -407,7 +409,7 @@ def _reconcile_duplicates(
             if landed(member.pushing, MemberValue(member.status)):
                 out.added[member.person_id] = found.id  # an earlier attempt's insert
         elif _edited_since_read(found, member, run_started, rules):
-            out.bases[member.person_id] = (member.person_id, False, None, found.id)
+            out.bases[member.person_id] = NewBase(member.person_id, False, None, found.id)
             out.defer(member, _EDITED_SINCE_READ)
         else:
             updates.append((member, found.id))
@@ -485,7 +487,7 @@ def _update(
         elif result.outcome is WriteOutcome.NOT_FOUND:
             # Deleted in Salesforce since we last read it: the next inbound stage sees the
             # deletion and the conflict rule decides; forget the stale id meanwhile.
-            out.bases[member.person_id] = (member.person_id, False, None, None)
+            out.bases[member.person_id] = NewBase(member.person_id, False, None, None)
             out.defer(member, "deleted in Salesforce since it was read: the next run judges it")
         else:
             out.failed(member, result)
@@ -554,7 +556,7 @@ def push_outbound_chunk(
         view = stages.load_open_run(session, run_id, Stage.OUTBOUND)
         if view is None:
             return
-        run = session.get(RunRow, run_id)
+        run = runs.get_run(session, run_id)
         assert run is not None
         assert claim.member_id_lo is not None
         on_campaign = set(run.salesforce_statuses or [])
@@ -630,8 +632,8 @@ def _log_dead_letters(out: _Outcome) -> None:
     log.error(
         "members dead-lettered",
         count=len(letters),
-        codes=sorted({code for _, code, _, _ in letters}),
-        statuses=sorted({str(payload.get("status")) for *_, payload in letters}),
-        member_ids=sorted(payload["member_id"] for *_, payload in letters)[:LOGGED_MEMBER_IDS],
+        codes=sorted({letter.code for letter in letters}),
+        statuses=sorted({str(letter.payload.get("status")) for letter in letters}),
+        member_ids=sorted(letter.payload["member_id"] for letter in letters)[:LOGGED_MEMBER_IDS],
         see="convsync dlq list",
     )
