@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint unit heavy chaos bench audit flower-check clean recovery-heavy
+.PHONY: demo test lint unit usecases heavy chaos bench audit flower-check clean recovery-heavy
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "convsync needs Python 3.11 or newer: set PYTHON=python3.11")'
@@ -30,6 +30,13 @@ lint: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit
+
+## usecases: the use cases on SQLite and an in-process Salesforce, every server pointed at
+## a closed port to prove none is needed (seconds)
+usecases: $(STAMP)
+	CONVSYNC_DATABASE_URL=postgresql+psycopg://nobody@127.0.0.1:9/none \
+	CONVSYNC_BROKER_URL=redis://127.0.0.1:9/0 CONVSYNC_REDIS_URL=redis://127.0.0.1:9/0 \
+	$(BIN)/pytest tests/usecases -q -p no:cacheprovider
 
 ## flower-check: headless Chromium logs in to Flower during a real sync and saves screenshots
 flower-check: $(STAMP)

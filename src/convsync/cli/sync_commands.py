@@ -15,7 +15,7 @@ from convsync import api
 from convsync.cli.errors import MAX_INTEGER, UserError, fail, seconds, typer_app
 from convsync.cli.status_commands import InboundOption, OutboundOption, policy_from
 from convsync.domain.errors import MissingAccessError, SalesforceError
-from convsync.domain.model import SyncMode
+from convsync.domain.model import RunState, SyncMode
 from convsync.sync import dead_letters, linking, reporting
 from convsync.sync.reporting import RunSummary
 from convsync.tasks.dispatch import replay_dead_letters, sync_context
@@ -238,22 +238,26 @@ def wait_for_run(run_id: int, timeout: float) -> RunSummary:
             if run is None:
                 raise UserError(f"run {run_id} no longer exists (see `convsync status`)")
             waited = time.monotonic() - started
-            if run.state == "running" and run.error and run.error != said:
+            if run.state == RunState.RUNNING and run.error and run.error != said:
                 progress.console.print(f"run {run_id}: {run.error}", markup=False)
                 said = run.error
-            if run.state == "queued" and waited > UNCLAIMED_NOTICE_SECONDS and said != NO_WORKER:
+            if (
+                run.state == RunState.QUEUED
+                and waited > UNCLAIMED_NOTICE_SECONDS
+                and said != NO_WORKER
+            ):
                 progress.console.print(f"run {run_id} is still queued: {NO_WORKER}", markup=False)
                 said = NO_WORKER
             for stage, (done, total) in run.progress.items():
                 if stage in bars:
                     progress.update(bars[stage], completed=done, total=max(total, 1))
-            if run.state in ("succeeded", "failed"):
+            if run.state in (RunState.SUCCEEDED, RunState.FAILED):
                 for stage, bar in bars.items():
                     if stage not in run.progress:
                         progress.update(bar, completed=1, total=1)
                 return run
             if time.monotonic() > deadline:
-                if run.state == "queued":
+                if run.state == RunState.QUEUED:
                     raise UserError(f"run {run_id} is still queued after {timeout:g}s: {NO_WORKER}")
                 raise UserError(
                     f"run {run_id} is still {run.state} after {timeout:g}s (see `convsync status`)"
@@ -286,7 +290,7 @@ def sync(
     if wait:
         run = wait_for_run(run_id, timeout)
         console.print(_describe(run), markup=False)
-        if run.state != "succeeded":
+        if run.state != RunState.SUCCEEDED:
             raise UserError(f"run {run_id} failed: {run.error}")
 
 

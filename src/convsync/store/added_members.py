@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from sqlalchemy import ColumnElement, and_, func, select, update
 from sqlalchemy.orm import Session
 
+from convsync.store.batches import batches
 from convsync.store.tables import AddedMemberRow, MemberSyncStateRow, utcnow
 from convsync.store.upsert import insert
 
@@ -72,9 +73,7 @@ def in_salesforce(session: Session, link_id: int) -> list[tuple[int, str]]:
 
 
 def mark_removed(session: Session, row_ids: Sequence[int]) -> None:
-    for start in range(0, len(row_ids), 1_000):
+    for batch in batches(row_ids):
         session.execute(
-            update(AddedMemberRow)
-            .where(AddedMemberRow.id.in_(row_ids[start : start + 1_000]))
-            .values(removed_at=utcnow())
+            update(AddedMemberRow).where(AddedMemberRow.id.in_(batch)).values(removed_at=utcnow())
         )

@@ -10,7 +10,7 @@ from typing import cast
 from sqlalchemy import Select, Table, func, select
 from sqlalchemy.orm import Session
 
-from convsync.domain.model import CampaignType, MemberStatus
+from convsync.domain.model import CampaignType, LinkState, MemberStatus
 from convsync.domain.names import name_key
 from convsync.store.tables import (
     CampaignRow,
@@ -25,6 +25,9 @@ from convsync.store.upsert import insert
 
 # Rows per INSERT … VALUES statement in bulk writes (SQLite caps bound parameters at 32,766).
 BATCH = 2_000
+
+# A campaign as use cases read it (they name no table row).
+Campaign = CampaignRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +155,7 @@ def list_campaigns(session: Session) -> list[CampaignInfo]:
         .group_by(MemberRow.campaign_id)
         .subquery()
     )
-    active = select(LinkRow).where(LinkRow.state == "active").subquery()
+    active = select(LinkRow).where(LinkRow.state == LinkState.ACTIVE).subquery()
     rows = session.execute(
         select(
             CampaignRow.id,
@@ -301,3 +304,7 @@ def status_counts(session: Session, campaign_id: int) -> dict[str, int]:
         .group_by(MemberRow.status)
     )
     return {str(status): int(n) for status, n in rows}
+
+
+def delete_campaign(session: Session, campaign: CampaignRow) -> None:
+    session.delete(campaign)

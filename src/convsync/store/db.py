@@ -9,9 +9,30 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from convsync.domain.errors import ConfigurationError
+from convsync.store.tables import utcnow
+
+# What use cases name: a unit of work, and the factory that opens one (sync/ imports no
+# SQLAlchemy; these names are its whole view of the database driver).
+Sessions = sessionmaker[Session]
+
+__all__ = [
+    "ConflictError",
+    "Session",
+    "Sessions",
+    "make_engine",
+    "make_session_factory",
+    "transaction",
+    "unique_write",
+    "utcnow",
+]
+
+
+class ConflictError(Exception):
+    """A write broke a unique constraint: a concurrent writer stored the same thing first."""
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -62,3 +83,13 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A unit of work: commits on success, rolls back on any error."""
     with factory() as session, session.begin():
         yield session
+
+
+@contextmanager
+def unique_write(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A `transaction` whose unique-constraint failure raises `ConflictError` (a lost race)."""
+    try:
+        with transaction(factory) as session:
+            yield session
+    except IntegrityError:
+        raise ConflictError("a concurrent write stored the same row first") from None

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from convsync.domain import ids
 from convsync.domain.edits import PendingEdits
+from convsync.domain.model import LinkState, RunState
 from convsync.store.tables import (
     CampaignRow,
     LinkRow,
@@ -19,6 +20,9 @@ from convsync.store.tables import (
     UTCDateTime,
     utcnow,
 )
+
+# A link as use cases read and update it (they name no table row).
+Link = LinkRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +41,7 @@ class DueCandidate:
 
 def active_link(session: Session, campaign_id: int) -> LinkRow | None:
     return session.scalar(
-        select(LinkRow).where(LinkRow.campaign_id == campaign_id, LinkRow.state == "active")
+        select(LinkRow).where(LinkRow.campaign_id == campaign_id, LinkRow.state == LinkState.ACTIVE)
     )
 
 
@@ -46,7 +50,7 @@ def active_link_for_salesforce(session: Session, salesforce_campaign_id: str) ->
     return session.scalar(
         select(LinkRow).where(
             LinkRow.salesforce_campaign_id == ids.campaign_id(salesforce_campaign_id),
-            LinkRow.state == "active",
+            LinkRow.state == LinkState.ACTIVE,
         )
     )
 
@@ -64,7 +68,7 @@ def add_link(session: Session, campaign_id: int, salesforce_campaign_id: str, mo
         # Stored in the 18-character form only: the unique index then holds per campaign.
         salesforce_campaign_id=ids.campaign_id(salesforce_campaign_id),
         mode=mode,
-        state="active",
+        state=LinkState.ACTIVE,
         linked_at=utcnow(),
     )
     session.add(link)
@@ -75,8 +79,23 @@ def add_link(session: Session, campaign_id: int, salesforce_campaign_id: str, mo
 def discard_unstarted_link(session: Session, link_id: int) -> None:
     """Delete a link whose initial sync never reached the broker (and that run): the
     command that made it failed, and a rerun must find the campaign unlinked."""
-    session.execute(delete(RunRow).where(RunRow.link_id == link_id, RunRow.state == "queued"))
+    session.execute(
+        delete(RunRow).where(RunRow.link_id == link_id, RunRow.state == RunState.QUEUED)
+    )
     session.execute(delete(LinkRow).where(LinkRow.id == link_id))
+
+
+def link_ids_of_campaign(session: Session, campaign_id: int) -> list[int]:
+    """Every link the campaign ever had (past ones too), oldest first."""
+    return list(
+        session.scalars(
+            select(LinkRow.id).where(LinkRow.campaign_id == campaign_id).order_by(LinkRow.id)
+        )
+    )
+
+
+def find_link(session: Session, link_id: int) -> LinkRow | None:
+    return session.get(LinkRow, link_id)
 
 
 def get_link(session: Session, link_id: int, *, lock: bool = False) -> LinkRow:
@@ -122,7 +141,7 @@ def due_candidates(session: Session) -> list[DueCandidate]:
             dead.label("dead"),
             rules.label("rules"),
         )
-        .where(LinkRow.state == "active")
+        .where(LinkRow.state == LinkState.ACTIVE)
         .order_by(LinkRow.id)
     )
     return [
@@ -159,7 +178,7 @@ def note_edit(session: Session, campaign_id: int) -> None:
     """
     session.execute(
         update(LinkRow)
-        .where(LinkRow.campaign_id == campaign_id, LinkRow.state == "active")
+        .where(LinkRow.campaign_id == campaign_id, LinkRow.state == LinkState.ACTIVE)
         .values(
             edit_count=LinkRow.edit_count + 1,
             edits_pending_since=case(
@@ -178,7 +197,7 @@ def edited_link(session: Session, campaign_id: int) -> EditedLink | None:
 def pending_edits(session: Session, link_id: int) -> PendingEdits | None:
     """The link's edits, or None when it is no longer active."""
     link = session.get(LinkRow, link_id)
-    return None if link is None or link.state != "active" else _pending(link)
+    return None if link is None or link.state != LinkState.ACTIVE else _pending(link)
 
 
 def _pending(link: LinkRow) -> PendingEdits:

@@ -15,10 +15,14 @@ from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from convsync.domain.model import RunState
 from convsync.store.tables import ChunkRow, LinkRow, RunRow, utcnow
 
+# A run as use cases read and update it (they name no table row).
+Run = RunRow
+
 # The states of a run that holds its link's lock (the partial unique index).
-OPEN = ("queued", "running")
+OPEN = (RunState.QUEUED, RunState.RUNNING)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +45,7 @@ def open_run(
         link_id=link_id,
         kind=kind,
         full_compare=full_compare,
-        state="queued",
+        state=RunState.QUEUED,
         stage="inbound",
         started_at=now,
         lease_until=now + lease,
@@ -63,16 +67,14 @@ def discard_unqueued_run(session: Session, run_id: int) -> None:
     session.execute(
         delete(RunRow).where(
             RunRow.id == run_id,
-            RunRow.state == "queued",
+            RunRow.state == RunState.QUEUED,
             ~exists().where(ChunkRow.run_id == RunRow.id),
         )
     )
 
 
 def open_run_for(session: Session, link_id: int) -> RunRow | None:
-    return session.scalar(
-        select(RunRow).where(RunRow.link_id == link_id, RunRow.state.in_(("queued", "running")))
-    )
+    return session.scalar(select(RunRow).where(RunRow.link_id == link_id, RunRow.state.in_(OPEN)))
 
 
 def get_run(session: Session, run_id: int, *, lock: bool = False) -> RunRow | None:
@@ -86,8 +88,8 @@ def extend_lease(session: Session, run_id: int, lease: timedelta) -> None:
     """The run is moving: hold it for `lease` more (and forget why it was paused)."""
     session.execute(
         update(RunRow)
-        .where(RunRow.id == run_id, RunRow.state.in_(("queued", "running")))
-        .values(lease_until=utcnow() + lease, state="running", error=None)
+        .where(RunRow.id == run_id, RunRow.state.in_(OPEN))
+        .values(lease_until=utcnow() + lease, state=RunState.RUNNING, error=None)
     )
 
 
@@ -95,7 +97,7 @@ def note(session: Session, run_id: int, reason: str) -> None:
     """Say why an open run is not moving right now (cleared when it moves again)."""
     session.execute(
         update(RunRow)
-        .where(RunRow.id == run_id, RunRow.state.in_(("queued", "running")))
+        .where(RunRow.id == run_id, RunRow.state.in_(OPEN))
         .values(error=reason[:2_000])
     )
 
@@ -107,7 +109,7 @@ def hold(
     the reason shown meanwhile: the reconciler leaves a waiting run alone."""
     session.execute(
         update(RunRow)
-        .where(RunRow.id == run_id, RunRow.state.in_(("queued", "running")))
+        .where(RunRow.id == run_id, RunRow.state.in_(OPEN))
         .values(lease_until=until, error=reason[:2_000])
     )
     if chunk_token is not None:
@@ -260,7 +262,7 @@ def close_stage(session: Session, run_id: int, stage: str, next_stage: str) -> R
             RunRow.id == run_id,
             RunRow.stage == stage,
             RunRow.stage_planned.is_(True),
-            RunRow.state.in_(("queued", "running")),
+            RunRow.state.in_(OPEN),
             ~pending,
         )
         .values(stage=next_stage, stage_planned=False, stage_attempts=0)
@@ -279,22 +281,20 @@ def stage_counts(session: Session, run_id: int) -> dict[str, int]:
     return totals
 
 
-def finish_run(session: Session, run_id: int, state: str, error: str | None = None) -> None:
+def finish_run(session: Session, run_id: int, state: RunState, error: str | None = None) -> None:
     values: dict[str, Any] = {
         "state": state,
         "finished_at": utcnow(),
         "lease_until": None,
         "counts": stage_counts(session, run_id),
     }
-    if state == "succeeded":
+    if state == RunState.SUCCEEDED:
         values["stage"] = "done"
         values["error"] = None  # a pause it came through is no error
     if error is not None:
         values["error"] = error[:2_000]
     session.execute(
-        update(RunRow)
-        .where(RunRow.id == run_id, RunRow.state.in_(("queued", "running")))
-        .values(**values)
+        update(RunRow).where(RunRow.id == run_id, RunRow.state.in_(OPEN)).values(**values)
     )
 
 
@@ -312,7 +312,7 @@ def stalled_runs(session: Session) -> list[Stalled]:
     now = utcnow()
     runs = session.execute(
         select(RunRow.id, RunRow.stage, RunRow.stage_planned, RunRow.stage_attempts)
-        .where(RunRow.state.in_(("queued", "running")), RunRow.lease_until < now)
+        .where(RunRow.state.in_(OPEN), RunRow.lease_until < now)
         .order_by(RunRow.id)
     ).all()
     stalled = []
@@ -347,7 +347,7 @@ def take_over(session: Session, run_id: int, lease: timedelta) -> bool:
     taken = session.execute(
         update(RunRow)
         .where(RunRow.id == run_id, RunRow.state.in_(OPEN), RunRow.lease_until < now)
-        .values(lease_until=now + lease, state="running")
+        .values(lease_until=now + lease, state=RunState.RUNNING)
         .returning(RunRow.id)
     ).first()
     return taken is not None
@@ -397,7 +397,7 @@ def last_full_compares(session: Session, link_ids: list[int]) -> dict[int, datet
         select(RunRow.link_id, func.max(RunRow.started_at).label("started"))
         .where(
             RunRow.link_id.in_(link_ids),
-            RunRow.state == "succeeded",
+            RunRow.state == RunState.SUCCEEDED,
             or_(RunRow.full_compare.is_(True), RunRow.kind == "initial"),
         )
         .group_by(RunRow.link_id)
@@ -406,10 +406,43 @@ def last_full_compares(session: Session, link_ids: list[int]) -> dict[int, datet
 
 
 def link_ids_with_open_runs(session: Session) -> set[int]:
-    return set(
-        session.scalars(select(RunRow.link_id).where(RunRow.state.in_(("queued", "running"))))
-    )
+    return set(session.scalars(select(RunRow.link_id).where(RunRow.state.in_(OPEN))))
 
 
 def mark_links(session: Session, link_id: int, **marks: datetime | bool | None) -> None:
     session.execute(update(LinkRow).where(LinkRow.id == link_id).values(**marks))
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkRef:
+    id: int
+    number: int
+
+
+def stage_chunks(session: Session, run_id: int, stage: str) -> list[ChunkRef]:
+    """Every chunk the run's stage planned so far (done or not)."""
+    rows = session.execute(
+        select(ChunkRow.id, ChunkRow.number).where(
+            ChunkRow.run_id == run_id, ChunkRow.stage == stage
+        )
+    )
+    return [ChunkRef(r.id, r.number) for r in rows]
+
+
+def last_chunk_done_at(session: Session, run_id: int, stage: str) -> datetime | None:
+    """When the stage's last chunk landed (None: it had no chunk)."""
+    return session.scalar(
+        select(func.max(ChunkRow.done_at)).where(ChunkRow.run_id == run_id, ChunkRow.stage == stage)
+    )
+
+
+def of_campaign(session: Session, campaign_id: int) -> list[RunRow]:
+    """Every run of the campaign's links, oldest first."""
+    return list(
+        session.scalars(
+            select(RunRow)
+            .join(LinkRow, LinkRow.id == RunRow.link_id)
+            .where(LinkRow.campaign_id == campaign_id)
+            .order_by(RunRow.id)
+        )
+    )

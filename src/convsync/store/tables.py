@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from convsync.domain.model import LinkState, RunState
 from convsync.store.name_keys import name_key_column
 
 NAMING = {
@@ -203,7 +204,7 @@ class LinkRow(Base):
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
     salesforce_campaign_id: Mapped[str] = mapped_column(String(18))
     mode: Mapped[str] = mapped_column(String(16))
-    state: Mapped[str] = mapped_column(String(16), default="active")
+    state: Mapped[str] = mapped_column(String(16), default=LinkState.ACTIVE.value)
     # Salesforce SystemModstamp bookmark for CampaignMember reads (capped at run start).
     inbound_mark: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Local clock bookmark: members updated after it are candidates to push.
@@ -295,7 +296,7 @@ class RunRow(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     link_id: Mapped[int] = mapped_column(ForeignKey("salesforce_links.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(16))
-    state: Mapped[str] = mapped_column(String(16), default="queued")
+    state: Mapped[str] = mapped_column(String(16), default=RunState.QUEUED.value)
     stage: Mapped[str] = mapped_column(String(16), default="inbound")
     # Rows are read up to this instant; bookmarks never move past it.
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

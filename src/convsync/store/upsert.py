@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Table
@@ -22,20 +22,31 @@ def upsert(
     rows: Sequence[dict[str, Any]],
     *,
     key: Sequence[Any],
-    overwrite: Sequence[str],
+    overwrite: Sequence[str] = (),
+    computed: Callable[[Any], Mapping[str, Any]] | None = None,
+    only_if: Callable[[Any], Any] | None = None,
+    key_where: Any = None,
 ) -> None:
     """Insert `rows`; where one with the same `key` exists, set only `overwrite` from it.
 
-    One cached statement run as an executemany: the rows are pipelined, not compiled
-    into a fresh VALUES list per call.
+    `computed(excluded)` adds columns set from an expression (a counter bumped), and
+    `only_if(excluded)` limits the update to existing rows it holds for; `key_where` names
+    a partial unique index. One cached statement run as an executemany: the rows are
+    pipelined, not compiled into a fresh VALUES list per call.
     """
     if not rows:
         return
     stmt = insert(session, table)
+    excluded = stmt.excluded
+    changes: dict[str, Any] = {column: excluded[column] for column in overwrite}
+    if computed is not None:
+        changes.update(computed(excluded))
     session.execute(
         stmt.on_conflict_do_update(
             index_elements=list(key),
-            set_={column: stmt.excluded[column] for column in overwrite},
+            index_where=key_where,
+            set_=changes,
+            where=only_if(excluded) if only_if is not None else None,
         ),
         list(rows),
     )

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy.orm import Session, sessionmaker
-
 from convsync.domain import names
 from convsync.domain.errors import NotFoundError, ValidationError
 from convsync.domain.model import (
@@ -16,12 +14,11 @@ from convsync.domain.model import (
 )
 from convsync.store import catalog, links
 from convsync.store.catalog import CampaignInfo, MemberInfo, PersonInput
-from convsync.store.db import transaction
-from convsync.store.tables import CampaignRow, utcnow
+from convsync.store.db import Session, Sessions, transaction, utcnow
 
 
 def create_type(
-    sessions: sessionmaker[Session],
+    sessions: Sessions,
     name: str,
     statuses: Sequence[str],
     *,
@@ -36,12 +33,12 @@ def create_type(
     return campaign_type
 
 
-def list_types(sessions: sessionmaker[Session]) -> list[CampaignType]:
+def list_types(sessions: Sessions) -> list[CampaignType]:
     with transaction(sessions) as session:
         return catalog.list_types(session)
 
 
-def create_campaign(sessions: sessionmaker[Session], name: str, type_name: str) -> int:
+def create_campaign(sessions: Sessions, name: str, type_name: str) -> int:
     campaign_name = validate_name("campaign", name)
     with transaction(sessions) as session:
         found = catalog.find_type(session, type_name)
@@ -52,7 +49,7 @@ def create_campaign(sessions: sessionmaker[Session], name: str, type_name: str) 
         return catalog.add_campaign(session, campaign_name, found[0])
 
 
-def require_campaign(session: Session, name: str) -> CampaignRow:
+def require_campaign(session: Session, name: str) -> catalog.Campaign:
     campaign = catalog.find_campaign(session, name)
     if campaign is None:
         raise NotFoundError(f"no campaign named {name!r} (see `convsync campaigns list`)")
@@ -71,13 +68,13 @@ def require_status(campaign_type: CampaignType, status: str) -> str:
     return label
 
 
-def list_campaigns(sessions: sessionmaker[Session]) -> list[CampaignInfo]:
+def list_campaigns(sessions: Sessions) -> list[CampaignInfo]:
     with transaction(sessions) as session:
         return catalog.list_campaigns(session)
 
 
 def add_member(
-    sessions: sessionmaker[Session],
+    sessions: Sessions,
     campaign_name: str,
     email: str,
     status: str,
@@ -124,7 +121,7 @@ def add_member(
         return changed > 0
 
 
-def remove_member(sessions: sessionmaker[Session], campaign_name: str, email: str) -> None:
+def remove_member(sessions: Sessions, campaign_name: str, email: str) -> None:
     """Remove a member, leaving a tombstone so the removal syncs like any other change."""
     address = normalize_email(email)
     with transaction(sessions) as session:
@@ -140,7 +137,7 @@ def remove_member(sessions: sessionmaker[Session], campaign_name: str, email: st
 
 
 def list_members(
-    sessions: sessionmaker[Session], campaign_name: str, limit: int | None = None
+    sessions: Sessions, campaign_name: str, limit: int | None = None
 ) -> list[MemberInfo]:
     with transaction(sessions) as session:
         campaign = require_campaign(session, campaign_name)

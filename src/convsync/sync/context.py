@@ -6,10 +6,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy.orm import Session, sessionmaker
-
 from convsync.domain.budget_wait import MAX_ATTEMPTS
 from convsync.domain.model import Stage
+from convsync.store.db import Sessions
 from convsync.sync.ports import ApiBudgetPort, Dispatcher, SalesforcePort, SyncObserver
 
 # Members per inbound chunk task: one Salesforce query page (2,000 ≈ 1 API call read).
@@ -62,7 +61,7 @@ UNOBSERVED = Unobserved()
 
 @dataclass(frozen=True)
 class SyncContext:
-    sessions: sessionmaker[Session]
+    sessions: Sessions
     # A factory, so that use cases that never touch Salesforce never log in.
     salesforce_factory: Callable[[], SalesforcePort]
     dispatch: Dispatcher

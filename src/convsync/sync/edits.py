@@ -2,7 +2,7 @@
 
 The edit counts itself on the campaign's link in its own transaction (`links.note_edit`):
 that count is the durable signal, read by beat's next tick if everything else is lost.
-After the commit, `request_push` asks for a push a quiet period later; `push_edits`, run
+After the commit, `request_push` asks for a push a quiet period later; `plan_edit_push`, run
 by that delayed task, opens a run of kind `edits` when the rule of `domain.edits` says
 so. The run then goes as every run does (Salesforce lands first); when it ends, edits
 made after its outbound plan are asked for again (`stages.close_outbound`).
@@ -15,8 +15,7 @@ import structlog
 from convsync.domain.edits import push_now
 from convsync.domain.model import RunKind
 from convsync.store import catalog, links, runs
-from convsync.store.db import transaction
-from convsync.store.tables import utcnow
+from convsync.store.db import transaction, utcnow
 from convsync.sync.context import SyncContext
 
 log = structlog.get_logger(__name__)
@@ -48,7 +47,7 @@ def request(ctx: SyncContext, link_id: int, edit_count: int) -> None:
     ctx.dispatch.push_edits(link_id, edit_count, delay=ctx.options.edit_push_delay.total_seconds())
 
 
-def push_edits(ctx: SyncContext, link_id: int, requested_after: int) -> int | None:
+def plan_edit_push(ctx: SyncContext, link_id: int, requested_after: int) -> int | None:
     """A push request come due: open a run for the link's pending edits, unless a later
     edit's request will (the burst goes on) or a run is open (its end asks again).
 

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
 from convsync.domain.decisions import RecordedDecision
 from convsync.domain.errors import NotFoundError
 from convsync.domain.model import normalize_email
-from convsync.store import decisions, member_sync
+from convsync.store import decisions, links, people
 from convsync.store.db import transaction
-from convsync.store.tables import LinkRow
 from convsync.sync.catalog import require_campaign
 from convsync.sync.context import SyncContext
 
@@ -28,11 +25,9 @@ def explain(ctx: SyncContext, campaign_name: str, email: str) -> MemberHistory:
     address = normalize_email(email)
     with transaction(ctx.sessions) as session:
         campaign = require_campaign(session, campaign_name)
-        person = member_sync.people_by_email(session, [address]).get(address)
+        person = people.people_by_email(session, [address]).get(address)
         if person is None:
             raise NotFoundError(f"no one with email {address} is known to convsync")
-        link_ids = list(
-            session.scalars(select(LinkRow.id).where(LinkRow.campaign_id == campaign.id))
-        )
+        link_ids = links.link_ids_of_campaign(session, campaign.id)
         found = decisions.of_member(session, link_ids, person)
     return MemberHistory(campaign.name, address, found)

@@ -6,9 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
-
 from convsync.domain.access import missing_access
 from convsync.domain.errors import (
     BrokerUnavailableError,
@@ -18,7 +15,7 @@ from convsync.domain.errors import (
     SalesforceError,
 )
 from convsync.domain.ids import campaign_id
-from convsync.domain.model import RunKind, SyncMode
+from convsync.domain.model import LinkState, RunKind, RunState, SyncMode
 from convsync.domain.outcomes import RecordResult, WriteOutcome
 from convsync.domain.status_rules import SPEC_POLICY, StatusPolicy
 from convsync.domain.statuses import (
@@ -35,8 +32,7 @@ from convsync.domain.statuses import (
 from convsync.salesforce.access import sync_needs
 from convsync.store import added_members, catalog, links, runs
 from convsync.store import status_rules as rules_store
-from convsync.store.db import transaction
-from convsync.store.tables import LinkRow, utcnow
+from convsync.store.db import ConflictError, Session, transaction, unique_write, utcnow
 from convsync.sync.catalog import create_campaign, require_campaign
 from convsync.sync.context import SyncContext
 from convsync.sync.ports import SalesforcePort
@@ -116,7 +112,7 @@ def _record_link(
 ) -> tuple[int, int]:
     """Write the link and its initial run in one transaction; returns (link id, run id)."""
     try:
-        with transaction(ctx.sessions) as session:
+        with unique_write(ctx.sessions) as session:
             campaign = require_campaign(session, campaign_name)
             if links.active_link(session, campaign.id) is not None:
                 raise LinkError(f"{campaign_name!r} is already linked (unlink it first)")
@@ -131,7 +127,7 @@ def _record_link(
             run_id = runs.open_run(session, link.id, RunKind.INITIAL.value, ctx.options.lease)
             assert run_id is not None  # a brand-new link has no open run
             link_id = link.id
-    except IntegrityError:
+    except ConflictError:
         # Lost a race with a concurrent link of the same campaign or Salesforce campaign.
         raise LinkError(
             f"{campaign_name!r} or {salesforce_campaign_id} was linked meanwhile"
@@ -275,7 +271,7 @@ def _drop_unlinked_campaign(ctx: SyncContext, campaign_name: str) -> None:
     with transaction(ctx.sessions) as session:
         campaign = catalog.find_campaign(session, campaign_name)
         if campaign is not None and links.active_link(session, campaign.id) is None:
-            session.delete(campaign)
+            catalog.delete_campaign(session, campaign)
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,7 +301,7 @@ class UnlinkResult:
 REMOVAL_BATCH = 2_000
 
 
-def _link_to_unlink(session: Session, campaign_name: str, *, resuming: bool) -> LinkRow:
+def _link_to_unlink(session: Session, campaign_name: str, *, resuming: bool) -> links.Link:
     """The campaign's active link; or, to resume a removal, its latest unlinked one."""
     campaign = require_campaign(session, campaign_name)
     link = links.active_link(session, campaign.id)
@@ -323,7 +319,7 @@ def preview_unlink(ctx: SyncContext, campaign_name: str) -> UnlinkPreview:
         return UnlinkPreview(
             campaign_name,
             link.salesforce_campaign_id,
-            link.state == "active",
+            link.state == LinkState.ACTIVE,
             added_members.count_in_salesforce(session, link.id),
         )
 
@@ -341,11 +337,11 @@ def unlink(
     """
     with transaction(ctx.sessions) as session:
         link = _link_to_unlink(session, campaign_name, resuming=remove_synced_members)
-        if link.state == "active":
+        if link.state == LinkState.ACTIVE:
             open_run = runs.open_run_for(session, link.id)
             if open_run is not None:
-                runs.finish_run(session, open_run.id, "failed", "unlinked while running")
-            link.state = "unlinked"
+                runs.finish_run(session, open_run.id, RunState.FAILED, "unlinked while running")
+            link.state = LinkState.UNLINKED
             link.unlinked_at = utcnow()
         link_id, salesforce_campaign_id = link.id, link.salesforce_campaign_id
     if not remove_synced_members:

@@ -10,15 +10,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TextIO
 
-from sqlalchemy.orm import Session, sessionmaker
-
 from convsync.domain import names
 from convsync.domain.errors import ValidationError
 from convsync.domain.model import CampaignType, normalize_email
 from convsync.store import catalog, links
 from convsync.store.catalog import PersonInput
-from convsync.store.db import transaction
-from convsync.store.tables import utcnow
+from convsync.store.db import Sessions, transaction, utcnow
 from convsync.sync.catalog import require_campaign
 from convsync.sync.csv_input import Row, read_rows, refuse
 
@@ -81,9 +78,7 @@ def _parse(stream: TextIO, campaign_type: CampaignType) -> tuple[list[PersonInpu
     return people, statuses
 
 
-def import_members(
-    sessions: sessionmaker[Session], campaign_name: str, stream: TextIO
-) -> ImportResult:
+def import_members(sessions: Sessions, campaign_name: str, stream: TextIO) -> ImportResult:
     with transaction(sessions) as session:
         campaign = require_campaign(session, campaign_name)
         people, statuses = _parse(stream, catalog.type_of_campaign(session, campaign.id))

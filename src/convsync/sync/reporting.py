@@ -6,17 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
-
-from convsync.domain.model import RunState
-from convsync.store import link_report, member_sync, runs
-from convsync.store.db import transaction
-from convsync.store.tables import (
-    LinkRow,
-    RunRow,
-    utcnow,
-)
+from convsync.domain.model import LinkState, RunState
+from convsync.store import link_report, links, runs, skips
+from convsync.store.db import Session, Sessions, transaction, utcnow
 from convsync.sync import api_usage
 from convsync.sync.catalog import require_campaign
 from convsync.sync.context import SyncContext
@@ -60,7 +52,7 @@ class LinkStatus:
     paused_until: datetime | None = None
 
 
-def _summaries(session: Session, found: Sequence[RunRow]) -> list[RunSummary]:
+def _summaries(session: Session, found: Sequence[runs.Run]) -> list[RunSummary]:
     """Runs as shown: final counts, or (still open) their chunks' counts so far."""
     progress = link_report.chunk_progress(session, [run.id for run in found])
     live = link_report.chunk_counts(
@@ -116,13 +108,13 @@ def link_statuses(ctx: SyncContext, campaign_name: str | None = None) -> list[Li
             summaries.get(f.link_id),
             _last_error(last.get(f.link_id), f.last_dead_letter),
             f.pending_edits,
-            paused if f.state == "active" else None,
+            paused if f.state == LinkState.ACTIVE else None,
         )
         for f in figures
     ]
 
 
-def _last_error(run: RunRow | None, last_dead_letter: str | None) -> str | None:
+def _last_error(run: runs.Run | None, last_dead_letter: str | None) -> str | None:
     if run is not None and run.error:
         return run.error
     return last_dead_letter
@@ -140,7 +132,7 @@ class CampaignHealth:
     last_run_failed: bool
 
 
-def campaign_health(sessions: sessionmaker[Session]) -> dict[str, CampaignHealth]:
+def campaign_health(sessions: Sessions) -> dict[str, CampaignHealth]:
     """Every linked campaign's health in one query (the scrape's whole database cost)."""
     with transaction(sessions) as session:
         rows = link_report.health_figures(session)
@@ -150,7 +142,7 @@ def campaign_health(sessions: sessionmaker[Session]) -> dict[str, CampaignHealth
             lag_seconds=(now - (r.outbound_mark or r.linked_at)).total_seconds(),
             open_dead_letters=int(r.letters or 0),
             skipped_members=int(r.skipped or 0),
-            last_run_failed=r.last_state == "failed",
+            last_run_failed=r.last_state == RunState.FAILED,
         )
         for r in rows
     }
@@ -160,13 +152,7 @@ def campaign_runs(ctx: SyncContext, campaign_name: str) -> list[RunSummary]:
     """Every run of the campaign's links, oldest first (with live counts for open ones)."""
     with transaction(ctx.sessions) as session:
         campaign = require_campaign(session, campaign_name)
-        found = session.scalars(
-            select(RunRow)
-            .join(LinkRow, LinkRow.id == RunRow.link_id)
-            .where(LinkRow.campaign_id == campaign.id)
-            .order_by(RunRow.id)
-        )
-        return _summaries(session, list(found))
+        return _summaries(session, runs.of_campaign(session, campaign.id))
 
 
 def skipped_members(
@@ -176,9 +162,9 @@ def skipped_members(
     with transaction(ctx.sessions) as session:
         campaign = require_campaign(session, campaign_name)
         found: list[tuple[str | None, str | None, str, str]] = []
-        for link in session.scalars(select(LinkRow).where(LinkRow.campaign_id == campaign.id)):
+        for link_id in links.link_ids_of_campaign(session, campaign.id):
             found.extend(
                 (s.email, s.status, s.reason, s.salesforce_member_id)
-                for s in member_sync.skipped(session, link.id)
+                for s in skips.skipped(session, link_id)
             )
         return found

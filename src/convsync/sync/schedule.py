@@ -15,8 +15,7 @@ from datetime import datetime
 
 from convsync.domain.model import RunKind, Stage
 from convsync.store import decisions, links, runs
-from convsync.store.db import transaction
-from convsync.store.tables import utcnow
+from convsync.store.db import transaction, utcnow
 from convsync.sync import stages
 from convsync.sync.context import SyncContext
 

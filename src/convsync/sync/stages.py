@@ -16,16 +16,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from convsync.domain import budget_wait
-from convsync.domain.model import Stage
+from convsync.domain.model import RunState, Stage
 from convsync.salesforce import usage
 from convsync.store import links, runs
-from convsync.store.db import transaction
+from convsync.store.db import Session, transaction, utcnow
 from convsync.store.runs import ChunkClaim
-from convsync.store.tables import ChunkRow, LinkRow, RunRow, utcnow
 from convsync.sync.context import SyncContext
 
 log = structlog.get_logger(__name__)
@@ -73,7 +70,7 @@ def load_open_run(session: Session, run_id: int, stage: Stage) -> RunView | None
             run_id=run_id,
         )
         return None
-    if run.state not in ("queued", "running") or run.stage != stage.value:
+    if run.state not in (RunState.QUEUED, RunState.RUNNING) or run.stage != stage.value:
         return None
     link = links.get_link(session, run.link_id)
     structlog.contextvars.bind_contextvars(
@@ -87,7 +84,7 @@ def load_open_run(session: Session, run_id: int, stage: Stage) -> RunView | None
 
 def start_planning(
     ctx: SyncContext, session: Session, run_id: int, stage: Stage
-) -> tuple[RunView, RunRow, list[int]] | None:
+) -> tuple[RunView, runs.Run, list[int]] | None:
     """Open a stage's planning task: the run (None if closed or past `stage`), one more
     planning attempt counted, the lease extended, and the chunk numbers still pending.
 
@@ -179,10 +176,10 @@ def complete(session: Session, chunk: ChunkClaim, counts: dict[str, int]) -> Non
         raise LostClaimError(f"chunk {chunk.number} was taken over by another task")
 
 
-def _advance_inbound_mark(session: Session, run: RunRow, overlap: timedelta) -> None:
+def _advance_inbound_mark(session: Session, run: runs.Run, overlap: timedelta) -> None:
     from convsync.domain.watermark import advance, ceiling
 
-    link: LinkRow = links.get_link(session, run.link_id)
+    link: links.Link = links.get_link(session, run.link_id)
     limit = ceiling(run.started_at, run.inbound_covered, overlap)
     mark = advance(link.inbound_mark, run.inbound_max_stamp, limit)
     if mark != link.inbound_mark:
@@ -214,13 +211,9 @@ def close_outbound(ctx: SyncContext, run_id: int) -> None:
         # Edits made after this run planned its push are still pending: ask again.
         edits_left = links.settle_edits(session, link, moved.edit_count)
         link_id = link.id
-        runs.finish_run(session, run_id, "succeeded")
+        runs.finish_run(session, run_id, RunState.SUCCEEDED)
         # Outbound began when the last inbound chunk landed (or, none, at the run's start).
-        inbound_end = session.scalar(
-            select(func.max(ChunkRow.done_at)).where(
-                ChunkRow.run_id == run_id, ChunkRow.stage == Stage.INBOUND.value
-            )
-        )
+        inbound_end = runs.last_chunk_done_at(session, run_id, Stage.INBOUND.value)
         took = (utcnow() - (inbound_end or moved.started_at)).total_seconds()
     if edits_left is not None:
         ctx.dispatch.push_edits(
@@ -289,4 +282,4 @@ def note_retry(ctx: SyncContext, run_id: int, reason: str, *, retry: int, retrie
 
 def fail_run(ctx: SyncContext, run_id: int, error: str) -> None:
     with transaction(ctx.sessions) as session:
-        runs.finish_run(session, run_id, "failed", error)
+        runs.finish_run(session, run_id, RunState.FAILED, error)

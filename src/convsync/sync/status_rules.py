@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy.orm import Session
-
 from convsync.domain.errors import LinkError, NotFoundError
 from convsync.domain.model import RunKind
 from convsync.domain.names import name_key
@@ -25,8 +23,7 @@ from convsync.domain.status_rules import (
 )
 from convsync.store import catalog, links, runs
 from convsync.store import status_rules as store
-from convsync.store.db import transaction
-from convsync.store.tables import LinkRow, utcnow
+from convsync.store.db import Session, transaction, utcnow
 from convsync.sync.catalog import require_campaign
 from convsync.sync.context import SyncContext
 
@@ -111,7 +108,7 @@ def change_policy(
     return policy, reevaluate(ctx, link_id)
 
 
-def _require_link(session: Session, campaign_id: int, campaign_name: str) -> LinkRow:
+def _require_link(session: Session, campaign_id: int, campaign_name: str) -> links.Link:
     link = links.active_link(session, campaign_id)
     if link is None:
         raise LinkError(

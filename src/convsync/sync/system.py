@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy.orm import Session, sessionmaker
-
 from convsync.store import heartbeats
-from convsync.store.db import transaction
+from convsync.store.db import Sessions, transaction
 
 
-def record_heartbeat(sessions: sessionmaker[Session], *, token: str, hostname: str) -> None:
+def record_heartbeat(sessions: Sessions, *, token: str, hostname: str) -> None:
     with transaction(sessions) as session:
         heartbeats.record(session, token=token, hostname=hostname)

@@ -70,4 +70,4 @@ def push_outbound_chunk(self: Any, run_id: int, chunk: int) -> None:
 
 @app.task(base=SyncTask, name="convsync.sync.push_edits")
 def push_edits(link_id: int, requested_after: int) -> None:
-    edits.push_edits(sync_context(), link_id, requested_after)
+    edits.plan_edit_push(sync_context(), link_id, requested_after)

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from rich.markup import escape
 from rich.table import Table
 
+from convsync.domain.model import LinkState, RunState
 from convsync.domain.status_rules import InboundUnknown, OutboundUnknown
 from convsync.domain.statuses import Preflight
 from convsync.sync import reporting
@@ -64,17 +65,17 @@ def _shorten(text: str, limit: int) -> str:
 def _state(status: reporting.LinkStatus) -> str:
     """Where the campaign stands: unlinked, linked, syncing (stage), failed or idle."""
     run = status.last_run
-    if status.state != "active":
+    if status.state != LinkState.ACTIVE:
         return status.state
     if status.paused_until is not None:
         return f"paused\n(API budget)\nuntil {status.paused_until:%H:%M:%S} UTC"
     if run is None:
         return "linked"
-    if run.state == "queued":
+    if run.state == RunState.QUEUED:
         return "queued\n(no worker has\npicked it up)"
-    if run.state == "running":
+    if run.state == RunState.RUNNING:
         return f"syncing\n({run.stage})"
-    return "idle" if run.state == "succeeded" else run.state
+    return "idle" if run.state == RunState.SUCCEEDED else run.state
 
 
 def print_link_statuses(found: Sequence[reporting.LinkStatus], title: str) -> None:

@@ -1,0 +1,105 @@
+"""Use cases on the embedded SQLite database and an in-process Salesforce: no server.
+
+Nothing here asks for the root conftest's service fixtures (PostgreSQL, Redis, the
+emulator), so these tests run, in seconds, on a machine with none of them.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from convsync.store import migrate
+from convsync.store.db import Sessions, make_engine, make_session_factory
+from convsync.sync import catalog, inbound, outbound, schedule
+from convsync.sync.context import SyncContext
+from tests.support.fake_salesforce import FakeSalesforce
+
+CAMPAIGN = "Spring"
+STATUSES = ("Invited", "Registered", "Attended")
+
+
+@dataclass
+class InlineDispatcher:
+    """The `Dispatcher` port as a queue the test drains in order (no broker)."""
+
+    queue: list[tuple[str, int, int]] = field(default_factory=list)
+    # (link id, edit count) of each push Conversion edits asked for.
+    edit_pushes: list[tuple[int, int]] = field(default_factory=list)
+
+    def inbound_stage(self, run_id: int) -> None:
+        self.queue.append(("inbound_stage", run_id, 0))
+
+    def inbound_chunk(self, run_id: int, chunk: int) -> None:
+        self.queue.append(("inbound_chunk", run_id, chunk))
+
+    def outbound_stage(self, run_id: int) -> None:
+        self.queue.append(("outbound_stage", run_id, 0))
+
+    def outbound_chunk(self, run_id: int, chunk: int) -> None:
+        self.queue.append(("outbound_chunk", run_id, chunk))
+
+    def push_edits(self, link_id: int, requested_after: int, *, delay: float) -> None:
+        self.edit_pushes.append((link_id, requested_after))
+
+
+TASKS: dict[str, Callable[[SyncContext, int, int], None]] = {
+    "inbound_stage": lambda ctx, run, _: inbound.plan_inbound(ctx, run),
+    "inbound_chunk": inbound.apply_inbound_chunk,
+    "outbound_stage": lambda ctx, run, _: outbound.plan_outbound(ctx, run),
+    "outbound_chunk": outbound.push_outbound_chunk,
+}
+
+
+@dataclass
+class Scene:
+    """Conversion (SQLite in tmp_path), Salesforce (a fake) and the tasks between them."""
+
+    sessions: Sessions
+    salesforce: FakeSalesforce
+    dispatcher: InlineDispatcher
+    ctx: SyncContext
+    sf_campaign: str
+
+    def run_tasks(self) -> None:
+        """Deliver every queued task, in order, until none is left (as workers would)."""
+        while self.dispatcher.queue:
+            kind, run_id, chunk = self.dispatcher.queue.pop(0)
+            TASKS[kind](self.ctx, run_id, chunk)
+
+    def tick(self) -> None:
+        """Beat's tick: start the runs that are due, then deliver their tasks."""
+        schedule.dispatch_due_syncs(self.ctx)
+        self.run_tasks()
+
+    def conversion_members(self) -> dict[str, str | None]:
+        return {m.email: m.status for m in catalog.list_members(self.sessions, CAMPAIGN)}
+
+
+@pytest.fixture(scope="session")
+def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One database migrated by the project's own `migrate.upgrade`, copied per test
+    (migrating costs ~0.3 s; a copy, a millisecond)."""
+    path = tmp_path_factory.mktemp("schema") / "convsync.db"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate.upgrade(engine)
+    engine.dispose()  # closes the last connection: SQLite folds its WAL into the file
+    return path
+
+
+@pytest.fixture
+def scene(tmp_path: Path, migrated_database: Path) -> Scene:
+    database = tmp_path / "convsync.db"
+    shutil.copyfile(migrated_database, database)
+    sessions = make_session_factory(make_engine(f"sqlite:///{database}"))
+    catalog.create_type(sessions, "Webinar", list(STATUSES))
+    catalog.create_campaign(sessions, CAMPAIGN, "Webinar")
+    salesforce = FakeSalesforce()
+    sf_campaign = salesforce.add_campaign("Spring SF", STATUSES)
+    dispatcher = InlineDispatcher()
+    ctx = SyncContext(sessions, lambda: salesforce, dispatcher)
+    return Scene(sessions, salesforce, dispatcher, ctx, sf_campaign)
