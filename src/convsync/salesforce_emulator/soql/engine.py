@@ -19,7 +19,8 @@ from .. import ids
 from ..clock import format_bulk_datetime, format_datetime
 from ..errors import ApiError
 from ..schema import OBJECTS, Field, SObject, sobject
-from ..store import Record, Store
+from ..org import Record
+from ..store import Store
 from . import syntax as s
 from .parser import located, parse
 
