@@ -1,70 +1,47 @@
-"""The ASGI application: routing, auth, API-call accounting, faults, and every resource.
+"""The ASGI application: routing, auth, API-call accounting, faults, queries and Bulk jobs.
 
 A single plain ASGI callable (Starlette's Request/Response, no middleware stack) so that
 each response is assembled once and sent as one start + one body message, the
 Salesforce-shaped error handling wraps everything (never an HTML 500), and the `drop`
-fault can abort the TCP connection itself.
+fault can abort the TCP connection itself. The sObject and Collections resources are
+in `sobject_resources`, the `/__emulator/` endpoints in `admin`; `Emulator` mixes both in.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
-import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import describe, duplicates, ids
-from .auth import Credentials, OAuthPolicy, Sessions, checked_certificate, load_certificate
+from . import ids
+from .admin import AdminEndpoints
+from .auth import Credentials, OAuthPolicy, Sessions, load_certificate
 from .bulk import BulkJobs
-from .clock import format_datetime, format_value
 from .composite import run_composite
 from .controls import DEFAULT_API_LIMIT, LOST_RESPONSE, Controls
 from .errors import ApiError, not_found
-from .permissions import Permissions
 from .queries import QueryService, batch_size
-from .schema import sobject
-from .seed import seed
-from .soql.parser import parse_datetime
+from .responses import error_response, json_response
+from .sobject_resources import SObjectResources
 from .store import Store
 
 log = logging.getLogger("convsync.salesforce_emulator")
 
-JSON_TYPE = "application/json;charset=UTF-8"
 _DATA_PATH = re.compile(r"^/services/data/v(\d+\.\d+)(?:/(.*))?$")
-MAX_COLLECTION = 200
 # Salesforce refuses a URI longer than this (414), or URI + headers longer (431): help
 # article 000386264. Always on: it is how every org behaves.
 MAX_REQUEST_BYTES = 16_384
-ROLLED_BACK = ApiError(
-    "ALL_OR_NONE_OPERATION_ROLLED_BACK",
-    "Record rolled back because not all records were valid and the request was using "
-    "AllOrNone header",
-    fields=[],
-)
 
 
 class DropConnectionError(Exception):
     """Raised by the `drop` fault: close the connection without any response."""
-
-
-def dumps(body: Any) -> bytes:
-    return json.dumps(body, separators=(",", ":")).encode()
-
-
-def json_response(body: Any, status: int = 200) -> Response:
-    return Response(dumps(body), status_code=status, media_type=JSON_TYPE)
-
-
-def error_response(error: ApiError) -> Response:
-    return json_response(error.to_json(), error.status)
 
 
 def _abort(send: Callable[..., Awaitable[None]]) -> bool:
@@ -95,10 +72,6 @@ def oversized(scope: dict[str, Any]) -> Response | None:
     return None
 
 
-def _allow_save(request: Request) -> bool:
-    return duplicates.allow_save(request.headers.get("sforce-duplicate-rule-header"))
-
-
 def _loopback(request: Request) -> bool:
     host = request.client.host if request.client else ""
     try:
@@ -124,7 +97,7 @@ def endpoint_key(method: str, rest: str) -> str:
     return head or "versions"
 
 
-class Emulator:
+class Emulator(SObjectResources, AdminEndpoints):
     """The whole emulated org plus its HTTP face; an ASGI application."""
 
     def __init__(
@@ -316,243 +289,6 @@ class Emulator:
             "DataStorageMB": {"Max": 5, "Remaining": 5},
         }
 
-    @staticmethod
-    async def _json(request: Request) -> Any:
-        raw = await request.body()
-        try:
-            return json.loads(raw or b"null")
-        except ValueError as error:
-            raise ApiError("JSON_PARSER_ERROR", f"Unexpected character: {error}") from None
-
-    @staticmethod
-    def _record_id(object_name: str, value: str) -> str:
-        rid = ids.normalize(value)
-        if rid is None:
-            raise ApiError("MALFORMED_ID", f"malformed id {value}", fields=[])
-        if ids.object_of(rid) != object_name:
-            raise not_found()
-        return rid
-
-    # ------------------------------------------------------------------ sObject resources
-    async def sobjects(self, request: Request, version: str, parts: list[str]) -> Response:  # noqa: PLR0911, PLR0912
-        method = request.method
-        if not parts:
-            if method == "GET":
-                return json_response(describe.describe_global(version, self.store.permissions))
-            raise not_found()
-        so = sobject(parts[0])
-        if so is None or not self.store.permissions.readable(so.name):
-            raise not_found()
-        obj = so.name
-        if len(parts) == 1:
-            if method == "GET":
-                return json_response(
-                    {
-                        "objectDescribe": describe.summary(so, version, self.store.permissions),
-                        "recentItems": [],
-                    }
-                )
-            if method == "POST":
-                values = await self._json(request)
-                if not isinstance(values, dict):
-                    raise ApiError(
-                        "JSON_PARSER_ERROR",
-                        "Cannot deserialize instance of sObject out of START_ARRAY",
-                    )
-                with self.store.transaction(allow_save=_allow_save(request), as_user=True) as tx:
-                    new_id = self.store.create(tx, obj, values)
-                return json_response({"id": new_id, "success": True, "errors": []}, 201)
-            return self._not_allowed(method, "GET, HEAD, POST")
-        action = parts[1]
-        if len(parts) == 2 and action == "describe" and method == "GET":
-            return json_response(describe.describe(so, version, self.store.permissions))
-        if len(parts) == 2 and action in ("updated", "deleted") and method == "GET":
-            return json_response(self._replication(request, obj, action))
-        if len(parts) == 2:
-            rid = self._record_id(obj, action)
-            if method == "GET":
-                return json_response(self._record_json(obj, rid, version, request))
-            if method == "PATCH":
-                values = await self._json(request)
-                if not isinstance(values, dict):
-                    raise ApiError(
-                        "JSON_PARSER_ERROR",
-                        "Cannot deserialize instance of sObject out of START_ARRAY",
-                    )
-                with self.store.transaction(as_user=True) as tx:
-                    self.store.update(tx, obj, rid, values)
-                return Response(status_code=204)
-            if method == "DELETE":
-                with self.store.transaction(as_user=True) as tx:
-                    self.store.delete(tx, obj, rid)
-                return Response(status_code=204)
-            return self._not_allowed(method, "GET, HEAD, PATCH, DELETE")
-        raise not_found()
-
-    @staticmethod
-    def _not_allowed(method: str, allowed: str) -> Response:
-        return json_response(
-            [
-                {
-                    "errorCode": "METHOD_NOT_ALLOWED",
-                    "message": f"HTTP Method '{method}' not allowed. Allowed are {allowed}",
-                }
-            ],
-            405,
-        )
-
-    def _record_json(self, obj: str, rid: str, version: str, request: Request) -> dict[str, Any]:
-        rec = self.store.live(obj, rid)
-        so = sobject(obj)
-        assert so is not None
-        wanted = request.query_params.get("fields")
-        names = [f.name for f in self.store.permissions.visible_fields(so)]
-        if wanted:
-            names = []
-            for name in wanted.split(","):
-                f = so.field(name.strip())
-                if f is None or not self.store.permissions.visible(obj, f.name):
-                    raise ApiError(
-                        "INVALID_FIELD", f"No such column '{name.strip()}' on sobject of type {obj}"
-                    )
-                names.append(f.name)
-        out: dict[str, Any] = {
-            "attributes": {"type": obj, "url": f"/services/data/v{version}/sobjects/{obj}/{rid}"}
-        }
-        for name in names:
-            out[name] = format_value(rec.get(name))
-        return out
-
-    def _replication(self, request: Request, obj: str, action: str) -> dict[str, Any]:
-        try:
-            start = parse_datetime(request.query_params["start"])
-            end = parse_datetime(request.query_params["end"])
-        except (KeyError, ValueError):
-            raise ApiError(
-                "MALFORMED_QUERY", "start and end are required ISO 8601 date-times"
-            ) from None
-        if end < start:
-            raise ApiError("INVALID_REPLICATION_DATE", "EndDate before StartDate")
-        now = self.store.clock.now()
-        # Held back by writes still in flight: everything up to it is visible.
-        in_flight = self.store.in_flight_since()
-        covered = min(end, now, *([in_flight - timedelta(milliseconds=1)] if in_flight else []))
-        covered = _round_down(covered, self.store.replication_resolution)
-        if action == "updated":
-            return {
-                "ids": self.store.updated_ids(obj, start, end),
-                "latestDateCovered": format_datetime(covered),
-            }
-        purged = self.store.delete_log_start
-        earliest = (now - timedelta(days=15)).replace(second=0, microsecond=0)
-        return {
-            "deletedRecords": [
-                {"id": rid, "deletedDate": format_datetime(when)}
-                for rid, when in self.store.deleted_records(obj, start, end)
-            ],
-            "earliestDateAvailable": format_datetime(
-                purged if purged is not None and purged > earliest else earliest
-            ),
-            "latestDateCovered": format_datetime(covered),
-        }
-
-    # ------------------------------------------------------------------ sObject Collections
-    async def collections(self, request: Request) -> Response:  # noqa: PLR0912
-        method = request.method
-        if method == "DELETE":
-            raw = request.query_params.get("ids", "")
-            id_list = [i for i in raw.split(",") if i]
-            all_or_none = request.query_params.get("allOrNone", "false").lower() == "true"
-            if not id_list:
-                raise ApiError("MISSING_ARGUMENT", "The ids parameter is required")
-            items: list[Any] = id_list
-        elif method in ("POST", "PATCH"):
-            body = await self._json(request)
-            if not isinstance(body, dict) or not isinstance(body.get("records"), list):
-                raise ApiError("JSON_PARSER_ERROR", "Expected a JSON object with a records list")
-            all_or_none = bool(body.get("allOrNone", False))
-            items = body["records"]
-        else:
-            return self._not_allowed(method, "POST, PATCH, DELETE")
-        if len(items) > MAX_COLLECTION:
-            raise ApiError(
-                "EXCEEDED_ID_LIMIT",
-                "record limit reached. cannot submit more than 200 records into this call",
-            )
-        results: list[dict[str, Any]] = []
-        failed = False
-        with self.store.transaction(allow_save=_allow_save(request), as_user=True) as tx:
-            for item in items:
-                savepoint = tx.savepoint()
-                given_id: str | None = item if isinstance(item, str) else None
-                try:
-                    results.append(self._collection_item(tx, method, item))
-                except ApiError as error:
-                    tx.rollback_to(savepoint)
-                    failed = True
-                    result: dict[str, Any] = {
-                        "success": False,
-                        "errors": [error.to_collection_error()],
-                    }
-                    if method != "POST":
-                        if isinstance(item, dict):
-                            given_id = item.get("Id") or item.get("id")
-                        result = {"id": given_id, **result}
-                    results.append(result)
-            if failed and all_or_none:
-                tx.rollback_to(0)
-                for i, result in enumerate(results):
-                    if result["success"]:
-                        replaced: dict[str, Any] = {
-                            "success": False,
-                            "errors": [ROLLED_BACK.to_collection_error()],
-                        }
-                        if method != "POST":
-                            replaced = {"id": result["id"], **replaced}
-                        results[i] = replaced
-        return json_response(results)
-
-    def _collection_item(self, tx: Any, method: str, item: Any) -> dict[str, Any]:
-        if method == "DELETE":
-            rid = ids.normalize(item)
-            obj = ids.object_of(rid) if rid else None
-            if rid is None or obj is None or sobject(obj) is None:
-                raise ApiError("MALFORMED_ID", f"malformed id {item}", fields=[])
-            self._exists(obj, rid)
-            self.store.delete(tx, obj, rid)
-            return {"id": rid, "success": True, "errors": []}
-        if not isinstance(item, dict):
-            raise ApiError("JSON_PARSER_ERROR", "Each record must be a JSON object", fields=[])
-        attributes = item.get("attributes") or {}
-        so = sobject(str(attributes.get("type", ""))) if attributes.get("type") else None
-        if not attributes.get("type"):
-            raise ApiError("INVALID_TYPE", "Must send a concrete entity type.", fields=[])
-        if so is None:
-            raise ApiError(
-                "INVALID_TYPE", f"sObject type '{attributes['type']}' is not supported.", fields=[]
-            )
-        values = {k: v for k, v in item.items() if k not in ("attributes", "Id", "id")}
-        raw_id = item.get("Id", item.get("id"))
-        if method == "POST":
-            if raw_id:
-                raise ApiError("INVALID_FIELD", "cannot specify Id in an insert call", fields=[])
-            return {"id": self.store.create(tx, so.name, values), "success": True, "errors": []}
-        if not raw_id:
-            raise ApiError("MISSING_ARGUMENT", "Id not specified in an update call", fields=[])
-        rid = ids.normalize(raw_id)
-        if rid is None or ids.object_of(rid) != so.name:
-            raise ApiError("MALFORMED_ID", f"malformed id {raw_id}", fields=[])
-        self._exists(so.name, rid)
-        self.store.update(tx, so.name, rid, values)
-        return {"id": rid, "success": True, "errors": []}
-
-    def _exists(self, obj: str, rid: str) -> None:
-        rec = self.store.get(obj, rid)
-        if rec is None:
-            raise ApiError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", fields=[])
-        if rec["IsDeleted"]:
-            raise ApiError("ENTITY_IS_DELETED", "entity is deleted", fields=[])
-
     # ------------------------------------------------------------------ Bulk API 2.0
     async def jobs(self, request: Request, version: str, kind: str, parts: list[str]) -> Response:  # noqa: PLR0911
         method = request.method
@@ -617,16 +353,6 @@ class Emulator:
         raise not_found()
 
     # ------------------------------------------------------------------ /__emulator
-    def _oauth_policy(self, body: dict[str, Any]) -> dict[str, Any]:
-        if body:
-            self.sessions.policy = _oauth_settings(self.sessions.policy, body)
-        policy = self.sessions.policy
-        return {
-            "rotate_refresh_tokens": policy.rotate_refresh_tokens,
-            "jwt_certificate": policy.jwt_certificate is not None,
-            "token_requests": dict(self.sessions.requests),
-        }
-
     async def admin(self, request: Request, path: str) -> Response:
         method = request.method
         body = await self._json(request) if method == "POST" else None
@@ -635,147 +361,7 @@ class Emulator:
             raise not_found()
         return json_response(handler(body if isinstance(body, dict) else {}))
 
-    def _admin_routes(self) -> dict[tuple[str, str], Callable[[dict[str, Any]], Any]]:
-        """`/__emulator/` endpoints: (method, path) → handler of the JSON body."""
-        return {
-            ("GET", "health"): lambda _: {"ok": True},
-            ("POST", "reset"): self._reset,
-            ("POST", "seed"): lambda body: seed(self.store, body),
-            ("GET", "counters"): lambda _: self.controls.snapshot(),
-            ("POST", "counters/reset"): self._reset_counters,
-            ("POST", "faults"): self._set_faults,
-            ("POST", "duplicate-rules"): self._set_duplicate_rules,
-            ("POST", "bulk"): self._set_bulk,
-            ("POST", "latency"): self._set_latency,
-            ("POST", "sessions/expire"): self._expire_sessions,
-            ("GET", "oauth"): self._oauth_policy,
-            ("POST", "oauth"): self._oauth_policy,
-            ("GET", "permissions"): lambda _: self.store.permissions.to_json(),
-            ("POST", "permissions"): self._set_permissions,
-            ("GET", "state/summary"): lambda _: self.store.summary(),
-            ("POST", "limits"): self._set_limits,
-            ("POST", "leads/convert"): lambda body: self.store.convert_lead(
-                body.get("lead_id"), body.get("contact_id")
-            ),
-            ("POST", "merge"): lambda body: self.store.merge(
-                str(body.get("object")), body.get("master_id"), list(body.get("loser_ids") or [])
-            ),
-            ("POST", "locks"): self._set_locks,
-            ("POST", "deleted/purge"): self._purge_deleted,
-            ("POST", "commit-delay"): self._set_commit_delay,
-            ("POST", "replication-resolution"): self._set_replication_resolution,
-            ("GET", "clock"): self._clock,
-            ("POST", "clock"): self._clock,
-        }
-
-    def _reset(self, _: dict[str, Any]) -> dict[str, Any]:
-        self.store.reset()
-        self.queries.reset()
-        self.bulk.reset()
-        self.controls.reset()
-        self.store.clock.shift(0)
-        self.sessions.policy = OAuthPolicy(jwt_certificate=self.jwt_certificate)
-        self.sessions.requests.clear()
-        return {"ok": True}
-
-    def _reset_counters(self, _: dict[str, Any]) -> dict[str, Any]:
-        self.controls.reset_counters()
-        return self.controls.snapshot()
-
-    def _set_faults(self, body: dict[str, Any]) -> dict[str, Any]:
-        try:
-            return self.controls.set_faults(body)
-        except ValueError as error:
-            raise ApiError("INVALID_FIELD", str(error)) from None
-
-    def _set_duplicate_rules(self, body: dict[str, Any]) -> dict[str, str]:
-        for object_name, mode in body.items():
-            if object_name != "Lead" or mode not in duplicates.MODES:
-                raise ApiError("INVALID_FIELD", 'expected {"Lead": off|alert|block}')
-            self.store.duplicate_rules[object_name] = mode
-        return self.store.duplicate_rules
-
-    def _set_bulk(self, body: dict[str, Any]) -> dict[str, float]:
-        self.bulk.processing_seconds = float(body.get("processing_seconds", 0))
-        return {"processing_seconds": self.bulk.processing_seconds}
-
-    def _set_latency(self, body: dict[str, Any]) -> dict[str, int]:
-        self.controls.latency_ms = int(body.get("ms", 0))
-        return {"ms": self.controls.latency_ms}
-
-    def _expire_sessions(self, _: dict[str, Any]) -> dict[str, bool]:
-        self.sessions.expire_all()
-        return {"ok": True}
-
-    def _set_permissions(self, body: dict[str, Any]) -> dict[str, Any]:
-        try:
-            self.store.permissions = Permissions.parse(body)
-        except (TypeError, ValueError) as error:
-            raise ApiError("INVALID_FIELD", str(error)) from None
-        return self.store.permissions.to_json()
-
-    def _set_limits(self, body: dict[str, Any]) -> Any:
-        if "max" in body:
-            self.controls.api_limit = int(body["max"])
-        if "used" in body:
-            self.controls.api_used = int(body["used"])
-        return self.controls.snapshot()["api_usage"]
-
-    def _set_locks(self, body: dict[str, Any]) -> dict[str, int]:
-        self.store.lock_window_ms = max(0, int(body.get("window_ms", 0)))
-        return {"window_ms": self.store.lock_window_ms}
-
-    def _purge_deleted(self, body: dict[str, Any]) -> dict[str, Any]:
-        before = body.get("before")
-        try:
-            cut = parse_datetime(before) if before is not None else None
-        except ValueError:
-            raise ApiError("INVALID_FIELD", "before must be an ISO 8601 date-time") from None
-        purged = self.store.purge_deleted(cut)
-        start = self.store.delete_log_start
-        assert start is not None
-        return {"purged": purged, "earliestDateAvailable": format_datetime(start)}
-
-    def _set_commit_delay(self, body: dict[str, Any]) -> dict[str, float]:
-        self.store.commit_delay = timedelta(seconds=float(body.get("seconds", 0)))
-        return {"seconds": self.store.commit_delay.total_seconds()}
-
-    def _set_replication_resolution(self, body: dict[str, Any]) -> dict[str, float]:
-        seconds = float(body.get("seconds", 60))
-        if not 0 < seconds <= 3600:
-            raise ApiError("INVALID_FIELD", "seconds must be above 0 and at most 3600")
-        self.store.replication_resolution = timedelta(seconds=seconds)
-        return {"seconds": seconds}
-
-    def _clock(self, body: dict[str, Any]) -> dict[str, Any]:
-        if "offset_ms" in body:
-            self.store.clock.shift(int(body["offset_ms"]))
-        return {
-            "now": format_datetime(self.store.clock.now()),
-            "offset_ms": self.store.clock.offset_ms,
-        }
-
-
-def _oauth_settings(policy: OAuthPolicy, body: dict[str, Any]) -> OAuthPolicy:
-    """`POST /__emulator/oauth`: change only the settings the body names."""
-    rotate = body.get("rotate_refresh_tokens", policy.rotate_refresh_tokens)
-    certificate = body.get("jwt_certificate", policy.jwt_certificate)
-    if not isinstance(rotate, bool):
-        raise ApiError("INVALID_FIELD", "rotate_refresh_tokens must be true or false")
-    if certificate is not None:
-        try:
-            checked_certificate(certificate)
-        except (TypeError, ValueError):
-            raise ApiError("INVALID_FIELD", "jwt_certificate must be a PEM certificate") from None
-    return OAuthPolicy(rotate_refresh_tokens=rotate, jwt_certificate=certificate)
-
 
 def create_app(**options: Any) -> Emulator:
     """Build the ASGI app; options as for `Emulator`."""
     return Emulator(**options)
-
-
-def _round_down(moment: datetime, resolution: timedelta) -> datetime:
-    """`moment` rounded down to a whole multiple of `resolution` since the epoch."""
-    epoch = datetime(1970, 1, 1, tzinfo=moment.tzinfo)
-    return moment - (moment - epoch) % resolution

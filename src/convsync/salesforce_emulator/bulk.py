@@ -21,7 +21,9 @@ from . import ids
 from .clock import format_datetime
 from .errors import ApiError, not_found
 from .schema import sobject
-from .soql.engine import CompiledQuery, compile_query, csv_header, csv_row, execute
+from .soql.engine import CompiledQuery, compile_query
+from .soql.execution import execute
+from .soql.rendering import csv_header, csv_row
 from .store import Store
 
 DELIMITERS = {

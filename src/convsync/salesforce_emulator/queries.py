@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import ApiError
-from .soql.engine import CompiledQuery, compile_query, execute, record_renderer
+from .soql.engine import CompiledQuery, compile_query
+from .soql.execution import execute
+from .soql.rendering import record_renderer
 from .store import Store
 
 DEFAULT_BATCH = 2000

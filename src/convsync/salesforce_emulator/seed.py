@@ -30,8 +30,9 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import ApiError
+from .org import Transaction
 from .schema import OBJECTS
-from .store import Store, Transaction
+from .store import Store
 
 _SEED_KEYS = {"statuses", "members", "generate_members", "member_status", "email_domain"}
 
