@@ -180,3 +180,12 @@ def run_bench(options: Options, progress: Console) -> dict[str, Any]:
     shutil.rmtree(log_dir, ignore_errors=True)
     say("done")
     return report
+
+
+def summary_rows(report: dict[str, Any]) -> list[list[Any]]:
+    """One row per scenario run, in the report's order: its name and its `FIELDS`."""
+    return [
+        [name, *(report["scenarios"][name].get(f) for f in FIELDS)]
+        for name in (*ROWS, "initial_bulk", "initial_collections")
+        if name in report["scenarios"]
+    ]

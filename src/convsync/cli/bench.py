@@ -49,16 +49,11 @@ def bench(
             f"{campaigns * 20:,}); raise --members or lower --campaigns"
         )
     require_extra("emulator", "convsync bench")
-    from convsync.bench.runner import FIELDS, ROWS, Options, run_bench
+    from convsync.bench.runner import FIELDS, Options, run_bench, summary_rows
 
     options = Options(members, campaigns, overlap, latency_ms, bulk_threshold, variant, workers)
     report = run_bench(options, Console(stderr=True))
     if as_json:
         emit_json(report)
         return
-    rows = [
-        [name, *(report["scenarios"][name].get(f) for f in FIELDS)]
-        for name in (*ROWS, "initial_bulk", "initial_collections")
-        if name in report["scenarios"]
-    ]
-    emit_table("convsync bench", ["scenario", *FIELDS], rows)
+    emit_table("convsync bench", ["scenario", *FIELDS], summary_rows(report))

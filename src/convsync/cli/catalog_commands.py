@@ -12,7 +12,8 @@ import typer
 from convsync import api
 from convsync.cli.errors import MAX_INTEGER, UserError, typer_app
 from convsync.sync import catalog, csv_input
-from convsync.views.output import JSON_OPTION_HELP, emit_json, emit_table, say
+from convsync.views.catalog import print_campaigns, print_members, print_skipped, print_types
+from convsync.views.output import JSON_OPTION_HELP, emit_json, say
 from convsync.workers.root import adapters
 
 types_app = typer_app("Campaign types and their member statuses.")
@@ -51,19 +52,7 @@ def types_list(as_json: JsonFlag = False) -> None:
     if as_json:
         emit_json(found)
         return
-    emit_table(
-        "Campaign types",
-        ["type", "statuses", "default", "responded"],
-        [
-            (
-                t.name,
-                ", ".join(s.label for s in t.statuses),
-                t.default_status.label,
-                ", ".join(s.label for s in t.statuses if s.has_responded),
-            )
-            for t in found
-        ],
-    )
+    print_types(found)
 
 
 @campaigns_app.command("list")
@@ -73,14 +62,7 @@ def campaigns_list(as_json: JsonFlag = False) -> None:
     if as_json:
         emit_json(found)
         return
-    emit_table(
-        "Campaigns",
-        ["campaign", "type", "members", "Salesforce campaign", "sync"],
-        [
-            (c.name, c.type_name, c.members, c.salesforce_campaign_id, c.link_mode or "none")
-            for c in found
-        ],
-    )
+    print_campaigns(found)
 
 
 @members_app.command("add")
@@ -162,20 +144,7 @@ def members_list(
     if as_json:
         emit_json(found)
         return
-    emit_table(
-        f"Members of {campaign}",
-        ["email", "status", "updated", "name", "company"],
-        [
-            (
-                m.email,
-                m.status,
-                m.updated_at.strftime("%Y-%m-%d %H:%M:%S"),
-                " ".join(filter(None, (m.first_name, m.last_name))),
-                m.company,
-            )
-            for m in found
-        ],
-    )
+    print_members(campaign, found)
 
 
 def _list_skipped(campaign: str, as_json: bool) -> None:
@@ -191,6 +160,4 @@ def _list_skipped(campaign: str, as_json: bool) -> None:
             ]
         )
         return
-    emit_table(
-        f"Skipped members of {campaign}", ["email", "status", "reason", "Salesforce id"], found
-    )
+    print_skipped(campaign, found)

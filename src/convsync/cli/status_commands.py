@@ -17,7 +17,8 @@ from convsync.domain.status_rules import InboundUnknown, OutboundUnknown, Status
 from convsync.sync import status_rules
 from convsync.sync.status_rules import Reevaluation
 from convsync.tasks.dispatch import sync_context
-from convsync.views.output import JSON_OPTION_HELP, console, emit_json, emit_table, say
+from convsync.views.catalog import print_mapping
+from convsync.views.output import JSON_OPTION_HELP, console, emit_json, say
 
 mapping_app = typer_app(
     "Status translation: a Conversion status known in Salesforce by another label."
@@ -83,11 +84,7 @@ def mapping_list(campaign: str, as_json: JsonFlag = False) -> None:
     if not found:
         say("{}: every status keeps its own name in Salesforce", campaign)
         return
-    emit_table(
-        f"Status mapping of {campaign}",
-        ["Conversion status", "Salesforce label"],
-        [(m.conversion_status, m.salesforce_label) for m in found],
-    )
+    print_mapping(campaign, found)
 
 
 @mapping_app.command("remove")

@@ -2,48 +2,30 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from convsync import api
 from convsync.cli.errors import MAX_INTEGER, UserError, fail, seconds, typer_app
 from convsync.cli.status_commands import InboundOption, OutboundOption, policy_from
 from convsync.domain.errors import MissingAccessError, SalesforceError
 from convsync.domain.model import RunState, SyncMode
-from convsync.sync import dead_letters, linking, reporting
-from convsync.sync.reporting import RunSummary
+from convsync.sync import dead_letters, linking
 from convsync.tasks.dispatch import replay_dead_letters, sync_context
+from convsync.views.access import listing_missing_access, print_missing_access
 from convsync.views.api_usage import print_api_usage
+from convsync.views.catalog import print_dead_letters
 from convsync.views.links import print_link_statuses, print_preflight
-from convsync.views.output import JSON_OPTION_HELP, console, emit_json, emit_table, say
+from convsync.views.output import JSON_OPTION_HELP, console, emit_json, say
+from convsync.views.runs import describe_run, wait_for_run
 
 dlq_app = typer_app("The dead-letter queue: members the sync could not push.")
 JsonFlag = Annotated[bool, typer.Option("--json", help=JSON_OPTION_HELP)]
 SalesforceCampaign = Annotated[
     str | None, typer.Option("--salesforce-campaign", help="Salesforce Campaign id (701…).")
 ]
-
-
-def print_missing_access(missing: Sequence[str]) -> None:
-    """One line per permission the Salesforce user lacks, on stderr (data stays on stdout)."""
-    for line in missing:
-        typer.echo(f"missing: {line}", err=True)
-
-
-@contextmanager
-def listing_missing_access() -> Iterator[None]:
-    """A refusal for missing permissions lists them, one line each, before its error line."""
-    try:
-        yield
-    except MissingAccessError as refused:
-        print_missing_access(refused.missing)
-        raise
 
 
 def check_statuses(
@@ -186,85 +168,6 @@ def unlink(
     )
 
 
-def _describe(run: RunSummary) -> str:
-    c = run.counts
-    repair = ""
-    if "full_compare_members" in c:
-        repair = (
-            f"; drift repair compared {c['full_compare_members']} Salesforce members "
-            f"in {c.get('full_compare_api_calls', 0)} API calls"
-        )
-    return (
-        f"run {run.id} {run.state}: imported {c.get('imported', 0)}, "
-        f"pushed {c.get('pushed', 0)}, removed {c.get('removed_in_conversion', 0)} here / "
-        f"{c.get('removed_in_salesforce', 0)} in Salesforce, skipped {c.get('skipped', 0)}, "
-        f"dead-lettered {c.get('dead_lettered', 0)}, conflicts won by Salesforce "
-        f"{c.get('conflicts_won_by_salesforce', 0)} / Conversion "
-        f"{c.get('conflicts_won_by_conversion', 0)}{repair}"
-    )
-
-
-# A run still queued this long has likely no worker to take it; said once, while waiting.
-UNCLAIMED_NOTICE_SECONDS = 10.0
-NO_WORKER = (
-    "no worker has picked it up: is `convsync worker` running, with the same "
-    "CONVSYNC_BROKER_URL and CONVSYNC_DATABASE_URL as this command? (a worker on another "
-    "database drops the run)"
-)
-
-
-def wait_for_run(run_id: int, timeout: float) -> RunSummary:
-    """Show a run's progress until it ends, or raise after `timeout` seconds.
-
-    Says why the run is not moving whenever the run records a reason (retrying, waiting
-    for the API budget), and says so when no worker has started it.
-    """
-    ctx = sync_context()
-    deadline = time.monotonic() + timeout
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=console, transient=False) as progress:
-        bars = {
-            stage: progress.add_task(f"{stage:>8}", total=None) for stage in ("inbound", "outbound")
-        }
-        said = None
-        started = time.monotonic()
-        while True:
-            run = reporting.run_summary(ctx, run_id)
-            if run is None:
-                raise UserError(f"run {run_id} no longer exists (see `convsync status`)")
-            waited = time.monotonic() - started
-            if run.state == RunState.RUNNING and run.error and run.error != said:
-                progress.console.print(f"run {run_id}: {run.error}", markup=False)
-                said = run.error
-            if (
-                run.state == RunState.QUEUED
-                and waited > UNCLAIMED_NOTICE_SECONDS
-                and said != NO_WORKER
-            ):
-                progress.console.print(f"run {run_id} is still queued: {NO_WORKER}", markup=False)
-                said = NO_WORKER
-            for stage, (done, total) in run.progress.items():
-                if stage in bars:
-                    progress.update(bars[stage], completed=done, total=max(total, 1))
-            if run.state in (RunState.SUCCEEDED, RunState.FAILED):
-                for stage, bar in bars.items():
-                    if stage not in run.progress:
-                        progress.update(bar, completed=1, total=1)
-                return run
-            if time.monotonic() > deadline:
-                if run.state == RunState.QUEUED:
-                    raise UserError(f"run {run_id} is still queued after {timeout:g}s: {NO_WORKER}")
-                raise UserError(
-                    f"run {run_id} is still {run.state} after {timeout:g}s (see `convsync status`)"
-                )
-            time.sleep(0.3)
-
-
 def sync(
     campaign: str,
     wait: Annotated[bool, typer.Option("--wait", help="Show progress until the run ends.")] = False,
@@ -289,7 +192,7 @@ def sync(
     )
     if wait:
         run = wait_for_run(run_id, timeout)
-        console.print(_describe(run), markup=False)
+        console.print(describe_run(run), markup=False)
         if run.state != RunState.SUCCEEDED:
             raise UserError(f"run {run_id} failed: {run.error}")
 
@@ -334,22 +237,7 @@ def dlq_list(
     if as_json:
         emit_json(found)
         return
-    emit_table(
-        "Dead letters",
-        ["id", "campaign", "member", "code", "message", "attempts", "resolved"],
-        [
-            (
-                d.id,
-                d.campaign,
-                d.email,
-                d.code,
-                d.message[:80],
-                d.attempts,
-                d.resolved_at.strftime("%Y-%m-%d %H:%M") if d.resolved_at else "",
-            )
-            for d in found
-        ],
-    )
+    print_dead_letters(found)
 
 
 @dlq_app.command("replay")
