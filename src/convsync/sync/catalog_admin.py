@@ -13,9 +13,10 @@ from dataclasses import dataclass
 
 from convsync.domain import names
 from convsync.domain.errors import LinkError, NotFoundError, ValidationError
+from convsync.domain.model import CampaignType
 from convsync.store import catalog, links
 from convsync.store import catalog_admin as store
-from convsync.store.db import transaction
+from convsync.store.db import Session, transaction
 from convsync.sync.catalog import require_campaign
 from convsync.sync.context import SyncContext
 from convsync.sync.linking import unlink
@@ -62,17 +63,21 @@ def rename_campaign(ctx: SyncContext, old: str, new: str) -> str:
     return new_name
 
 
+def _require_type(session: Session, type_name: str) -> tuple[int, CampaignType]:
+    found = catalog.find_type(session, type_name)
+    if found is None:
+        raise NotFoundError(
+            f"no campaign type named {type_name.strip()!r} (see `convsync types list`)"
+        )
+    return found
+
+
 def add_status(
     ctx: SyncContext, type_name: str, label: str, *, default: bool, responded: bool
 ) -> StatusAdded:
     clean = names.status_label(label)
     with transaction(ctx.sessions) as session:
-        found = catalog.find_type(session, type_name)
-        if found is None:
-            raise NotFoundError(
-                f"no campaign type named {type_name.strip()!r} (see `convsync types list`)"
-            )
-        type_id, campaign_type = found
+        type_id, campaign_type = _require_type(session, type_name)
         existing = campaign_type.find(clean)
         if existing is not None:
             raise ValidationError(
@@ -87,12 +92,7 @@ def add_status(
 
 def remove_status(ctx: SyncContext, type_name: str, label: str) -> str:
     with transaction(ctx.sessions) as session:
-        found = catalog.find_type(session, type_name)
-        if found is None:
-            raise NotFoundError(
-                f"no campaign type named {type_name.strip()!r} (see `convsync types list`)"
-            )
-        type_id, campaign_type = found
+        type_id, campaign_type = _require_type(session, type_name)
         existing = campaign_type.find(label)
         if existing is None:
             raise NotFoundError(
