@@ -162,16 +162,29 @@ def write_bases(session: Session, link_id: int, values: Sequence[NewBase]) -> No
     _upsert_state(session, rows, overwrite=_BASE_COLUMNS)
 
 
-def mark_pushing(
-    session: Session, link_id: int, values: Sequence[tuple[int, str | None, str | None]]
-) -> None:
-    """(person, status to write or None = remove, Salesforce member id): recorded, and
-    committed, before the outbound write, so that a chunk dying between the write and its
-    new base leaves a trace the inbound stage recognises (domain.conflict.landed)."""
+@dataclass(frozen=True, slots=True)
+class StartedPush:
+    """A write an outbound chunk is about to make for a member (status None: a removal)."""
+
+    person_id: int
+    status: str | None
+    salesforce_member_id: str | None
+
+
+def mark_pushing(session: Session, link_id: int, values: Sequence[StartedPush]) -> None:
+    """The pushes a chunk is about to make: recorded, and committed, before the outbound
+    write, so that a chunk dying between the write and its new base leaves a trace the
+    inbound stage recognises (domain.conflict.landed)."""
     now = utcnow()
     rows = [
-        _state_row(link_id, pid, now, salesforce_member_id=sf_id, pushing=(now, status))
-        for pid, status, sf_id in sorted(values, key=lambda v: v[0])
+        _state_row(
+            link_id,
+            push.person_id,
+            now,
+            salesforce_member_id=push.salesforce_member_id,
+            pushing=(now, push.status),
+        )
+        for push in sorted(values, key=lambda p: p.person_id)
     ]
     _upsert_state(session, rows, overwrite=["push_started_at", "push_status"])
 

@@ -32,6 +32,7 @@ from convsync.store import (
     runs,
 )
 from convsync.store import status_rules as rules_store
+from convsync.store.bases import StartedPush
 from convsync.store.db import transaction, utcnow
 from convsync.store.pending_pushes import PushCandidate
 from convsync.sync import stages
@@ -216,7 +217,7 @@ def push_outbound_chunk(
             session,
             view.link_id,
             [
-                (m.person_id, m.status, m.salesforce_member_id)
+                StartedPush(m.person_id, m.status, m.salesforce_member_id)
                 for m in (*inserts, *(m for m, _ in updates), *deletes)
             ],
         )
