@@ -4,6 +4,10 @@ Real ids matter because client code (and the sync) validates and normalises them
 18-character id carries a case-safe checksum, and the 3-character key prefix names the
 object. Ids are minted from a counter so that lexical order equals creation order, which
 the query engine relies on for its default ordering.
+
+The checksum is written here again on purpose, not imported from `convsync.domain.ids`:
+the emulator is the oracle the sync is tested against, and one shared function would let
+a single mistake pass on both sides of every test.
 """
 
 from __future__ import annotations
