@@ -292,7 +292,10 @@ class FakeSalesforce:
         return results
 
     def _offers(self, campaign_id: str, label: str) -> bool:
-        return any(s.label == label for _, s in self.campaign_statuses(campaign_id))
+        # Straight from the records: a write's own check is not a call the sync made.
+        return any(
+            s.campaign_id == campaign_id and s.status.label == label for s in self.statuses.values()
+        )
 
     @staticmethod
     def _bad_status(label: str) -> RecordResult:

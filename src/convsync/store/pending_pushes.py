@@ -64,6 +64,17 @@ def push_candidate_ids(session: Session, link_id: int, campaign_id: int) -> list
     return list(session.scalars(query))
 
 
+def has_push_candidates(session: Session, link_id: int, campaign_id: int) -> bool:
+    """Whether any member differs from its base (one row read at most)."""
+    query = (
+        select(MemberRow.id)
+        .outerjoin(MemberSyncStateRow, _base_of_member(link_id))
+        .where(MemberRow.campaign_id == campaign_id, differs_from_base())
+        .limit(1)
+    )
+    return session.scalar(query) is not None
+
+
 def push_candidate_statuses(session: Session, link_id: int, campaign_id: int) -> set[str]:
     """The statuses the members to push hold (what the Salesforce campaign must offer)."""
     query = (

@@ -68,18 +68,51 @@ def plan_outbound(ctx: SyncContext, run_id: int) -> None:
     if view.stage_planned:
         stages.resume_planned(ctx, run_id, Stage.OUTBOUND, pending)
         return
-    # One API call: the statuses every member of this stage is checked against.
+    # A stage with nothing to push (most runs after a Salesforce-only change, and every
+    # run that reads back the sync's own writes) spends no call on the statuses.
+    with transaction(ctx.sessions) as session:
+        anything = pending_pushes.has_push_candidates(session, view.link_id, view.campaign_id)
+    labels = _statuses_to_check(ctx, view) if anything else None
+    try:
+        numbers = _plan_chunks(ctx, run_id, view, labels)
+    except _StatusesNotReadError:
+        # Members to push appeared after the look (an edit meanwhile): read the statuses.
+        numbers = _plan_chunks(ctx, run_id, view, _statuses_to_check(ctx, view))
+    if numbers is None:
+        return  # a duplicate of this task planned the stage meanwhile: it goes on
+    for number in numbers:
+        ctx.dispatch.outbound_chunk(run_id, number)
+    stages.close_outbound(ctx, run_id)
+
+
+class _StatusesNotReadError(Exception):
+    """Planning found members to push without the statuses read: nothing was written."""
+
+
+def _statuses_to_check(ctx: SyncContext, view: stages.RunView) -> list[str]:
+    """The labels every member of this stage is checked against (one API call, and one
+    per status the `create` policy adds)."""
     existing = [s for _, s in ctx.salesforce.campaign_statuses(view.salesforce_campaign_id)]
     created = _create_missing_statuses(ctx, view, existing)
-    labels = sorted({s.label for s in (*existing, *created)})
+    return sorted({s.label for s in (*existing, *created)})
+
+
+def _plan_chunks(
+    ctx: SyncContext, run_id: int, view: stages.RunView, labels: list[str] | None
+) -> list[int] | None:
+    """Add the stage's chunks and mark it planned, in one transaction; the chunk numbers
+    (None when a duplicate of this task planned it first). `labels` None: the statuses
+    were not read, so members to push raise `_StatusesNotReadError` and nothing is written."""
     with transaction(ctx.sessions) as session:
         if not runs.may_add_chunk(session, run_id, Stage.OUTBOUND.value, 0):
-            return  # a duplicate of this task planned the stage meanwhile: it goes on
+            return None
         run = runs.get_run(session, run_id)
         assert run is not None
         # First: every edit up to this count is then visible to the read below.
         run.edit_count = links.edits_planned(session, view.link_id)
         ids = pending_pushes.push_candidate_ids(session, view.link_id, view.campaign_id)
+        if ids and labels is None:
+            raise _StatusesNotReadError
         dead_letters.resolve_settled_dead_letters(session, view.link_id, view.campaign_id)
         size = outbound_chunk_size(len(ids), ctx.options)
         numbers = []
@@ -96,12 +129,11 @@ def plan_outbound(ctx: SyncContext, run_id: int) -> None:
                 hi=piece[-1],
             )
             numbers.append(number)
-        run.salesforce_statuses = labels
         run.stage_planned = True
-        runs.mark_links(session, view.link_id, status_mark=utcnow())
-    for number in numbers:
-        ctx.dispatch.outbound_chunk(run_id, number)
-    stages.close_outbound(ctx, run_id)
+        if labels is not None:
+            run.salesforce_statuses = labels
+            runs.mark_links(session, view.link_id, status_mark=utcnow())
+    return numbers
 
 
 def _create_missing_statuses(
