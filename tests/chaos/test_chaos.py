@@ -556,6 +556,11 @@ class Chaos:
                 return found
             time.sleep(0.05)
         alive = [w for w in self.fleet.workers if w.process.poll() is None]
+        if not alive:
+            # Every worker has exited (a supervisor would start one again): start one,
+            # count it among the figures, and strike that one.
+            self.counts["workers started after all had exited"] += 1
+            alive = [self.fleet.add_worker()]
         return self.rng.choice(alive), None
 
     def _kill_a_child(self) -> None:
