@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from convsync.domain.model import MemberValue
@@ -53,26 +53,23 @@ def differs_from_base() -> Any:
     )
 
 
-def push_candidate_ids(session: Session, link_id: int, campaign_id: int) -> list[int]:
+def _candidate_ids(link_id: int, campaign_id: int) -> Select[int]:
     """Ids of members whose Conversion value differs from the base: what outbound pushes."""
-    query = (
+    return (
         select(MemberRow.id)
         .outerjoin(MemberSyncStateRow, _base_of_member(link_id))
         .where(MemberRow.campaign_id == campaign_id, differs_from_base())
-        .order_by(MemberRow.id)
     )
-    return list(session.scalars(query))
+
+
+def push_candidate_ids(session: Session, link_id: int, campaign_id: int) -> list[int]:
+    """Ids of members whose Conversion value differs from the base, in id order."""
+    return list(session.scalars(_candidate_ids(link_id, campaign_id).order_by(MemberRow.id)))
 
 
 def has_push_candidates(session: Session, link_id: int, campaign_id: int) -> bool:
     """Whether any member differs from its base (one row read at most)."""
-    query = (
-        select(MemberRow.id)
-        .outerjoin(MemberSyncStateRow, _base_of_member(link_id))
-        .where(MemberRow.campaign_id == campaign_id, differs_from_base())
-        .limit(1)
-    )
-    return session.scalar(query) is not None
+    return session.scalar(_candidate_ids(link_id, campaign_id).limit(1)) is not None
 
 
 def push_candidate_statuses(session: Session, link_id: int, campaign_id: int) -> set[str]:
