@@ -8,6 +8,7 @@ network; its stamps are the real clock's, made strictly increasing.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,7 @@ from convsync.domain.model import MemberStatus
 from convsync.domain.outcomes import RecordResult, WriteOutcome
 from convsync.salesforce.access import sync_needs
 from convsync.salesforce.records import (
+    CampaignWindow,
     MemberChange,
     NewLead,
     NewMember,
@@ -28,6 +30,7 @@ from convsync.salesforce.records import (
     SalesforceCampaign,
     SalesforceMember,
     SalesforcePerson,
+    SharedRead,
 )
 
 
@@ -51,6 +54,12 @@ class FakeSalesforce:
         self.members: dict[str, SalesforceMember] = {}
         # Emails a validation rule of the org refuses on CampaignMember writes.
         self.refused_emails: set[str] = set()
+        # The reads a run (or a tick) asked for, by port method.
+        self.reads: Counter[str] = Counter()
+        # A shared read stops after this many changed rows (None: never).
+        self.shared_row_cap: int | None = None
+        # Until when the delete log reaches back (a purge moves it forward).
+        self.earliest_available = self.born - timedelta(days=15)
 
     # ---------------------------------------------------------------- test helpers
 
@@ -103,6 +112,7 @@ class FakeSalesforce:
         return granted
 
     def get_campaign(self, campaign_id: str) -> SalesforceCampaign:
+        self.reads["get_campaign"] += 1
         campaign = self.campaigns.get(campaign_id)
         if campaign is None:
             raise NotFoundError(f"no Salesforce campaign {campaign_id}")
@@ -117,6 +127,7 @@ class FakeSalesforce:
         self.campaigns.pop(campaign_id, None)
 
     def campaign_statuses(self, campaign_id: str) -> list[tuple[str, MemberStatus]]:
+        self.reads["campaign_statuses"] += 1
         return [(i, s.status) for i, s in self.statuses.items() if s.campaign_id == campaign_id]
 
     def create_status(self, campaign_id: str, status: MemberStatus) -> str:
@@ -141,6 +152,7 @@ class FakeSalesforce:
         deleted_since: datetime | None = None,
     ) -> Iterator[SalesforceMember]:
         """Members changed in (since, until], oldest first, as the gateway reads them."""
+        self.reads["iter_members"] += 1
 
         def wanted(m: SalesforceMember) -> bool:
             stamp = m.system_modstamp
@@ -165,7 +177,43 @@ class FakeSalesforce:
 
     def replication_window(self, until: datetime) -> ReplicationWindow:
         # Every write is visible at once: the window covers up to now.
-        return ReplicationWindow(self.born - timedelta(days=15), datetime.now(UTC))
+        self.reads["replication_window"] += 1
+        return ReplicationWindow(self.earliest_available, datetime.now(UTC))
+
+    def read_campaigns(self, windows: Sequence[CampaignWindow], until: datetime) -> SharedRead:
+        """Each campaign's existence, changes and statuses, and the delete log's reach, as
+        one shared read (stopping after `shared_row_cap` rows, oldest first)."""
+        self.reads["read_campaigns"] += 1
+        rows = sorted(
+            (
+                m
+                for w in windows
+                for m in self.members.values()
+                if m.campaign_id == w.campaign_id
+                and m.system_modstamp is not None
+                and w.since < m.system_modstamp <= until
+            ),
+            key=lambda m: (m.system_modstamp, m.id),
+        )
+        cap = self.shared_row_cap
+        kept = rows if cap is None else rows[:cap]
+        changes: dict[str, list[SalesforceMember]] = {}
+        for m in kept:
+            changes.setdefault(m.campaign_id, []).append(m)
+        asked = [w.campaign_id for w in windows]
+        return SharedRead(
+            present=frozenset(c for c in asked if c in self.campaigns),
+            reach=ReplicationWindow(self.earliest_available, datetime.now(UTC)),
+            changes=changes,
+            statuses={
+                w.campaign_id: [
+                    s.status for s in self.statuses.values() if s.campaign_id == w.campaign_id
+                ]
+                for w in windows
+                if w.wants_statuses
+            },
+            cut_short=frozenset(asked) if len(kept) < len(rows) else frozenset(),
+        )
 
     def changed_campaigns(
         self,

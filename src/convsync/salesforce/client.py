@@ -291,19 +291,27 @@ class SalesforceClient:
         as `query` (`queryAll` with `include_deleted`) returns it; a refused subrequest
         fails the whole call."""
         resource = "queryAll" if include_deleted else "query"
-        prefix = f"/services/data/v{self.api_version}/{resource}?"
+        return self.composite_get(
+            [f"{resource}?" + urlencode({"q": q}) for q in queries], action=action
+        )
+
+    def composite_get(self, paths: Sequence[str], *, action: str) -> list[dict[str, Any]]:
+        """GET subrequests (`query?q=…`, `queryAll?q=…`, `sobjects/…`; at most five of
+        them queries) in one Composite API call: their bodies, in order. A refused
+        subrequest fails the whole call with its own status and errors."""
+        prefix = f"/services/data/v{self.api_version}/"
         body = {
             "allOrNone": False,
             "compositeRequest": [
-                {"method": "GET", "url": prefix + urlencode({"q": q}), "referenceId": f"q{i}"}
-                for i, q in enumerate(queries)
+                {"method": "GET", "url": prefix + path, "referenceId": f"r{i}"}
+                for i, path in enumerate(paths)
             ],
         }
 
         def run(sf: Salesforce) -> list[dict[str, Any]]:
             response = sf.restful("composite", method="POST", json=body)
             items = response.get("compositeResponse") if isinstance(response, dict) else None
-            if not isinstance(items, list) or len(items) != len(queries):
+            if not isinstance(items, list) or len(items) != len(paths):
                 raise SalesforceError(
                     f"Salesforce answered {action} with an unexpected composite response",
                     code="UNEXPECTED_RESPONSE",
@@ -340,6 +348,11 @@ class SalesforceClient:
                 if not first.get("done", True) and first.get("nextRecordsUrl"):
                     for page in self.more_pages(first["nextRecordsUrl"], action=action):
                         yield from page
+
+    def query_more(self, next_url: str, *, action: str) -> dict[str, Any]:
+        """One further page of a query, from the previous page's `nextRecordsUrl`."""
+        result: dict[str, Any] = self.call(action, _query_more(next_url, {}))
+        return result
 
     def more_pages(self, next_url: str, *, action: str) -> Iterator[list[dict[str, Any]]]:
         """The pages after a first one, from its `nextRecordsUrl` (each a short GET)."""

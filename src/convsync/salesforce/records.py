@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from convsync.domain.model import MemberStatus
+
 PersonKind = Literal["Lead", "Contact"]
 
 
@@ -96,3 +98,34 @@ class ReplicationWindow:
 
     earliest_date_available: datetime
     latest_date_covered: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignWindow:
+    """What one due campaign asks of a shared read: its changes after `since` (never
+    None: a first read is a whole read, done by its own run) and, with
+    `wants_statuses`, its statuses."""
+
+    campaign_id: str
+    since: datetime
+    wants_statuses: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class SharedRead:
+    """What one shared read (a Composite API call per 100 campaigns, plus the pages
+    after a first) told about many campaigns at once.
+
+    `present`: the campaigns that exist and are visible (a missing one must fail its
+    run, never remove its members). `changes`: each campaign's changed and removed
+    members in (since, until], oldest first. `cut_short`: the campaigns whose change
+    rows stop early, the read having reached its row cap: the rows come ordered by
+    SystemModstamp, so each such campaign's rows are whole up to its last one, and its
+    run reads on from there.
+    """
+
+    present: frozenset[str]
+    reach: ReplicationWindow
+    changes: dict[str, list[SalesforceMember]]
+    statuses: dict[str, list[MemberStatus]]
+    cut_short: frozenset[str]

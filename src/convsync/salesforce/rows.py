@@ -4,13 +4,17 @@ sync writes: one place that knows Salesforce's field names and aggregate aliases
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from convsync.domain.errors import ValidationError
+from convsync.domain.errors import SalesforceError, ValidationError
 from convsync.domain.model import MemberStatus
-from convsync.salesforce.records import NewMember, SalesforceMember
-from convsync.salesforce.soql import parse_datetime, validate_id
+from convsync.salesforce.records import NewMember, ReplicationWindow, SalesforceMember
+from convsync.salesforce.soql import parse_datetime, utc, validate_id
+
+# The delete log is asked about the two minutes before a read's bound (Salesforce reads
+# start and end to the minute): the answer carries both dates whatever the window holds.
+_DELETE_LOG_SPAN = timedelta(minutes=2)
 
 
 def status_fields(status: MemberStatus) -> dict[str, Any]:
@@ -20,6 +24,32 @@ def status_fields(status: MemberStatus) -> dict[str, Any]:
         "HasResponded": status.has_responded,
         "SortOrder": status.sort_order,
     }
+
+
+def member_status(row: Mapping[str, Any]) -> MemberStatus:
+    """A CampaignMemberStatus row as the sync's MemberStatus."""
+    return MemberStatus(
+        label=row["Label"],
+        is_default=bool(row.get("IsDefault")),
+        has_responded=bool(row.get("HasResponded")),
+        sort_order=int(row.get("SortOrder") or 0),
+    )
+
+
+def delete_log_params(until: datetime) -> dict[str, str]:
+    """`start` and `end` for `sobjects/CampaignMember/deleted` asking how far the change
+    logs reach as of `until`."""
+    end = utc(until)
+    return {"start": (end - _DELETE_LOG_SPAN).isoformat(), "end": end.isoformat()}
+
+
+def replication_window(answer: Mapping[str, Any]) -> ReplicationWindow:
+    """The reach of the change logs, from a `sobjects/X/deleted` answer."""
+    earliest = parse_datetime(answer.get("earliestDateAvailable"))
+    covered = parse_datetime(answer.get("latestDateCovered"))
+    if earliest is None or covered is None:
+        raise SalesforceError("Salesforce's delete log answered without its dates")
+    return ReplicationWindow(earliest, covered)
 
 
 def aggregate(row: Mapping[str, Any], alias: str, position: int) -> Any:

@@ -7,7 +7,7 @@ finds no pending chunk left moves the run to its next stage with one guarded UPD
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,7 +15,7 @@ from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from convsync.domain.model import RunState
+from convsync.domain.model import MemberStatus, RunState
 from convsync.store.tables import ChunkRow, LinkRow, RunRow, utcnow
 
 # A run as use cases read and update it (they name no table row).
@@ -446,3 +446,29 @@ def of_campaign(session: Session, campaign_id: int) -> list[RunRow]:
             .order_by(RunRow.id)
         )
     )
+
+
+def keep_statuses_read_ahead(
+    session: Session, run_id: int, statuses: list[MemberStatus], read_at: datetime
+) -> None:
+    """Keep on the run the campaign's statuses a tick read for it, and when."""
+    session.execute(
+        update(RunRow)
+        .where(RunRow.id == run_id)
+        .values(
+            statuses_read_ahead=[asdict(status) for status in statuses],
+            statuses_read_at=read_at,
+        )
+    )
+
+
+def statuses_read_ahead(
+    session: Session, run_id: int
+) -> tuple[list[MemberStatus], datetime] | None:
+    """The campaign's statuses a tick read for this run and when, if it did."""
+    row = session.execute(
+        select(RunRow.statuses_read_ahead, RunRow.statuses_read_at).where(RunRow.id == run_id)
+    ).one_or_none()
+    if row is None or row.statuses_read_ahead is None or row.statuses_read_at is None:
+        return None
+    return [MemberStatus(**status) for status in row.statuses_read_ahead], row.statuses_read_at

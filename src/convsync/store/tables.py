@@ -308,9 +308,11 @@ class RunRow(Base):
     stage_attempts: Mapped[int] = mapped_column(Integer, default=0)
     # The Salesforce campaign's statuses as read at the start of the outbound stage.
     salesforce_statuses: Mapped[list[str] | None] = mapped_column(JSON)
+    # The campaign's statuses as a tick's shared read found them, and when (sync.read_ahead).
+    statuses_read_ahead: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    statuses_read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     inbound_max_stamp: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # The link's edit_count when the outbound stage was planned: every edit up to it
-    # is in the plan (read under the link's row lock, so none can slip between).
+    # The link's edit_count when outbound was planned: every edit up to it is in the plan.
     edit_count: Mapped[int | None] = mapped_column(BigInteger)
     # Drift repair: the inbound stage reads every live member and compares with the bases.
     full_compare: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

@@ -29,7 +29,17 @@ from convsync.sync import stages
 from convsync.sync.context import SyncContext
 from convsync.sync.inbound_chunks import apply_inbound_chunk, is_first_read
 
-__all__ = ["apply_inbound_chunk", "plan_inbound"]
+__all__ = [
+    "apply_inbound_chunk",
+    "campaign_gone_reason",
+    "finish_planning",
+    "missed_removals",
+    "pages",
+    "plan_inbound",
+    "record_reach",
+    "skips_to_judge_again",
+    "stage_page",
+]
 
 _RESUME_SLACK = timedelta(milliseconds=1)
 
@@ -54,7 +64,7 @@ def _staged(member: SalesforceMember) -> StagedMember:
     )
 
 
-def _pages(
+def pages(
     rows: Iterator[SalesforceMember], size: int, skip: set[str]
 ) -> Iterator[list[StagedMember]]:
     page: list[StagedMember] = []
@@ -110,8 +120,8 @@ def plan_inbound(ctx: SyncContext, run_id: int) -> None:
     # Removals older than the delete log's reach are gone from it: only a whole compare
     # finds them (drift repair, by itself). Decided before the first page is staged: a
     # resumed read carries on as it began.
-    full = full or (not existing and not first_read and _missed_removals(since, reach))
-    _record_reach(ctx, run_id, reach, full=full)
+    full = full or (not existing and not first_read and missed_removals(since, reach))
+    record_reach(ctx, run_id, reach, full=full)
     # Drift repair reads every live member, whatever its stamp, and the removals the
     # incremental read would have seen: a member the bases hold that is in neither is
     # gone. A resumed read carries on after its last staged row.
@@ -137,9 +147,9 @@ def plan_inbound(ctx: SyncContext, run_id: int) -> None:
         ),
         seen := set[str](),
     )
-    rows = chain(window, _skips_to_judge_again(ctx, run_id, view.link_id, seen))
-    for page in _pages(rows, ctx.options.inbound_chunk, skip):
-        if not _stage_page(ctx, run_id, next_number, page):
+    rows = chain(window, skips_to_judge_again(ctx, run_id, view.link_id, seen))
+    for page in pages(rows, ctx.options.inbound_chunk, skip):
+        if not stage_page(ctx, run_id, next_number, page):
             return  # a duplicate of this task is planning the stage: it carries on
         if pipelined:
             ctx.dispatch.inbound_chunk(run_id, next_number)
@@ -147,13 +157,13 @@ def plan_inbound(ctx: SyncContext, run_id: int) -> None:
             numbers.append(next_number)
         next_number += 1
     vanished = (view.link_id, next_number, reach) if full else None
-    if _finish_planning(ctx, run_id, vanished, numbers):
+    if finish_planning(ctx, run_id, vanished, numbers):
         for number in numbers:
             ctx.dispatch.inbound_chunk(run_id, number)
         stages.close_inbound(ctx, run_id)
 
 
-def _finish_planning(
+def finish_planning(
     ctx: SyncContext,
     run_id: int,
     vanished: tuple[int, int, ReplicationWindow] | None,
@@ -184,7 +194,7 @@ def _seen(rows: Iterable[SalesforceMember], ids: set[str]) -> Iterator[Salesforc
         yield row
 
 
-def _skips_to_judge_again(
+def skips_to_judge_again(
     ctx: SyncContext, run_id: int, link_id: int, seen: set[str]
 ) -> Iterator[SalesforceMember]:
     """After the window's rows: the members skipped before the link's mapping or policy
@@ -216,7 +226,7 @@ def _skips_to_judge_again(
         yield from ctx.salesforce.members_by_id(ids)
 
 
-def _stage_page(ctx: SyncContext, run_id: int, number: int, page: list[StagedMember]) -> bool:
+def stage_page(ctx: SyncContext, run_id: int, number: int, page: list[StagedMember]) -> bool:
     """Stage one page as chunk `number`; False when another planner of the stage is ahead."""
     with transaction(ctx.sessions) as session:
         if not runs.may_add_chunk(session, run_id, Stage.INBOUND.value, number):
@@ -244,13 +254,13 @@ def _stage_page(ctx: SyncContext, run_id: int, number: int, page: list[StagedMem
     return True
 
 
-def _missed_removals(since: datetime | None, reach: ReplicationWindow) -> bool:
+def missed_removals(since: datetime | None, reach: ReplicationWindow) -> bool:
     """Whether the delete log no longer reaches back to the read's start (None: the
     beginning, as for a link whose Salesforce campaign was empty until the sync wrote)."""
     return since is None or since < reach.earliest_date_available
 
 
-def _record_reach(ctx: SyncContext, run_id: int, reach: ReplicationWindow, *, full: bool) -> None:
+def record_reach(ctx: SyncContext, run_id: int, reach: ReplicationWindow, *, full: bool) -> None:
     """Keep, on the run, whether it compares everything and its bookmark's ceiling."""
     with transaction(ctx.sessions) as session:
         run_row = runs.get_run(session, run_id)
@@ -347,9 +357,14 @@ def _salesforce_campaign_gone(
     try:
         ctx.salesforce.get_campaign(salesforce_campaign_id)
     except NotFoundError:
-        return (
-            f"Salesforce campaign {salesforce_campaign_id} linked to {campaign_name!r} was "
-            "deleted or is not visible to the integration user; nothing was removed: restore "
-            f"it from the Recycle Bin, or `convsync unlink {shlex.quote(campaign_name)}`"
-        )
+        return campaign_gone_reason(salesforce_campaign_id, campaign_name)
     return None
+
+
+def campaign_gone_reason(salesforce_campaign_id: str, campaign_name: str) -> str:
+    """What a run whose linked Salesforce campaign is gone fails with."""
+    return (
+        f"Salesforce campaign {salesforce_campaign_id} linked to {campaign_name!r} was "
+        "deleted or is not visible to the integration user; nothing was removed: restore "
+        f"it from the Recycle Bin, or `convsync unlink {shlex.quote(campaign_name)}`"
+    )

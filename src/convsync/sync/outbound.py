@@ -10,6 +10,8 @@ collection calls of 200 (Bulk API 2.0 past the configured threshold).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
 import structlog
 
@@ -35,7 +37,7 @@ from convsync.store import status_rules as rules_store
 from convsync.store.bases import StartedPush
 from convsync.store.db import transaction, utcnow
 from convsync.store.pending_pushes import PushCandidate
-from convsync.sync import stages
+from convsync.sync import read_ahead, stages
 from convsync.sync.context import SyncContext, SyncOptions
 from convsync.sync.outbound_writes import (
     NO_SALESFORCE_PERSON,
@@ -89,16 +91,29 @@ class _StatusesNotReadError(Exception):
     """Planning found members to push without the statuses read: nothing was written."""
 
 
-def _statuses_to_check(ctx: SyncContext, view: stages.RunView) -> list[str]:
-    """The labels every member of this stage is checked against (one API call, and one
-    per status the `create` policy adds)."""
-    existing = [s for _, s in ctx.salesforce.campaign_statuses(view.salesforce_campaign_id)]
+@dataclass(frozen=True, slots=True)
+class _CheckedStatuses:
+    """The labels every member of the stage is checked against, as read at `read_at`."""
+
+    labels: list[str]
+    read_at: datetime
+
+
+def _statuses_to_check(ctx: SyncContext, view: stages.RunView) -> _CheckedStatuses:
+    """The campaign's statuses: those the tick read ahead for the run while fresh, else
+    read now (one API call); plus one call per status the `create` policy adds."""
+    kept = read_ahead.statuses_for(ctx, view.run_id)
+    if kept is not None:
+        existing, read_at = kept
+    else:
+        read_at = utcnow()
+        existing = [s for _, s in ctx.salesforce.campaign_statuses(view.salesforce_campaign_id)]
     created = _create_missing_statuses(ctx, view, existing)
-    return sorted({s.label for s in (*existing, *created)})
+    return _CheckedStatuses(sorted({s.label for s in (*existing, *created)}), read_at)
 
 
 def _plan_chunks(
-    ctx: SyncContext, run_id: int, view: stages.RunView, labels: list[str] | None
+    ctx: SyncContext, run_id: int, view: stages.RunView, labels: _CheckedStatuses | None
 ) -> list[int] | None:
     """Add the stage's chunks and mark it planned, in one transaction; the chunk numbers
     (None when a duplicate of this task planned it first). `labels` None: the statuses
@@ -131,8 +146,10 @@ def _plan_chunks(
             numbers.append(number)
         run.stage_planned = True
         if labels is not None:
-            run.salesforce_statuses = labels
-            runs.mark_links(session, view.link_id, status_mark=utcnow())
+            run.salesforce_statuses = labels.labels
+            # A status added in Salesforce after the read is newer than the mark, so a
+            # member dead-lettered for lacking it is tried again (sync.schedule).
+            runs.mark_links(session, view.link_id, status_mark=labels.read_at)
     return numbers
 
 

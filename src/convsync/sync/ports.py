@@ -14,6 +14,7 @@ from convsync.domain.access import ObjectAccess
 from convsync.domain.model import MemberStatus, Stage
 from convsync.domain.outcomes import RecordResult
 from convsync.salesforce.records import (
+    CampaignWindow,
     MemberChange,
     NewLead,
     NewMember,
@@ -21,6 +22,7 @@ from convsync.salesforce.records import (
     SalesforceCampaign,
     SalesforceMember,
     SalesforcePerson,
+    SharedRead,
 )
 from convsync.salesforce.usage import BudgetState, Usage
 
@@ -69,6 +71,8 @@ class SalesforcePort(Protocol):
     def member_status_counts(self, campaign_id: str) -> dict[str, int]: ...
 
     def replication_window(self, until: datetime) -> ReplicationWindow: ...
+
+    def read_campaigns(self, windows: Sequence[CampaignWindow], until: datetime) -> SharedRead: ...
 
     def changed_campaigns(
         self,

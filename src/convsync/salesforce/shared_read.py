@@ -1,0 +1,153 @@
+"""Reading for many due campaigns at once: one Composite API call per 100 campaigns.
+
+A run asks Salesforce four things before it writes: is the campaign still there, how
+far does the delete log reach, which members changed, and which statuses does the
+campaign have. Asked run by run, a tick with 100 changed campaigns costs 400 calls; asked
+together they are three queries and one `sobjects/CampaignMember/deleted` in a Composite
+call (which Salesforce counts as one API call), plus a call per further page of rows.
+
+The stream declares *what* (fields, order); the client says *how* (composite, paging,
+retries); this module only builds the SOQL and sorts the answer by campaign.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from itertools import groupby
+from typing import Any
+from urllib.parse import urlencode
+
+from convsync.domain.model import MemberStatus
+from convsync.salesforce.client import SalesforceClient
+from convsync.salesforce.records import (
+    CampaignWindow,
+    ReplicationWindow,
+    SalesforceMember,
+    SharedRead,
+)
+from convsync.salesforce.rows import delete_log_params, member, member_status, replication_window
+from convsync.salesforce.soql import soql, utc, validate_id
+from convsync.salesforce.streams import (
+    CAMPAIGN,
+    CAMPAIGN_MEMBER,
+    CAMPAIGN_MEMBER_STATUS,
+    CHANGES_ORDER,
+)
+
+# Campaigns asked about in one Composite call. Each distinct bookmark adds a clause to
+# the change query: 100 of them keep its SOQL near 10,000 characters, far below
+# Salesforce's 100,000.
+CAMPAIGNS_PER_READ = 100
+# Past this many changed rows, a shared read stops turning pages (each campaign's rows
+# are whole up to where it stopped; its run reads the rest): one busy campaign must not
+# make the tick hold its hundred thousand rows in memory.
+MAX_SHARED_ROWS = 20_000
+
+_ACTION = "read the due campaigns"
+
+
+class SharedReader:
+    """Reads what many runs need, for all of them at once (see the module docstring)."""
+
+    def __init__(self, client: SalesforceClient) -> None:
+        self.client = client
+
+    def read(self, windows: Sequence[CampaignWindow], until: datetime) -> SharedRead:
+        """Existence, delete-log reach, changes in (since, until] and statuses of these
+        campaigns, keyed by their ids as the caller gave them."""
+        asked = [(validate_id(w.campaign_id, "Campaign"), w) for w in windows]
+        present: set[str] = set()
+        changes: dict[str, list[SalesforceMember]] = defaultdict(list)
+        statuses: dict[str, list[MemberStatus]] = defaultdict(list)
+        cut_short: set[str] = set()
+        reach: ReplicationWindow | None = None
+        rows_read = 0
+        for start in range(0, len(asked), CAMPAIGNS_PER_READ):
+            group = asked[start : start + CAMPAIGNS_PER_READ]
+            ids = [cid for cid, _ in group]
+            with_statuses = [cid for cid, w in group if w.wants_statuses]
+            # The delete log's reach first: subrequests run in order, and every write
+            # stamped up to its latestDateCovered is then visible to the reads after it.
+            paths = [] if reach is not None else [_delete_log(until)]
+            paths.append(_query("query", soql(CAMPAIGN.select() + " WHERE Id IN {ids}", ids=ids)))
+            paths.append(_query("queryAll", _changes_query(group, until)))
+            if with_statuses:
+                paths.append(_query("query", _statuses_query(with_statuses)))
+            answers = self.client.composite_get(paths, action=_ACTION)
+            if reach is None:
+                reach = replication_window(answers.pop(0))
+            present.update(str(row["Id"]) for row in self._rows(answers[0]))
+            rows, whole = self._changes(answers[1], MAX_SHARED_ROWS - rows_read)
+            rows_read += len(rows)
+            for found in rows:
+                changes[found.campaign_id].append(found)
+            if not whole:
+                cut_short.update(ids)
+            if with_statuses:
+                for row in self._rows(answers[2]):
+                    statuses[str(row["CampaignId"])].append(member_status(row))
+        assert reach is not None or not asked
+        given = {cid: window.campaign_id for cid, window in asked}
+        return SharedRead(
+            present=frozenset(given[c] for c in present if c in given),
+            reach=reach or ReplicationWindow(utc(until), utc(until)),
+            changes={given[c]: rows for c, rows in changes.items() if c in given},
+            statuses={given[c]: found for c, found in statuses.items() if c in given},
+            cut_short=frozenset(given[c] for c in cut_short),
+        )
+
+    def _changes(self, first: dict[str, Any], budget: int) -> tuple[list[SalesforceMember], bool]:
+        """The rows of a change query, page after page while fewer than `budget` were
+        read (the first page always); and whether they are all of them."""
+        rows = [member(row) for row in first.get("records") or []]
+        next_url = _next(first)
+        while next_url is not None and len(rows) < budget:
+            answer = self.client.query_more(next_url, action=_ACTION)
+            rows.extend(member(row) for row in answer.get("records") or [])
+            next_url = _next(answer)
+        return rows, next_url is None
+
+    def _rows(self, first: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        yield from first.get("records") or []
+        next_url = _next(first)
+        if next_url is not None:
+            for page in self.client.more_pages(next_url, action=_ACTION):
+                yield from page
+
+
+def _next(answer: dict[str, Any]) -> str | None:
+    url = answer.get("nextRecordsUrl")
+    return None if answer.get("done", True) or not url else str(url)
+
+
+def _delete_log(until: datetime) -> str:
+    return "sobjects/CampaignMember/deleted/?" + urlencode(delete_log_params(until))
+
+
+def _query(resource: str, query: str) -> str:
+    return f"{resource}?" + urlencode({"q": query})
+
+
+def _changes_query(group: Sequence[tuple[str, CampaignWindow]], until: datetime) -> str:
+    """Every member row (removed ones too: queryAll) of the group changed after its own
+    campaign's bookmark and up to `until`, oldest first across campaigns: campaigns
+    sharing a bookmark share a clause."""
+    by_since = sorted(group, key=lambda item: item[1].since)
+    clauses: list[str] = []
+    values: dict[str, Any] = {"until": until}
+    for number, (since, items) in enumerate(groupby(by_since, key=lambda item: item[1].since)):
+        clauses.append(f"(CampaignId IN {{ids{number}}} AND SystemModstamp > {{since{number}}})")
+        values[f"ids{number}"] = [cid for cid, _ in items]
+        values[f"since{number}"] = since
+    where = " WHERE SystemModstamp <= {until} AND (" + " OR ".join(clauses) + ")"
+    return soql(CAMPAIGN_MEMBER.select() + where + CHANGES_ORDER, **values)
+
+
+def _statuses_query(campaign_ids: list[str]) -> str:
+    return soql(
+        CAMPAIGN_MEMBER_STATUS.select()
+        + " WHERE CampaignId IN {ids} ORDER BY CampaignId, SortOrder, Id",
+        ids=campaign_ids,
+    )
