@@ -31,6 +31,7 @@ ROUTES: dict[str, str] = {
     "convsync.sync.apply_inbound_chunk": "members",
     "convsync.sync.push_outbound": "outbound",
     "convsync.sync.push_outbound_chunk": "members",
+    "convsync.sync.flush_updates": "members",
     "convsync.sync.push_edits": "control",
     "convsync.dlq.replay": "dead_letter",
     "convsync.schedule.dispatch_due_syncs": "control",

@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     # A run's per-campaign lease: long enough for a chunk, short enough that a killed
     # worker costs about a minute.
     lease_seconds: int = Field(default=90, ge=5, le=3_600)
+    # How long an outbound chunk's member updates may wait to be written with other
+    # runs' (the update pool: fewer API calls when many campaigns change at once); 0 writes
+    # each chunk's own at once.
+    update_pool_seconds: float = Field(default=2.0, ge=0, le=60)
     # Broker visibility timeout: well above every task time limit and retry delay.
     visibility_timeout_seconds: int = Field(default=3_600, ge=60)
     task_time_limit_seconds: int = Field(default=600, ge=10)
@@ -207,6 +211,16 @@ class Settings(BaseSettings):
                 f"CONVSYNC_API_LIMIT_RETRY_SECONDS={self.api_limit_retry_seconds:g} makes runs "
                 f"wait up to {longest:.0f} s, longer than {hold[0]}={hold[1]} s: the broker "
                 "would deliver a waiting task twice; lower the first or raise the second"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _pool_waits_less_than_a_lease(self) -> Settings:
+        if self.update_pool_seconds * 2 > self.lease_seconds:
+            raise ValueError(
+                f"CONVSYNC_UPDATE_POOL_SECONDS={self.update_pool_seconds:g} must be at most "
+                f"half of CONVSYNC_LEASE_SECONDS={self.lease_seconds}: pooled updates would "
+                "outwait their chunk's lease; lower the first or raise the second"
             )
         return self
 

@@ -45,7 +45,7 @@ from convsync.domain.watermark import read_bound
 from convsync.salesforce.soql import parse_datetime
 from convsync.salesforce_emulator.testing import EmulatorHandle, simple_salesforce_client
 from convsync.store.tables import Base, CampaignRow, MemberRow, PersonRow, RunRow, utcnow
-from convsync.sync import catalog, inbound, linking, outbound, schedule, stages
+from convsync.sync import catalog, inbound, linking, outbound, schedule, stages, update_pool
 from convsync.sync.context import SyncContext, SyncOptions
 from convsync.workers import root
 from tests.support.scenario import eventually
@@ -55,6 +55,8 @@ EMAILS = ("ann@example.com", "bob@example.com", "cy@example.com", "di@example.co
 STATUSES = ("Invited", "Registered", "Attended")
 WEBINAR = [("Invited", True, False), ("Registered", False, False), ("Attended", False, True)]
 CAMPAIGN = "Spring"
+# Pooled updates wait a millisecond: a flush is delivered in its turn like any task.
+POOL_LINGER = timedelta(milliseconds=1)
 
 pytestmark = pytest.mark.slow
 
@@ -142,6 +144,9 @@ class InlineDispatcher:
         """Dropped: these tests start every run themselves (a lost request, as after a
         SIGKILL; the edits stay pending for the next run)."""
 
+    def flush_updates(self, *, delay: float) -> None:
+        self.queue.append(Delivery("flush_updates", 0, None))
+
 
 class CrashingSalesforce:
     """The gateway, able to die once just before or just after one of its calls."""
@@ -174,6 +179,9 @@ def _run(ctx: SyncContext, d: Delivery) -> None:
         inbound.apply_inbound_chunk(ctx, d.run_id, d.chunk or 0, token=d.token)
     elif d.kind == "outbound_stage":
         outbound.plan_outbound(ctx, d.run_id)
+    elif d.kind == "flush_updates":
+        time.sleep(ctx.options.update_pool_linger.total_seconds())  # its countdown
+        update_pool.flush_updates(ctx)
     else:
         outbound.push_outbound_chunk(ctx, d.run_id, d.chunk or 0, token=d.token)
 
@@ -471,7 +479,7 @@ def test_both_sides_converge_on_the_conflict_rules_values(
         lambda: crashing,  # type: ignore[return-value]
         dispatcher,
         # Two members a chunk: several chunks per stage, delivered in any order.
-        SyncOptions(inbound_chunk=2, outbound_chunk=2),
+        SyncOptions(inbound_chunk=2, outbound_chunk=2, update_pool_linger=POOL_LINGER),
     )
     catalog.create_type(adapters.sessions, "Webinar", list(STATUSES))
     catalog.create_campaign(adapters.sessions, CAMPAIGN, "Webinar")
@@ -571,7 +579,8 @@ def fresh_scene(emulator: EmulatorHandle) -> tuple[Any, InlineDispatcher, SyncCo
     adapters = root.adapters()
     reset_everything(adapters.sessions, emulator)
     dispatcher = InlineDispatcher()
-    ctx = SyncContext(adapters.sessions, lambda: adapters.salesforce, dispatcher)
+    options = SyncOptions(update_pool_linger=POOL_LINGER)
+    ctx = SyncContext(adapters.sessions, lambda: adapters.salesforce, dispatcher, options)
     return adapters, dispatcher, ctx, spring_campaign(adapters.sessions, emulator)
 
 
@@ -607,7 +616,9 @@ def test_a_push_whose_run_then_failed_does_not_come_back_as_a_salesforce_change(
     world.wait_for_salesforce_clock()
     run_id, _ = linking.request_sync(ctx, CAMPAIGN)
     gateway = DiesAfter(adapters.salesforce, "update_members")
-    dying = SyncContext(adapters.sessions, lambda: gateway, dispatcher)
+    # The chunk writes its own update (no pool), so the failure reaches the chunk task.
+    direct = SyncOptions(update_pool_linger=timedelta())
+    dying = SyncContext(adapters.sessions, lambda: gateway, dispatcher, direct)
     with pytest.raises(TransientSalesforceError):
         deliver_in_order(dying, dispatcher.queue)
     dispatcher.queue.clear()
@@ -718,7 +729,12 @@ def test_a_planner_killed_more_often_than_the_attempt_limit_still_lands_if_it_pr
     adapters = root.adapters()
     reset_everything(adapters.sessions, emulator)
     dispatcher = InlineDispatcher()
-    options = SyncOptions(inbound_chunk=1, max_attempts=2, lease=timedelta(milliseconds=200))
+    options = SyncOptions(
+        inbound_chunk=1,
+        max_attempts=2,
+        lease=timedelta(milliseconds=200),
+        update_pool_linger=POOL_LINGER,
+    )
     gateway = DiesWhileReading(adapters.salesforce)
     dying = SyncContext(adapters.sessions, lambda: gateway, dispatcher, options)
     world = spring_campaign(adapters.sessions, emulator)
@@ -760,7 +776,9 @@ def test_a_retried_push_does_not_overwrite_an_edit_made_in_salesforce_since_the_
     world.wait_for_salesforce_clock()
     linking.request_sync(ctx, CAMPAIGN)
     gateway = DiesAfter(adapters.salesforce, "update_members")
-    dying = SyncContext(adapters.sessions, lambda: gateway, dispatcher)
+    # The chunk writes its own update (no pool), so the failure reaches the chunk task.
+    direct = SyncOptions(update_pool_linger=timedelta())
+    dying = SyncContext(adapters.sessions, lambda: gateway, dispatcher, direct)
     died: Delivery | None = None
     while dispatcher.queue and died is None:
         delivery = dispatcher.queue.pop(0)
@@ -773,6 +791,37 @@ def test_a_retried_push_does_not_overwrite_an_edit_made_in_salesforce_since_the_
 
     world.edit_salesforce(SalesforceEdit("ann@example.com", "Attended"))
     _run(ctx, died)  # Celery's autoretry: the same message again
+    deliver_in_order(ctx, dispatcher.queue)
+    assert world.live_salesforce() == {"ann@example.com": "Attended"}
+
+    world.wait_for_salesforce_clock()
+    linking.request_sync(ctx, CAMPAIGN)
+    deliver_in_order(ctx, dispatcher.queue)
+    assert world.live_conversion() == world.live_salesforce() == {"ann@example.com": "Attended"}
+
+
+def test_a_pooled_push_that_died_after_writing_does_not_overwrite_a_later_edit(
+    salesforce_env: dict[str, str], emulator: EmulatorHandle
+) -> None:
+    """The same through the update pool: the flush writes Registered and dies; before
+    the chunk it hands back runs again, a user sets Attended in Salesforce. The chunk
+    reads the member back and leaves Attended to the next run, which keeps it."""
+    adapters, dispatcher, ctx, world = ann_in_sync_as_invited(emulator)
+
+    catalog.add_member(adapters.sessions, CAMPAIGN, "ann@example.com", "Registered")
+    world.wait_for_salesforce_clock()
+    linking.request_sync(ctx, CAMPAIGN)
+    gateway = DiesAfter(adapters.salesforce, "update_members")
+    dying = SyncContext(adapters.sessions, lambda: gateway, dispatcher, ctx.options)
+    while dispatcher.queue:
+        delivery = dispatcher.queue.pop(0)
+        _run(dying, delivery)
+        if delivery.kind == "flush_updates":
+            break
+    assert [d.kind for d in dispatcher.queue] == ["outbound_chunk"]  # handed back
+    assert world.live_salesforce() == {"ann@example.com": "Registered"}
+
+    world.edit_salesforce(SalesforceEdit("ann@example.com", "Attended"))
     deliver_in_order(ctx, dispatcher.queue)
     assert world.live_salesforce() == {"ann@example.com": "Attended"}
 

@@ -54,8 +54,9 @@ class FakeSalesforce:
         self.members: dict[str, SalesforceMember] = {}
         # Emails a validation rule of the org refuses on CampaignMember writes.
         self.refused_emails: set[str] = set()
-        # The reads a run (or a tick) asked for, by port method.
+        # The reads a run (or a tick) asked for, and the update calls, by port method.
         self.reads: Counter[str] = Counter()
+        self.writes: Counter[str] = Counter()
         # A shared read stops after this many changed rows (None: never).
         self.shared_row_cap: int | None = None
         # Until when the delete log reaches back (a purge moves it forward).
@@ -305,6 +306,7 @@ class FakeSalesforce:
     def update_members(
         self, rows: Sequence[MemberChange], *, use_bulk: bool = False
     ) -> list[RecordResult]:
+        self.writes["update_members"] += 1
         results = []
         for change in rows:
             member = self.members.get(change.id)

@@ -7,19 +7,23 @@ emulator), so these tests run, in seconds, on a machine with none of them.
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from convsync.store import migrate
 from convsync.store.db import Sessions, make_engine, make_session_factory
-from convsync.sync import catalog, inbound, outbound, schedule
-from convsync.sync.context import SyncContext
+from convsync.sync import catalog, inbound, outbound, schedule, update_pool
+from convsync.sync.context import SyncContext, SyncOptions
 from tests.support.fake_salesforce import FakeSalesforce
 
 CAMPAIGN = "Spring"
+# Pooled updates wait a millisecond, not two seconds: the tests deliver flushes in order.
+POOLING = SyncOptions(update_pool_linger=timedelta(milliseconds=1))
 STATUSES = ("Invited", "Registered", "Attended")
 
 
@@ -46,13 +50,23 @@ class InlineDispatcher:
     def push_edits(self, link_id: int, requested_after: int, *, delay: float) -> None:
         self.edit_pushes.append((link_id, requested_after))
 
+    def flush_updates(self, *, delay: float) -> None:
+        self.queue.append(("flush_updates", 0, 0))
+
 
 TASKS: dict[str, Callable[[SyncContext, int, int], None]] = {
     "inbound_stage": lambda ctx, run, _: inbound.plan_inbound(ctx, run),
     "inbound_chunk": inbound.apply_inbound_chunk,
     "outbound_stage": lambda ctx, run, _: outbound.plan_outbound(ctx, run),
     "outbound_chunk": outbound.push_outbound_chunk,
+    "flush_updates": lambda ctx, _, __: flush_after_linger(ctx),
 }
+
+
+def flush_after_linger(ctx: SyncContext) -> None:
+    """A flush arrives once its linger is over, as its countdown makes it in a worker."""
+    time.sleep(ctx.options.update_pool_linger.total_seconds())
+    update_pool.flush_updates(ctx)
 
 
 @dataclass
@@ -101,5 +115,5 @@ def scene(tmp_path: Path, migrated_database: Path) -> Scene:
     salesforce = FakeSalesforce()
     sf_campaign = salesforce.add_campaign("Spring SF", STATUSES)
     dispatcher = InlineDispatcher()
-    ctx = SyncContext(sessions, lambda: salesforce, dispatcher)
+    ctx = SyncContext(sessions, lambda: salesforce, dispatcher, POOLING)
     return Scene(sessions, salesforce, dispatcher, ctx, sf_campaign)

@@ -199,7 +199,14 @@ def claim_chunk(
                 ChunkRow.lease_until < now,
             ),
         )
-        .values(claimed_by=token, lease_until=now + lease, attempts=ChunkRow.attempts + 1)
+        # A fresh claim decides afresh: whatever an earlier one pooled is dropped.
+        .values(
+            claimed_by=token,
+            lease_until=now + lease,
+            attempts=ChunkRow.attempts + 1,
+            pooled_updates=None,
+            pooled_at=None,
+        )
         .returning(
             ChunkRow.id,
             ChunkRow.number,
@@ -211,6 +218,22 @@ def claim_chunk(
     if row is None:
         return None
     return ChunkClaim(row.id, row.number, token, row.member_id_lo, row.member_id_hi, row.size)
+
+
+def release_claim(session: Session, claim: ChunkClaim, lease: timedelta) -> bool:
+    """Give up a claim this task holds (its chunk's task is sent again); the chunk keeps
+    a queued lease, so the reconciler waits for that task. False if it was not ours."""
+    released = session.execute(
+        update(ChunkRow)
+        .where(
+            ChunkRow.id == claim.chunk_id,
+            ChunkRow.claimed_by == claim.token,
+            ChunkRow.state == "pending",
+        )
+        .values(claimed_by=None, lease_until=utcnow() + lease, pooled_updates=None, pooled_at=None)
+        .returning(ChunkRow.id)
+    ).first()
+    return released is not None
 
 
 def renew_chunk_lease(session: Session, claim: ChunkClaim, lease: timedelta) -> bool:

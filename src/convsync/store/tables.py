@@ -7,7 +7,7 @@ path can store a status the type does not list.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -15,7 +15,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
-    DateTime,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -28,44 +27,13 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.types import TypeDecorator
 
 from convsync.domain.model import LinkState, RunState
+from convsync.store.columns import NAMING, Id, UTCDateTime, utcnow
 from convsync.store.name_keys import name_key_column
 
-NAMING = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-# BIGINT on PostgreSQL; INTEGER on SQLite so that the column is its rowid alias.
-Id = BigInteger().with_variant(Integer(), "sqlite")
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC datetimes in and out, on PostgreSQL and SQLite alike."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+# Re-exported: migrations name `convsync.store.tables.UTCDateTime`.
+__all__ = ["NAMING", "Id", "UTCDateTime", "utcnow"]
 
 
 class Base(DeclarativeBase):
@@ -349,6 +317,10 @@ class ChunkRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Updates the chunk's task left in the update pool (sync.update_pool), and since when
+    # they wait there (None once a flush took them): written with many runs' others.
+    pooled_updates: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    pooled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class StagedMemberRow(Base):

@@ -44,6 +44,8 @@ class SyncOptions:
     decision_retention: timedelta = timedelta(days=30)
     # Drift repair runs on a link whose last whole compare is older than this.
     full_compare_interval: timedelta = timedelta(days=1)
+    # How long pooled member updates wait for other runs' (sync.update_pool); 0: no pool.
+    update_pool_linger: timedelta = timedelta(seconds=2)
 
 
 class Unobserved:

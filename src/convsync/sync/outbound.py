@@ -24,20 +24,17 @@ from convsync.domain.status_rules import (
     statuses_to_create,
 )
 from convsync.store import (
-    added_members,
     bases,
     dead_letters,
-    decisions,
     links,
     pending_pushes,
-    people,
     runs,
 )
 from convsync.store import status_rules as rules_store
 from convsync.store.bases import StartedPush
 from convsync.store.db import transaction, utcnow
 from convsync.store.pending_pushes import PushCandidate
-from convsync.sync import read_ahead, stages
+from convsync.sync import read_ahead, stages, update_pool
 from convsync.sync.context import SyncContext, SyncOptions
 from convsync.sync.outbound_writes import (
     NO_SALESFORCE_PERSON,
@@ -47,6 +44,7 @@ from convsync.sync.outbound_writes import (
     insert_members,
     recheck_unfinished,
     reconcile_duplicates,
+    record_outcome,
     update_members,
 )
 
@@ -55,8 +53,6 @@ __all__ = ["NO_SALESFORCE_PERSON", "STATUS_NOT_ON_CAMPAIGN", "plan_outbound", "p
 # A Bulk API 2.0 job costs ~7 API calls (create, upload, close, poll, poll, results x2):
 # fewer records than 7 collection calls carry are cheaper without it.
 BULK_MIN_RECORDS = 7 * 200
-# Member ids named in a dead-letter log line; `convsync dlq list` has them all.
-LOGGED_MEMBER_IDS = 20
 
 log = structlog.get_logger(__name__)
 
@@ -283,49 +279,22 @@ def push_outbound_chunk(
                         sf, campaign, duplicates, out, run_started=started_at, rules=rules
                     )
                 )
+                if updates and update_pool.poolable(
+                    ctx, out, bulk=bulk, others=len(inserts) + len(deletes)
+                ):
+                    # Written with other runs' updates; the flush completes the chunk.
+                    update_pool.pool_updates(ctx, claim, updates, rules)
+                    return
                 update_members(sf, updates, out, bulk=bulk, rules=rules)
                 delete_members(sf, deletes, out, bulk=bulk)
         except Exception:
             # Keep what landed: the retry then pushes only the members still different.
-            _record(ctx, view.link_id, run_id, out, claim=None)
+            record_outcome(ctx, view.link_id, run_id, out, claim=None)
             raise
-    _record(ctx, view.link_id, run_id, out, claim=claim if out.transient == 0 else None)
+    record_outcome(ctx, view.link_id, run_id, out, claim=claim if out.transient == 0 else None)
     if out.transient:
         raise TransientSalesforceError(
             f"{out.transient} member(s) hit a transient Salesforce error; retrying the chunk",
             code="TRANSIENT_RECORDS",
         )
     stages.close_outbound(ctx, run_id)
-
-
-def _record(
-    ctx: SyncContext, link_id: int, run_id: int, out: Outcome, claim: runs.ChunkClaim | None
-) -> None:
-    """Write bases, people's Salesforce ids and dead letters; with `claim`, the done-marker."""
-    with transaction(ctx.sessions) as session:
-        people.remember_salesforce_people(session, out.people)
-        people.repoint_salesforce_people(session, out.moved_people)
-        bases.write_bases(session, link_id, list(out.bases.values()))
-        dead_letters.resolve_dead_letters(session, link_id, out.bases.keys())
-        dead_letters.record_dead_letters(session, link_id, run_id, list(out.letters.values()))
-        added_members.record(session, link_id, run_id, out.added)
-        decisions.record(session, link_id, run_id, list(out.decisions.items()))
-        if claim is not None:
-            stages.complete(session, claim, dict(out.counts))
-    ctx.observer.chunk_applied(Stage.OUTBOUND, out.counts)
-    _log_dead_letters(out)
-
-
-def _log_dead_letters(out: Outcome) -> None:
-    """A dead letter is an error (DESIGN.md): one line per chunk says how many and why."""
-    if not out.letters:
-        return
-    letters = list(out.letters.values())
-    log.error(
-        "members dead-lettered",
-        count=len(letters),
-        codes=sorted({letter.code for letter in letters}),
-        statuses=sorted({str(letter.payload.get("status")) for letter in letters}),
-        member_ids=sorted(letter.payload["member_id"] for letter in letters)[:LOGGED_MEMBER_IDS],
-        see="convsync dlq list",
-    )

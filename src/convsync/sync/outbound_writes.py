@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+import structlog
+
 from convsync.domain.conflict import landed
 from convsync.domain.decisions import Decision, DecisionKind
 from convsync.domain.model import MemberValue, Stage
@@ -26,15 +28,22 @@ from convsync.salesforce.records import (
     SalesforceMember,
     SalesforcePerson,
 )
+from convsync.store import added_members, bases, dead_letters, decisions, people, runs
 from convsync.store.bases import NewBase
+from convsync.store.db import transaction
 from convsync.store.dead_letters import NewLetter
 from convsync.store.pending_pushes import PushCandidate
+from convsync.sync import stages
 from convsync.sync.context import SyncContext
 from convsync.sync.ports import SalesforcePort
 
 STATUS_NOT_ON_CAMPAIGN = "STATUS_NOT_ON_CAMPAIGN"
 NO_SALESFORCE_PERSON = "NO_SALESFORCE_PERSON"
+# Member ids named in a dead-letter log line; `convsync dlq list` has them all.
+LOGGED_MEMBER_IDS = 20
 _EDITED_SINCE_READ = "edited in Salesforce after this run read it: the next run judges it"
+
+log = structlog.get_logger(__name__)
 
 
 def _bulk_pays(bulk: int | None, records: int) -> bool:
@@ -357,9 +366,14 @@ def update_members(
         return
     changes = [MemberChange(sf_id, rules.salesforce_label(m.status or "")) for m, sf_id in pairs]
     use_bulk = _bulk_pays(bulk, len(changes))
-    for (member, sf_id), result in zip(
-        pairs, sf.update_members(changes, use_bulk=use_bulk), strict=True
-    ):
+    updated(pairs, sf.update_members(changes, use_bulk=use_bulk), out)
+
+
+def updated(
+    pairs: Sequence[tuple[PushCandidate, str]], results: Sequence[RecordResult], out: Outcome
+) -> None:
+    """What came of each member's update, into `out`."""
+    for (member, sf_id), result in zip(pairs, results, strict=True):
         if result.ok:
             out.synced(member, sf_id)
             out.counts["pushed"] += 1
@@ -385,3 +399,36 @@ def delete_members(
             out.counts["removed_in_salesforce"] += 1
         else:
             out.failed(member, result)
+
+
+def record_outcome(
+    ctx: SyncContext, link_id: int, run_id: int, out: Outcome, claim: runs.ChunkClaim | None
+) -> None:
+    """Write bases, people's Salesforce ids and dead letters; with `claim`, the done-marker."""
+    with transaction(ctx.sessions) as session:
+        people.remember_salesforce_people(session, out.people)
+        people.repoint_salesforce_people(session, out.moved_people)
+        bases.write_bases(session, link_id, list(out.bases.values()))
+        dead_letters.resolve_dead_letters(session, link_id, out.bases.keys())
+        dead_letters.record_dead_letters(session, link_id, run_id, list(out.letters.values()))
+        added_members.record(session, link_id, run_id, out.added)
+        decisions.record(session, link_id, run_id, list(out.decisions.items()))
+        if claim is not None:
+            stages.complete(session, claim, dict(out.counts))
+    ctx.observer.chunk_applied(Stage.OUTBOUND, out.counts)
+    _log_dead_letters(out)
+
+
+def _log_dead_letters(out: Outcome) -> None:
+    """A dead letter is an error (DESIGN.md): one line per chunk says how many and why."""
+    if not out.letters:
+        return
+    letters = list(out.letters.values())
+    log.error(
+        "members dead-lettered",
+        count=len(letters),
+        codes=sorted({letter.code for letter in letters}),
+        statuses=sorted({str(letter.payload.get("status")) for letter in letters}),
+        member_ids=sorted(letter.payload["member_id"] for letter in letters)[:LOGGED_MEMBER_IDS],
+        see="convsync dlq list",
+    )

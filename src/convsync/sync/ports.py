@@ -138,3 +138,6 @@ class Dispatcher(Protocol):
 
     def push_edits(self, link_id: int, requested_after: int, *, delay: float) -> None:
         """In `delay` seconds, consider pushing the link's Conversion edits (sync.edits)."""
+
+    def flush_updates(self, *, delay: float) -> None:
+        """In `delay` seconds, write what waits in the update pool (sync.update_pool)."""

@@ -55,6 +55,10 @@ class CeleryDispatcher:
             countdown=delay,
         )
 
+    def flush_updates(self, *, delay: float) -> None:
+        # Many chunks ask; a flush that finds nothing due (or nothing at all) is a no-op.
+        app.send_task("convsync.sync.flush_updates", countdown=delay)
+
 
 def replay_dead_letters(link_id: int) -> None:
     send("convsync.dlq.replay", link_id=link_id)
@@ -74,6 +78,7 @@ def sync_context() -> SyncContext:
         edit_push_max_delay=timedelta(seconds=settings.edit_push_max_delay_seconds),
         decision_retention=timedelta(days=settings.decision_retention_days),
         full_compare_interval=timedelta(seconds=settings.full_sync_interval_seconds),
+        update_pool_linger=timedelta(seconds=settings.update_pool_seconds),
     )
     return SyncContext(
         built.sessions,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from convsync.domain.errors import ApiBudgetSpentError, ApiLimitExceededError
-from convsync.sync import edits, inbound, outbound, stages
+from convsync.sync import edits, inbound, outbound, stages, update_pool
 from convsync.tasks.base import SyncTask
 from convsync.tasks.dispatch import sync_context
 from convsync.workers.app import app
@@ -66,6 +66,11 @@ def push_outbound_chunk(self: Any, run_id: int, chunk: int) -> None:
         return
     except ApiLimitExceededError as error:
         _wait_for_budget(self, run_id, error, token=self.request.id)
+
+
+@app.task(base=SyncTask, name="convsync.sync.flush_updates")
+def flush_updates() -> None:
+    update_pool.flush_updates(sync_context())
 
 
 @app.task(base=SyncTask, name="convsync.sync.push_edits")
