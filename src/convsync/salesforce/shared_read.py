@@ -3,8 +3,10 @@
 A run asks Salesforce four things before it writes: is the campaign still there, how
 far does the delete log reach, which members changed, and which statuses does the
 campaign have. Asked run by run, a tick with 100 changed campaigns costs 400 calls; asked
-together they are three queries and one `sobjects/CampaignMember/deleted` in a Composite
-call (which Salesforce counts as one API call), plus a call per further page of rows.
+together they are one `sobjects/CampaignMember/deleted` and five queries in a Composite
+call (which Salesforce counts as one API call: the existence query, the statuses query,
+and the change query split by campaign into as many more as the five allow, so up to
+6,000 changed rows come in that call), plus a call per further page of rows.
 
 The stream declares *what* (fields, order); the client says *how* (composite, paging,
 retries); this module only builds the SOQL and sorts the answer by campaign.
@@ -20,7 +22,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from convsync.domain.model import MemberStatus
-from convsync.salesforce.client import SalesforceClient
+from convsync.salesforce.client import QUERIES_PER_COMPOSITE, SalesforceClient
 from convsync.salesforce.records import (
     CampaignWindow,
     ReplicationWindow,
@@ -72,22 +74,26 @@ class SharedReader:
             # stamped up to its latestDateCovered is then visible to the reads after it.
             paths = [] if reach is not None else [_delete_log(until)]
             paths.append(_query("query", soql(CAMPAIGN.select() + " WHERE Id IN {ids}", ids=ids)))
-            paths.append(_query("queryAll", _changes_query(group, until)))
             if with_statuses:
                 paths.append(_query("query", _statuses_query(with_statuses)))
+            # The other query subrequests read changes, a slice of the campaigns each:
+            # their first pages come in this call, up to 2,000 rows apiece.
+            slices = _slices(group, QUERIES_PER_COMPOSITE - len(paths) + (reach is None))
+            paths.extend(_query("queryAll", _changes_query(part, until)) for part in slices)
             answers = self.client.composite_get(paths, action=_ACTION)
             if reach is None:
                 reach = replication_window(answers.pop(0))
-            present.update(str(row["Id"]) for row in self._rows(answers[0]))
-            rows, whole = self._changes(answers[1], MAX_SHARED_ROWS - rows_read)
-            rows_read += len(rows)
-            for found in rows:
-                changes[found.campaign_id].append(found)
-            if not whole:
-                cut_short.update(ids)
+            present.update(str(row["Id"]) for row in self._rows(answers.pop(0)))
             if with_statuses:
-                for row in self._rows(answers[2]):
+                for row in self._rows(answers.pop(0)):
                     statuses[str(row["CampaignId"])].append(member_status(row))
+            for part, first in zip(slices, answers, strict=True):
+                rows, whole = self._changes(first, MAX_SHARED_ROWS - rows_read)
+                rows_read += len(rows)
+                for found in rows:
+                    changes[found.campaign_id].append(found)
+                if not whole:
+                    cut_short.update(cid for cid, _ in part)
         assert reach is not None or not asked
         given = {cid: window.campaign_id for cid, window in asked}
         return SharedRead(
@@ -120,6 +126,15 @@ class SharedReader:
 def _next(answer: dict[str, Any]) -> str | None:
     url = answer.get("nextRecordsUrl")
     return None if answer.get("done", True) or not url else str(url)
+
+
+def _slices(
+    group: Sequence[tuple[str, CampaignWindow]], count: int
+) -> list[Sequence[tuple[str, CampaignWindow]]]:
+    """The group in `count` slices of consecutive campaigns (fewer for a small group)."""
+    count = max(1, min(count, len(group)))
+    size = -(-len(group) // count)
+    return [group[start : start + size] for start in range(0, len(group), size)]
 
 
 def _delete_log(until: datetime) -> str:

@@ -94,28 +94,38 @@ def test_changes_past_a_page_are_read_on_the_next_pages(
 
     assert sum(len(rows) for rows in read.changes.values()) == 5_000
     assert len({m.id for rows in read.changes.values() for m in rows}) == 5_000
-    assert org.admin.counters()["total"] == 3  # the composite, then two more pages
+    assert org.admin.counters()["total"] == 3  # the composite, then a page of each slice
 
 
 def test_a_read_past_its_row_cap_stops_and_names_the_campaigns_cut_short(
     org: EmulatorHandle, gateway: SalesforceGateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(shared_read, "MAX_SHARED_ROWS", 2_000)
-    spring, autumn = (seed_campaign(org, name=n, members=1_500) for n in ("Spring", "Autumn"))
+    busy = seed_campaign(org, name="busy", members=4_500)
+    quiet = seed_campaign(org, name="quiet", members=10)
 
-    read = gateway.read_campaigns(_windows(spring["id"], autumn["id"]), _later())
+    read = gateway.read_campaigns(_windows(busy["id"], quiet["id"]), _later())
 
-    rows = [m for found in read.changes.values() for m in found]
-    assert len(rows) == 2_000
-    assert read.cut_short == {spring["id"], autumn["id"]}
-    # Oldest first across campaigns: what was read is all there is up to its last stamp.
-    last = max(m.system_modstamp for m in rows if m.system_modstamp)
-    later = gateway.read_campaigns(_windows(spring["id"], autumn["id"], since=last), _later())
-    assert all(
-        m.system_modstamp and m.system_modstamp >= last.replace(microsecond=0)
-        for found in later.changes.values()
-        for m in found
-    )
+    assert read.cut_short == {busy["id"]}
+    assert len(read.changes[busy["id"]]) == 2_000
+    assert len(read.changes[quiet["id"]]) == 10
+    # Oldest first: what was read of `busy` is all it has up to its last stamp.
+    last = max(m.system_modstamp for m in read.changes[busy["id"]] if m.system_modstamp)
+    every = gateway.iter_members(busy["id"], since=None, until=_later())
+    older = {m.id for m in every if m.system_modstamp and m.system_modstamp < last}
+    assert older <= {m.id for m in read.changes[busy["id"]]}
+
+
+def test_a_composite_call_brings_the_first_page_of_each_slice_of_campaigns(
+    org: EmulatorHandle, gateway: SalesforceGateway
+) -> None:
+    campaigns = [seed_campaign(org, name=f"C{i}", members=1_500) for i in range(3)]
+    org.admin.reset_counters()
+
+    read = gateway.read_campaigns(_windows(*(c["id"] for c in campaigns)), _later())
+
+    assert sum(len(rows) for rows in read.changes.values()) == 4_500
+    assert org.admin.counters()["by_endpoint"] == {"composite": 1}
 
 
 def test_two_hundred_and_fifty_campaigns_take_three_calls(
