@@ -99,6 +99,12 @@ def flush_updates(ctx: SyncContext) -> int:
         out = Outcome()
         updated(pairs, [next(results) for _ in pairs], out)
         _complete(ctx, chunk, out)
+    log.info(
+        "pooled updates written",
+        chunks=len(taken),
+        runs=len({chunk.run_id for chunk in taken}),
+        members=len(changes),
+    )
     with transaction(ctx.sessions) as session:
         left = pool_store.waiting(session)
     if left:
