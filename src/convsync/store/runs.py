@@ -220,35 +220,37 @@ def claim_chunk(
     return ChunkClaim(row.id, row.number, token, row.member_id_lo, row.member_id_hi, row.size)
 
 
-def release_claim(session: Session, claim: ChunkClaim, lease: timedelta) -> bool:
-    """Give up a claim this task holds (its chunk's task is sent again); the chunk keeps
-    a queued lease, so the reconciler waits for that task. False if it was not ours."""
-    released = session.execute(
+def update_held(session: Session, claim: ChunkClaim, **values: Any) -> bool:
+    """Set `values` on a pending chunk this claim still holds; False if it is not ours."""
+    held = session.execute(
         update(ChunkRow)
         .where(
             ChunkRow.id == claim.chunk_id,
             ChunkRow.claimed_by == claim.token,
             ChunkRow.state == "pending",
         )
-        .values(claimed_by=None, lease_until=utcnow() + lease, pooled_updates=None, pooled_at=None)
+        .values(**values)
         .returning(ChunkRow.id)
     ).first()
-    return released is not None
+    return held is not None
+
+
+def release_claim(session: Session, claim: ChunkClaim, lease: timedelta) -> bool:
+    """Give up a claim this task holds (its chunk's task is sent again); the chunk keeps
+    a queued lease, so the reconciler waits for that task. False if it was not ours."""
+    return update_held(
+        session,
+        claim,
+        claimed_by=None,
+        lease_until=utcnow() + lease,
+        pooled_updates=None,
+        pooled_at=None,
+    )
 
 
 def renew_chunk_lease(session: Session, claim: ChunkClaim, lease: timedelta) -> bool:
     """Hold a chunk this task still claims for `lease` more; False if it is no longer ours."""
-    renewed = session.execute(
-        update(ChunkRow)
-        .where(
-            ChunkRow.id == claim.chunk_id,
-            ChunkRow.claimed_by == claim.token,
-            ChunkRow.state == "pending",
-        )
-        .values(lease_until=utcnow() + lease)
-        .returning(ChunkRow.run_id)
-    ).first()
-    return renewed is not None
+    return update_held(session, claim, lease_until=utcnow() + lease)
 
 
 def complete_chunk(session: Session, claim: ChunkClaim, counts: dict[str, int]) -> bool:
@@ -258,17 +260,9 @@ def complete_chunk(session: Session, claim: ChunkClaim, counts: dict[str, int]) 
     """
     planned = session.scalar(select(ChunkRow.counts).where(ChunkRow.id == claim.chunk_id))
     counts = {**(planned or {}), **counts}
-    done = session.execute(
-        update(ChunkRow)
-        .where(
-            ChunkRow.id == claim.chunk_id,
-            ChunkRow.claimed_by == claim.token,
-            ChunkRow.state == "pending",
-        )
-        .values(state="done", done_at=utcnow(), counts=counts, lease_until=None)
-        .returning(ChunkRow.id)
-    ).first()
-    return done is not None
+    return update_held(
+        session, claim, state="done", done_at=utcnow(), counts=counts, lease_until=None
+    )
 
 
 def close_stage(session: Session, run_id: int, stage: str, next_stage: str) -> RunRow | None:

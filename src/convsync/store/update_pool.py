@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from convsync.store import runs
 from convsync.store.runs import OPEN, ChunkClaim
 from convsync.store.tables import ChunkRow, RunRow, utcnow
 
@@ -43,17 +44,8 @@ class PooledChunk:
 
 def pool(session: Session, claim: ChunkClaim, updates: list[PooledUpdate]) -> bool:
     """Leave the chunk's updates in the pool; False if the chunk is no longer ours."""
-    pooled = session.execute(
-        update(ChunkRow)
-        .where(
-            ChunkRow.id == claim.chunk_id,
-            ChunkRow.claimed_by == claim.token,
-            ChunkRow.state == "pending",
-        )
-        .values(pooled_updates=[asdict(u) for u in updates], pooled_at=utcnow())
-        .returning(ChunkRow.id)
-    ).first()
-    return pooled is not None
+    entries = [asdict(u) for u in updates]
+    return runs.update_held(session, claim, pooled_updates=entries, pooled_at=utcnow())
 
 
 def take(
