@@ -27,6 +27,12 @@ def _index_candidates(  # noqa: PLR0912
     obj = cq.sobject.name
     best: list[str] | None = None
     for node in cq.conjuncts:
+        if isinstance(node, s.Or | s.And) and obj == "CampaignMember":
+            # convsync's shared read: (CampaignId IN (…) AND …) OR (CampaignId IN (…) AND …)
+            pinned = _pinned_campaigns(node)
+            if pinned is not None:
+                best = _members_of(store, pinned)
+            continue
         if isinstance(node, s.Compare) and node.op == "=":
             literals: Iterable[s.Literal] = (node.value,)
         elif isinstance(node, s.InList) and not node.negate:
@@ -41,11 +47,7 @@ def _index_candidates(  # noqa: PLR0912
             found = {v for v in map(ids.normalize, values) if v and v in store.tables[obj]}
             return sorted(found)
         if name == "campaignid" and obj == "CampaignMember":
-            cids = sorted({v for v in map(ids.normalize, values) if v})
-            merged: list[str] = []
-            for cid in cids:
-                merged.extend(store.members_by_campaign.get(cid, {}))
-            best = sorted(merged) if len(cids) > 1 else merged
+            best = _members_of(store, {v for v in map(ids.normalize, values) if v})
         elif include_deleted:
             continue
         elif name == "campaignid" and obj == "CampaignMemberStatus":
@@ -64,6 +66,43 @@ def _index_candidates(  # noqa: PLR0912
                 found.update(store.members_by_person.get(pid, {}))
             best = sorted(found)
     return best
+
+
+def _members_of(store: Store, campaign_ids: set[str]) -> list[str]:
+    """The CampaignMember ids (removed ones too) of these campaigns, in id order."""
+    merged: list[str] = []
+    for cid in sorted(campaign_ids):
+        merged.extend(store.members_by_campaign.get(cid, {}))
+    return sorted(merged) if len(campaign_ids) > 1 else merged
+
+
+def _pinned_campaigns(node: Any) -> set[str] | None:
+    """The campaigns a WHERE node restricts CampaignMember rows to, if it does: a
+    `CampaignId =` or `IN`, a conjunction holding one, or a disjunction of such nodes."""
+    if isinstance(node, s.Compare | s.InList) and [p.lower() for p in node.path.parts] == [
+        "campaignid"
+    ]:
+        if isinstance(node, s.InList):
+            literals = () if node.negate else node.values
+        else:
+            literals = (node.value,) if node.op == "=" else ()
+        found = {ids.normalize(lit.value) for lit in literals if lit.kind == "string"}
+        return {cid for cid in found if cid} if literals else None
+    if isinstance(node, s.And):
+        for item in node.items:
+            pinned = _pinned_campaigns(item)
+            if pinned is not None:
+                return pinned
+        return None
+    if isinstance(node, s.Or):
+        union: set[str] = set()
+        for item in node.items:
+            pinned = _pinned_campaigns(item)
+            if pinned is None:
+                return None
+            union |= pinned
+        return union
+    return None
 
 
 def _order(rows: list[Record], order: list[tuple[Getter, bool, bool]]) -> list[Record]:
