@@ -34,6 +34,7 @@ class InlineDispatcher:
     queue: list[tuple[str, int, int]] = field(default_factory=list)
     # (link id, edit count) of each push Conversion edits asked for.
     edit_pushes: list[tuple[int, int]] = field(default_factory=list)
+    flushes_asked: int = 0
 
     def inbound_stage(self, run_id: int) -> None:
         self.queue.append(("inbound_stage", run_id, 0))
@@ -51,6 +52,7 @@ class InlineDispatcher:
         self.edit_pushes.append((link_id, requested_after))
 
     def flush_updates(self, *, delay: float) -> None:
+        self.flushes_asked += 1
         self.queue.append(("flush_updates", 0, 0))
 
 

@@ -11,7 +11,7 @@ import pytest
 from convsync.domain.errors import TransientSalesforceError
 from convsync.domain.outcomes import RecordResult
 from convsync.salesforce.records import MemberChange
-from convsync.sync import catalog, linking, reporting
+from convsync.sync import catalog, linking, reporting, update_pool
 from tests.usecases.conftest import CAMPAIGN, STATUSES, Scene
 
 AUTUMN = "Autumn"
@@ -110,5 +110,25 @@ def test_pooled_updates_that_landed_before_a_failure_are_not_written_twice(
     scene.tick()
     assert landed == [2]
     # Each chunk read its members back, found them written, and wrote nothing more.
+    assert scene.salesforce.writes["update_members"] == 1
+    assert run_states(scene) == {"succeeded"}
+
+
+def test_a_chunk_with_a_collections_worth_of_updates_writes_its_own(scene: Scene) -> None:
+    two_linked_campaigns(scene)
+    emails = [f"p{n}@example.com" for n in range(update_pool.FLUSH_LEAST)]
+    for email in emails:
+        scene.salesforce.add_member(
+            scene.sf_campaign, scene.salesforce.add_contact(email), "Invited"
+        )
+    scene.tick()
+    for email in emails:
+        catalog.add_member(scene.sessions, CAMPAIGN, email, "Attended")
+    scene.salesforce.writes.clear()
+    scene.dispatcher.flushes_asked = 0
+    scene.tick()
+    live = scene.salesforce.live_members(scene.sf_campaign)
+    assert {live[email] for email in emails} == {"Attended"}
+    assert scene.dispatcher.flushes_asked == 0
     assert scene.salesforce.writes["update_members"] == 1
     assert run_states(scene) == {"succeeded"}

@@ -279,8 +279,8 @@ def push_outbound_chunk(
                         sf, campaign, duplicates, out, run_started=started_at, rules=rules
                     )
                 )
-                if updates and update_pool.poolable(
-                    ctx, out, bulk=bulk, others=len(inserts) + len(deletes)
+                if update_pool.poolable(
+                    ctx, out, updates=len(updates), bulk=bulk, others=len(inserts) + len(deletes)
                 ):
                     # Written with other runs' updates; the flush completes the chunk.
                     update_pool.pool_updates(ctx, claim, updates, rules)

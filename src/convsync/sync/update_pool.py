@@ -3,7 +3,8 @@
 A busy tick starts a run for each changed campaign, and each run's outbound stage has a
 handful of members to update: written run by run, that is one collection call for ten
 records, a hundred times. Instead, an outbound chunk that only updates members already
-in Salesforce (no insert, no removal, nothing read back, no Bulk API job) commits its
+in Salesforce (no insert, no removal, nothing read back, no Bulk API job), fewer than a
+collection holds, commits its
 updates to its chunk row, after the write-ahead trace (`bases.mark_pushing`) and while
 still holding its claim, and asks for a flush in `update_pool_linger`. A flush takes
 the pooled chunks (once a collection's worth waits, or the oldest has waited the
@@ -37,16 +38,21 @@ from convsync.sync.outbound_writes import Outcome, record_outcome, updated
 log = structlog.get_logger(__name__)
 
 # A flush writes at most this many updates (five collections), and goes before the
-# linger once one collection's worth waits.
+# linger once a collection's worth waits. A chunk with that many updates or more fills
+# its own collections: it writes them itself, at once.
 FLUSH_MOST = 1_000
 FLUSH_LEAST = 200
 
 
-def poolable(ctx: SyncContext, out: Outcome, *, bulk: int | None, others: int) -> bool:
-    """Whether a chunk's updates may wait in the pool: pooling is on, the chunk has
-    nothing else to write (`others`) or record, and it is not a Bulk API chunk."""
+def poolable(
+    ctx: SyncContext, out: Outcome, *, updates: int, bulk: int | None, others: int
+) -> bool:
+    """Whether a chunk's updates should wait in the pool: pooling is on, they are fewer
+    than a collection holds, the chunk has nothing else to write (`others`) or record,
+    and it is not a Bulk API chunk."""
     nothing_else = others == 0 and not (out.bases or out.letters or out.decisions)
-    return ctx.options.update_pool_linger.total_seconds() > 0 and bulk is None and nothing_else
+    pooling = ctx.options.update_pool_linger.total_seconds() > 0
+    return pooling and 0 < updates < FLUSH_LEAST and bulk is None and nothing_else
 
 
 def pool_updates(
