@@ -17,7 +17,7 @@ import pytest
 
 from convsync.store import migrate
 from convsync.store.db import Sessions, make_engine, make_session_factory
-from convsync.sync import catalog, inbound, outbound, schedule, update_pool
+from convsync.sync import catalog, inbound, linking, outbound, schedule, update_pool
 from convsync.sync.context import SyncContext, SyncOptions
 from tests.support.fake_salesforce import FakeSalesforce
 
@@ -119,3 +119,22 @@ def scene(tmp_path: Path, migrated_database: Path) -> Scene:
     dispatcher = InlineDispatcher()
     ctx = SyncContext(sessions, lambda: salesforce, dispatcher, POOLING)
     return Scene(sessions, salesforce, dispatcher, ctx, sf_campaign)
+
+
+AUTUMN = "Autumn"
+
+
+def spring_and_autumn_linked(scene: Scene) -> str:
+    """Spring and Autumn, each linked with ann as Invited on both sides and synced; the
+    fake's counts of reads and writes cleared; Autumn's Salesforce id."""
+    catalog.create_campaign(scene.sessions, AUTUMN, "Webinar")
+    sf_autumn = scene.salesforce.add_campaign("Autumn SF", STATUSES)
+    ann = scene.salesforce.add_contact("ann@example.com")
+    scene.salesforce.add_member(scene.sf_campaign, ann, "Invited")
+    scene.salesforce.add_member(sf_autumn, ann, "Invited")
+    linking.link_existing(scene.ctx, CAMPAIGN, scene.sf_campaign)
+    linking.link_existing(scene.ctx, AUTUMN, sf_autumn)
+    scene.run_tasks()
+    scene.salesforce.reads.clear()
+    scene.salesforce.writes.clear()
+    return sf_autumn

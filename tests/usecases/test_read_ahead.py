@@ -10,24 +10,8 @@ import pytest
 from convsync.domain.errors import TransientSalesforceError
 from convsync.salesforce.records import CampaignWindow, MemberChange, SharedRead
 from convsync.store.db import utcnow
-from convsync.sync import catalog, linking, read_ahead, reporting, schedule
-from tests.usecases.conftest import CAMPAIGN, STATUSES, Scene
-
-AUTUMN = "Autumn"
-
-
-def two_linked_campaigns(scene: Scene) -> str:
-    """Spring and Autumn, each linked with one Salesforce member; Autumn's Salesforce id."""
-    catalog.create_campaign(scene.sessions, AUTUMN, "Webinar")
-    sf_autumn = scene.salesforce.add_campaign("Autumn SF", STATUSES)
-    ann = scene.salesforce.add_contact("ann@example.com")
-    scene.salesforce.add_member(scene.sf_campaign, ann, "Invited")
-    scene.salesforce.add_member(sf_autumn, ann, "Invited")
-    linking.link_existing(scene.ctx, CAMPAIGN, scene.sf_campaign)
-    linking.link_existing(scene.ctx, AUTUMN, sf_autumn)
-    scene.run_tasks()
-    scene.salesforce.reads.clear()
-    return sf_autumn
+from convsync.sync import catalog, read_ahead, reporting, schedule
+from tests.usecases.conftest import AUTUMN, CAMPAIGN, Scene, spring_and_autumn_linked
 
 
 def members_of(scene: Scene, campaign: str) -> dict[str, str | None]:
@@ -43,7 +27,7 @@ def failed_runs(scene: Scene, campaign: str) -> list[str | None]:
 
 
 def test_one_shared_read_serves_every_run_a_tick_starts(scene: Scene) -> None:
-    sf_autumn = two_linked_campaigns(scene)
+    sf_autumn = spring_and_autumn_linked(scene)
     join(scene, scene.sf_campaign, "bob@example.com", "Registered")
     join(scene, sf_autumn, "cy@example.com", "Attended")
     scene.tick()
@@ -56,7 +40,7 @@ def test_one_shared_read_serves_every_run_a_tick_starts(scene: Scene) -> None:
 
 
 def test_a_campaign_gone_from_salesforce_fails_its_run_and_removes_nothing(scene: Scene) -> None:
-    sf_autumn = two_linked_campaigns(scene)
+    sf_autumn = spring_and_autumn_linked(scene)
     join(scene, sf_autumn, "cy@example.com", "Attended")
     scene.salesforce.delete_campaign(sf_autumn)
     scene.tick()
@@ -69,7 +53,7 @@ def test_a_campaign_gone_from_salesforce_fails_its_run_and_removes_nothing(scene
 def test_a_run_whose_bookmark_the_delete_log_no_longer_reaches_compares_on_its_own(
     scene: Scene,
 ) -> None:
-    two_linked_campaigns(scene)
+    spring_and_autumn_linked(scene)
     join(scene, scene.sf_campaign, "bob@example.com", "Registered")
     scene.salesforce.earliest_available = utcnow() + timedelta(seconds=1)
     scene.tick()
@@ -81,7 +65,7 @@ def test_a_run_whose_bookmark_the_delete_log_no_longer_reaches_compares_on_its_o
 
 
 def test_a_shared_read_cut_short_is_carried_on_by_each_run(scene: Scene) -> None:
-    sf_autumn = two_linked_campaigns(scene)
+    sf_autumn = spring_and_autumn_linked(scene)
     for n in range(3):
         join(scene, scene.sf_campaign, f"s{n}@example.com", "Registered")
         join(scene, sf_autumn, f"a{n}@example.com", "Attended")
@@ -95,7 +79,7 @@ def test_a_shared_read_cut_short_is_carried_on_by_each_run(scene: Scene) -> None
 def test_a_shared_read_salesforce_refuses_leaves_each_run_to_read_alone(
     scene: Scene, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sf_autumn = two_linked_campaigns(scene)
+    sf_autumn = spring_and_autumn_linked(scene)
     join(scene, sf_autumn, "cy@example.com", "Attended")
 
     def refuse(windows: list[CampaignWindow], until: object) -> SharedRead:
@@ -108,7 +92,7 @@ def test_a_shared_read_salesforce_refuses_leaves_each_run_to_read_alone(
 
 
 def test_pushes_are_checked_against_the_statuses_the_tick_read(scene: Scene) -> None:
-    two_linked_campaigns(scene)
+    spring_and_autumn_linked(scene)
     catalog.add_member(scene.sessions, CAMPAIGN, "dee@example.com", "Attended")
     scene.tick()
     assert scene.salesforce.live_members(scene.sf_campaign)["dee@example.com"] == "Attended"
@@ -118,7 +102,7 @@ def test_pushes_are_checked_against_the_statuses_the_tick_read(scene: Scene) -> 
 def test_statuses_read_longer_than_a_lease_ago_are_read_again(
     scene: Scene, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    two_linked_campaigns(scene)
+    spring_and_autumn_linked(scene)
     catalog.add_member(scene.sessions, CAMPAIGN, "dee@example.com", "Attended")
     schedule.dispatch_due_syncs(scene.ctx)
     later = utcnow() + scene.ctx.options.lease + timedelta(seconds=1)
@@ -129,7 +113,7 @@ def test_statuses_read_longer_than_a_lease_ago_are_read_again(
 
 
 def test_a_run_served_by_the_shared_read_moves_its_bookmark(scene: Scene) -> None:
-    two_linked_campaigns(scene)
+    spring_and_autumn_linked(scene)
     member = join(scene, scene.sf_campaign, "bob@example.com", "Registered")
     scene.tick()
     scene.salesforce.update_members([MemberChange(member, "Attended")])

@@ -11,24 +11,8 @@ import pytest
 from convsync.domain.errors import TransientSalesforceError
 from convsync.domain.outcomes import RecordResult
 from convsync.salesforce.records import MemberChange
-from convsync.sync import catalog, linking, reporting, update_pool
-from tests.usecases.conftest import CAMPAIGN, STATUSES, Scene
-
-AUTUMN = "Autumn"
-
-
-def two_linked_campaigns(scene: Scene) -> str:
-    """Spring and Autumn, each linked with ann as Invited; Autumn's Salesforce id."""
-    catalog.create_campaign(scene.sessions, AUTUMN, "Webinar")
-    sf_autumn = scene.salesforce.add_campaign("Autumn SF", STATUSES)
-    ann = scene.salesforce.add_contact("ann@example.com")
-    scene.salesforce.add_member(scene.sf_campaign, ann, "Invited")
-    scene.salesforce.add_member(sf_autumn, ann, "Invited")
-    linking.link_existing(scene.ctx, CAMPAIGN, scene.sf_campaign)
-    linking.link_existing(scene.ctx, AUTUMN, sf_autumn)
-    scene.run_tasks()
-    scene.salesforce.writes.clear()
-    return sf_autumn
+from convsync.sync import catalog, reporting, update_pool
+from tests.usecases.conftest import AUTUMN, CAMPAIGN, Scene, spring_and_autumn_linked
 
 
 def ann_attends_both(scene: Scene) -> None:
@@ -41,7 +25,7 @@ def run_states(scene: Scene) -> set[str]:
 
 
 def test_updates_of_two_runs_go_out_in_one_call(scene: Scene) -> None:
-    sf_autumn = two_linked_campaigns(scene)
+    sf_autumn = spring_and_autumn_linked(scene)
     ann_attends_both(scene)
     scene.tick()
     assert scene.salesforce.live_members(scene.sf_campaign) == {"ann@example.com": "Attended"}
@@ -51,7 +35,7 @@ def test_updates_of_two_runs_go_out_in_one_call(scene: Scene) -> None:
 
 
 def test_with_no_linger_each_run_writes_its_own(scene: Scene) -> None:
-    sf_autumn = two_linked_campaigns(scene)
+    sf_autumn = spring_and_autumn_linked(scene)
     scene.ctx = replace(
         scene.ctx, options=replace(scene.ctx.options, update_pool_linger=timedelta())
     )
@@ -62,7 +46,7 @@ def test_with_no_linger_each_run_writes_its_own(scene: Scene) -> None:
 
 
 def test_a_new_member_is_written_by_its_own_chunk(scene: Scene) -> None:
-    two_linked_campaigns(scene)
+    spring_and_autumn_linked(scene)
     catalog.add_member(scene.sessions, CAMPAIGN, "bob@example.com", "Registered")
     scene.tick()
     assert scene.salesforce.live_members(scene.sf_campaign)["bob@example.com"] == "Registered"
@@ -72,7 +56,7 @@ def test_a_new_member_is_written_by_its_own_chunk(scene: Scene) -> None:
 def test_pooled_updates_salesforce_refuses_are_written_again_by_their_chunks(
     scene: Scene, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sf_autumn = two_linked_campaigns(scene)
+    sf_autumn = spring_and_autumn_linked(scene)
     ann_attends_both(scene)
     write = scene.salesforce.update_members
     refused: list[int] = []
@@ -94,7 +78,7 @@ def test_pooled_updates_salesforce_refuses_are_written_again_by_their_chunks(
 def test_pooled_updates_that_landed_before_a_failure_are_not_written_twice(
     scene: Scene, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    two_linked_campaigns(scene)
+    spring_and_autumn_linked(scene)
     ann_attends_both(scene)
     write = scene.salesforce.update_members
     landed: list[int] = []
@@ -115,7 +99,7 @@ def test_pooled_updates_that_landed_before_a_failure_are_not_written_twice(
 
 
 def test_a_chunk_with_a_collections_worth_of_updates_writes_its_own(scene: Scene) -> None:
-    two_linked_campaigns(scene)
+    spring_and_autumn_linked(scene)
     emails = [f"p{n}@example.com" for n in range(update_pool.FLUSH_LEAST)]
     for email in emails:
         scene.salesforce.add_member(
