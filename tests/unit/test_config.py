@@ -92,6 +92,24 @@ def test_a_raised_timeout_admits_a_longer_api_limit_wait(clean_env: pytest.Monke
     assert load_settings().api_limit_retry_seconds == 300
 
 
+def test_an_update_pool_wait_over_half_the_lease_is_refused(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    clean_env.setenv("CONVSYNC_LEASE_SECONDS", "10")
+    clean_env.setenv("CONVSYNC_UPDATE_POOL_SECONDS", "6")
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert "CONVSYNC_UPDATE_POOL_SECONDS=6" in message
+    assert "CONVSYNC_LEASE_SECONDS=10" in message
+    assert "\n" not in message
+
+
+def test_an_update_pool_of_zero_writes_each_chunk_at_once(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("CONVSYNC_UPDATE_POOL_SECONDS", "0")
+    assert load_settings().update_pool_seconds == 0
+
+
 def test_the_default_waits_fit_every_broker(clean_env: pytest.MonkeyPatch) -> None:
     for broker in ("redis://127.0.0.1:6379/0", "amqp://guest:guest@127.0.0.1:5672//"):
         clean_env.setenv("CONVSYNC_BROKER_URL", broker)
