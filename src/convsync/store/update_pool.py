@@ -39,6 +39,7 @@ class PooledChunk:
 
     claim: ChunkClaim
     run_id: int
+    link_id: int
     updates: list[PooledUpdate]
 
 
@@ -58,6 +59,7 @@ def take(
         select(
             ChunkRow.id,
             ChunkRow.run_id,
+            RunRow.link_id,
             ChunkRow.number,
             ChunkRow.claimed_by,
             ChunkRow.member_id_lo,
@@ -88,7 +90,7 @@ def take(
         claim = ChunkClaim(
             row.id, row.number, row.claimed_by, row.member_id_lo, row.member_id_hi, row.size
         )
-        taken.append(PooledChunk(claim, row.run_id, updates))
+        taken.append(PooledChunk(claim, row.run_id, row.link_id, updates))
         count += len(updates)
     ids = [chunk.claim.chunk_id for chunk in taken]
     session.execute(

@@ -120,24 +120,15 @@ def flush_updates(ctx: SyncContext) -> int:
 
 def _complete(ctx: SyncContext, chunk: PooledChunk, out: Outcome) -> None:
     """Record a flushed chunk's outcome as its task would have, and close its barrier."""
-    link_id = _link_of(ctx, chunk.run_id)
-    if link_id is None:
-        return  # the run is gone
     if out.transient:
-        record_outcome(ctx, link_id, chunk.run_id, out, claim=None)
+        record_outcome(ctx, chunk.link_id, chunk.run_id, out, claim=None)
         _hand_back(ctx, [chunk])
         return
     try:
-        record_outcome(ctx, link_id, chunk.run_id, out, claim=chunk.claim)
+        record_outcome(ctx, chunk.link_id, chunk.run_id, out, claim=chunk.claim)
     except stages.LostClaimError:
         return  # taken over (the flush outlasted the lease): its new task decides
     stages.close_outbound(ctx, chunk.run_id)
-
-
-def _link_of(ctx: SyncContext, run_id: int) -> int | None:
-    with transaction(ctx.sessions) as session:
-        run = runs.get_run(session, run_id)
-        return None if run is None else run.link_id
 
 
 def _hand_back(ctx: SyncContext, chunks: list[PooledChunk]) -> None:
