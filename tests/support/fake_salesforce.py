@@ -181,7 +181,7 @@ class FakeSalesforce:
         self.reads["replication_window"] += 1
         return ReplicationWindow(self.earliest_available, datetime.now(UTC))
 
-    def read_campaigns(self, windows: Sequence[CampaignWindow], until: datetime) -> SharedRead:
+    def read_campaigns(self, windows: Sequence[CampaignWindow]) -> SharedRead:
         """Each campaign's existence, changes and statuses, and the delete log's reach, as
         one shared read (stopping after `shared_row_cap` rows, oldest first)."""
         self.reads["read_campaigns"] += 1
@@ -192,7 +192,7 @@ class FakeSalesforce:
                 for m in self.members.values()
                 if m.campaign_id == w.campaign_id
                 and m.system_modstamp is not None
-                and w.since < m.system_modstamp <= until
+                and w.since < m.system_modstamp <= w.until
             ),
             key=lambda m: (m.system_modstamp, m.id),
         )

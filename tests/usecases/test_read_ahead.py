@@ -82,7 +82,7 @@ def test_a_shared_read_salesforce_refuses_leaves_each_run_to_read_alone(
     sf_autumn = spring_and_autumn_linked(scene)
     join(scene, sf_autumn, "cy@example.com", "Attended")
 
-    def refuse(windows: list[CampaignWindow], until: object) -> SharedRead:
+    def refuse(windows: list[CampaignWindow]) -> SharedRead:
         raise TransientSalesforceError("Salesforce is busy")
 
     monkeypatch.setattr(scene.salesforce, "read_campaigns", refuse)

@@ -281,10 +281,10 @@ class SalesforceGateway:
         )
         return replication_window(answer)
 
-    def read_campaigns(self, windows: Sequence[CampaignWindow], until: datetime) -> SharedRead:
+    def read_campaigns(self, windows: Sequence[CampaignWindow]) -> SharedRead:
         """What the runs of many due campaigns need to read, read for all at once
         (`SharedReader`: one Composite API call per 100 campaigns)."""
-        return SharedReader(self.client).read(windows, until)
+        return SharedReader(self.client).read(windows)
 
     def find_members(self, campaign_id: str, person_ids: Sequence[str]) -> list[SalesforceMember]:
         """The campaign's live members for these Leads/Contacts (≤ 500 ids a query).

@@ -102,12 +102,13 @@ class ReplicationWindow:
 
 @dataclass(frozen=True, slots=True)
 class CampaignWindow:
-    """What one due campaign asks of a shared read: its changes after `since` (never
-    None: a first read is a whole read, done by its own run) and, with
+    """What one due campaign asks of a shared read: its changes in `(since, until]`
+    (`since` never None: a first read is a whole read, done by its own run) and, with
     `wants_statuses`, its statuses."""
 
     campaign_id: str
     since: datetime
+    until: datetime
     wants_statuses: bool = True
 
 

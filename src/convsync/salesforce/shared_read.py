@@ -30,7 +30,7 @@ from convsync.salesforce.records import (
     SharedRead,
 )
 from convsync.salesforce.rows import delete_log_params, member, member_status, replication_window
-from convsync.salesforce.soql import soql, utc, validate_id
+from convsync.salesforce.soql import soql, validate_id
 from convsync.salesforce.streams import (
     CAMPAIGN,
     CAMPAIGN_MEMBER,
@@ -56,9 +56,12 @@ class SharedReader:
     def __init__(self, client: SalesforceClient) -> None:
         self.client = client
 
-    def read(self, windows: Sequence[CampaignWindow], until: datetime) -> SharedRead:
-        """Existence, delete-log reach, changes in (since, until] and statuses of these
-        campaigns, keyed by their ids as the caller gave them."""
+    def read(self, windows: Sequence[CampaignWindow]) -> SharedRead:
+        """Existence, delete-log reach (as of the latest `until`), each campaign's
+        changes in its window and statuses, keyed by their ids as the caller gave them."""
+        if not windows:
+            raise ValueError("a shared read needs at least one campaign")
+        until = max(w.until for w in windows)
         asked = [(validate_id(w.campaign_id, "Campaign"), w) for w in windows]
         present: set[str] = set()
         changes: dict[str, list[SalesforceMember]] = defaultdict(list)
@@ -79,7 +82,7 @@ class SharedReader:
             # The other query subrequests read changes, a slice of the campaigns each:
             # their first pages come in this call, up to 2,000 rows apiece.
             slices = _slices(group, QUERIES_PER_COMPOSITE - len(paths) + (reach is None))
-            paths.extend(_query("queryAll", _changes_query(part, until)) for part in slices)
+            paths.extend(_query("queryAll", _changes_query(part)) for part in slices)
             answers = self.client.composite_get(paths, action=_ACTION)
             if reach is None:
                 reach = replication_window(answers.pop(0))
@@ -94,11 +97,11 @@ class SharedReader:
                     changes[found.campaign_id].append(found)
                 if not whole:
                     cut_short.update(cid for cid, _ in part)
-        assert reach is not None or not asked
+        assert reach is not None  # read with the first group
         given = {cid: window.campaign_id for cid, window in asked}
         return SharedRead(
             present=frozenset(given[c] for c in present if c in given),
-            reach=reach or ReplicationWindow(utc(until), utc(until)),
+            reach=reach,
             changes={given[c]: rows for c, rows in changes.items() if c in given},
             statuses={given[c]: found for c, found in statuses.items() if c in given},
             cut_short=frozenset(given[c] for c in cut_short),
@@ -145,18 +148,23 @@ def _query(resource: str, query: str) -> str:
     return f"{resource}?" + urlencode({"q": query})
 
 
-def _changes_query(group: Sequence[tuple[str, CampaignWindow]], until: datetime) -> str:
-    """Every member row (removed ones too: queryAll) of the group changed after its own
-    campaign's bookmark and up to `until`, oldest first across campaigns: campaigns
-    sharing a bookmark share a clause."""
-    by_since = sorted(group, key=lambda item: item[1].since)
+def _changes_query(group: Sequence[tuple[str, CampaignWindow]]) -> str:
+    """Every member row (removed ones too: queryAll) of the group changed in its own
+    campaign's window, oldest first across campaigns: campaigns sharing a window share
+    a clause."""
+    by_window = sorted(group, key=lambda item: (item[1].since, item[1].until))
     clauses: list[str] = []
-    values: dict[str, Any] = {"until": until}
-    for number, (since, items) in enumerate(groupby(by_since, key=lambda item: item[1].since)):
-        clauses.append(f"(CampaignId IN {{ids{number}}} AND SystemModstamp > {{since{number}}})")
+    values: dict[str, Any] = {}
+    windows = groupby(by_window, key=lambda item: (item[1].since, item[1].until))
+    for number, ((since, until), items) in enumerate(windows):
+        clauses.append(
+            f"(CampaignId IN {{ids{number}}} AND SystemModstamp > {{since{number}}}"
+            f" AND SystemModstamp <= {{until{number}}})"
+        )
         values[f"ids{number}"] = [cid for cid, _ in items]
         values[f"since{number}"] = since
-    where = " WHERE SystemModstamp <= {until} AND (" + " OR ".join(clauses) + ")"
+        values[f"until{number}"] = until
+    where = " WHERE " + " OR ".join(clauses)
     return soql(CAMPAIGN_MEMBER.select() + where + CHANGES_ORDER, **values)
 
 

@@ -36,6 +36,7 @@ __all__ = [
     "missed_removals",
     "pages",
     "plan_inbound",
+    "read_window",
     "record_reach",
     "skips_to_judge_again",
     "stage_page",
@@ -79,6 +80,15 @@ def pages(
         yield page
 
 
+def read_window(
+    link: links.Link, run: runs.Run, overlap: timedelta
+) -> tuple[datetime | None, datetime]:
+    """The run's incremental read, `(since, until]`: from the bookmark less the overlap
+    (None: from the beginning) to the run's start rounded up to a whole second."""
+    since, signpost = query_window(link.inbound_mark, run.started_at, overlap)
+    return since, read_bound(signpost)
+
+
 def plan_inbound(ctx: SyncContext, run_id: int) -> None:
     """Stage the changed Salesforce members chunk by chunk; resume where a crash left off."""
     with transaction(ctx.sessions) as session:
@@ -97,8 +107,8 @@ def plan_inbound(ctx: SyncContext, run_id: int) -> None:
         # while the initial sync runs is a removal like any other).
         first_read = is_first_read(link)
         deleted_since = link.linked_at if first_read else None
-        since, signpost = query_window(link.inbound_mark, run.started_at, ctx.options.overlap)
-        until: datetime | None = read_bound(signpost)
+        since, bound = read_window(link, run, ctx.options.overlap)
+        until: datetime | None = bound
         # The first read is a whole read already: there is nothing to repair yet.
         full = run.full_compare and not first_read
         existing = runs.stage_chunks(session, run_id, Stage.INBOUND.value)

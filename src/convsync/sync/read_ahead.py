@@ -27,13 +27,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain
 
 import structlog
 
 from convsync.domain.errors import SalesforceError
 from convsync.domain.model import MemberStatus, RunState, Stage
-from convsync.domain.watermark import query_window, read_bound
-from convsync.salesforce.records import CampaignWindow, SalesforceMember, SharedRead
+from convsync.salesforce.records import CampaignWindow, SharedRead
 from convsync.store import links, pending_pushes, runs
 from convsync.store.db import transaction, utcnow
 from convsync.sync import inbound, stages
@@ -66,8 +66,7 @@ def read_ahead(ctx: SyncContext, run_ids: Sequence[int]) -> int:
     read_at = utcnow()
     try:
         shared = ctx.salesforce.read_campaigns(
-            [CampaignWindow(s.salesforce_campaign_id, s.since, s.pushes) for s in shares],
-            max(s.until for s in shares),
+            [CampaignWindow(s.salesforce_campaign_id, s.since, s.until, s.pushes) for s in shares]
         )
     except SalesforceError as error:
         log.warning("shared read failed: each run reads on its own", error=str(error))
@@ -91,7 +90,7 @@ def _shares(ctx: SyncContext, run_ids: Sequence[int]) -> list[_Share]:
             ):
                 continue
             link = links.get_link(session, run.link_id)
-            since, signpost = query_window(link.inbound_mark, run.started_at, ctx.options.overlap)
+            since, until = inbound.read_window(link, run, ctx.options.overlap)
             if is_first_read(link) or since is None:
                 continue  # a whole read: its own planner pages it, chunk after chunk
             shares.append(
@@ -101,7 +100,7 @@ def _shares(ctx: SyncContext, run_ids: Sequence[int]) -> list[_Share]:
                     salesforce_campaign_id=link.salesforce_campaign_id,
                     campaign_name=links.campaign_of(session, link).name,
                     since=since,
-                    until=read_bound(signpost),
+                    until=until,
                     pushes=pending_pushes.has_push_candidates(session, link.id, link.campaign_id),
                 )
             )
@@ -124,28 +123,25 @@ def _hand_over(ctx: SyncContext, share: _Share, shared: SharedRead, read_at: dat
     if inbound.missed_removals(share.since, shared.reach):
         return False  # the delete log no longer reaches its bookmark: a whole compare
     inbound.record_reach(ctx, share.run_id, shared.reach, full=False)
-    rows = [row for row in shared.changes.get(campaign, []) if _stamp(row) <= share.until]
+    rows = shared.changes.get(campaign, [])
+    whole = campaign not in shared.cut_short
+    # After the window's rows, the skipped members the rules now import (lazily, and only
+    # when the window was read whole: a cut-short run's planner reads them after its rest).
+    rejudged = (
+        inbound.skips_to_judge_again(ctx, share.run_id, share.link_id, {row.id for row in rows})
+        if whole
+        else iter(())
+    )
     numbers: list[int] = []
-    seen = {row.id for row in rows}
-    for number, page in enumerate(inbound.pages(iter(rows), ctx.options.inbound_chunk, set())):
+    for number, page in enumerate(
+        inbound.pages(chain(rows, rejudged), ctx.options.inbound_chunk, set())
+    ):
         if not inbound.stage_page(ctx, share.run_id, number, page):
             return False  # the run's own planner got there first: it carries on
         numbers.append(number)
-    if campaign in shared.cut_short:
+    if not whole:
         return False  # its planner resumes after the last row staged here
-    rejudged = inbound.skips_to_judge_again(ctx, share.run_id, share.link_id, seen)
-    for page in inbound.pages(rejudged, ctx.options.inbound_chunk, set()):
-        number = len(numbers)
-        if not inbound.stage_page(ctx, share.run_id, number, page):
-            return False
-        numbers.append(number)
     return inbound.finish_planning(ctx, share.run_id, None, numbers)
-
-
-def _stamp(row: SalesforceMember) -> datetime:
-    stamp = row.system_modstamp or row.last_modified
-    assert stamp is not None  # Salesforce always returns SystemModstamp
-    return stamp
 
 
 def statuses_for(ctx: SyncContext, run_id: int) -> tuple[list[MemberStatus], datetime] | None:

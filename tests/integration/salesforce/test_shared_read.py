@@ -23,7 +23,7 @@ def _later() -> datetime:
 
 
 def _windows(*campaign_ids: str, since: datetime = LONG_AGO) -> list[CampaignWindow]:
-    return [CampaignWindow(cid, since) for cid in campaign_ids]
+    return [CampaignWindow(cid, since, _later()) for cid in campaign_ids]
 
 
 def test_existence_changes_statuses_and_reach_of_three_campaigns_cost_one_call(
@@ -32,7 +32,7 @@ def test_existence_changes_statuses_and_reach_of_three_campaigns_cost_one_call(
     spring, autumn = (seed_campaign(org, name=n, members=3) for n in ("Spring", "Autumn"))
     org.admin.reset_counters()
 
-    read = gateway.read_campaigns(_windows(spring["id"], autumn["id"], MISSING_CAMPAIGN), _later())
+    read = gateway.read_campaigns(_windows(spring["id"], autumn["id"], MISSING_CAMPAIGN))
 
     assert read.present == {spring["id"], autumn["id"]}
     assert {cid: len(rows) for cid, rows in read.changes.items()} == {
@@ -56,11 +56,33 @@ def test_each_campaigns_changes_start_after_its_own_bookmark(
     ) + timedelta(seconds=1)
 
     read = gateway.read_campaigns(
-        [CampaignWindow(quiet["id"], after_quiet), CampaignWindow(busy["id"], LONG_AGO)],
-        _later(),
+        [
+            CampaignWindow(quiet["id"], after_quiet, _later()),
+            CampaignWindow(busy["id"], LONG_AGO, _later()),
+        ]
     )
 
     assert list(read.changes) == [busy["id"]]
+
+
+def test_each_campaigns_changes_stop_at_its_own_bound(
+    org: EmulatorHandle, gateway: SalesforceGateway
+) -> None:
+    early, late = (seed_campaign(org, name=n, members=2) for n in ("early", "late"))
+    before_early = min(
+        m.system_modstamp
+        for m in gateway.iter_members(early["id"], since=None, until=_later())
+        if m.system_modstamp
+    ) - timedelta(seconds=1)
+
+    read = gateway.read_campaigns(
+        [
+            CampaignWindow(early["id"], LONG_AGO, before_early),
+            CampaignWindow(late["id"], LONG_AGO, _later()),
+        ]
+    )
+
+    assert list(read.changes) == [late["id"]]
 
 
 def test_removed_members_come_with_the_changes(
@@ -70,7 +92,7 @@ def test_removed_members_come_with_the_changes(
     gone = next(gateway.iter_members(campaign["id"], since=None, until=_later())).id
     assert gateway.delete_members([gone])[0].ok
 
-    read = gateway.read_campaigns(_windows(campaign["id"]), _later())
+    read = gateway.read_campaigns(_windows(campaign["id"]))
 
     assert {m.id: m.is_deleted for m in read.changes[campaign["id"]]}[gone] is True
 
@@ -79,7 +101,7 @@ def test_statuses_are_read_only_for_campaigns_that_ask(
     org: EmulatorHandle, gateway: SalesforceGateway
 ) -> None:
     campaign = seed_campaign(org, members=1)
-    read = gateway.read_campaigns([CampaignWindow(campaign["id"], LONG_AGO, False)], _later())
+    read = gateway.read_campaigns([CampaignWindow(campaign["id"], LONG_AGO, _later(), False)])
     assert read.statuses == {}
     assert read.present == {campaign["id"]}
 
@@ -90,7 +112,7 @@ def test_changes_past_a_page_are_read_on_the_next_pages(
     spring, autumn = (seed_campaign(org, name=n, members=2_500) for n in ("Spring", "Autumn"))
     org.admin.reset_counters()
 
-    read = gateway.read_campaigns(_windows(spring["id"], autumn["id"]), _later())
+    read = gateway.read_campaigns(_windows(spring["id"], autumn["id"]))
 
     assert sum(len(rows) for rows in read.changes.values()) == 5_000
     assert len({m.id for rows in read.changes.values() for m in rows}) == 5_000
@@ -104,7 +126,7 @@ def test_a_read_past_its_row_cap_stops_and_names_the_campaigns_cut_short(
     busy = seed_campaign(org, name="busy", members=4_500)
     quiet = seed_campaign(org, name="quiet", members=10)
 
-    read = gateway.read_campaigns(_windows(busy["id"], quiet["id"]), _later())
+    read = gateway.read_campaigns(_windows(busy["id"], quiet["id"]))
 
     assert read.cut_short == {busy["id"]}
     assert len(read.changes[busy["id"]]) == 2_000
@@ -122,7 +144,7 @@ def test_a_composite_call_brings_the_first_page_of_each_slice_of_campaigns(
     campaigns = [seed_campaign(org, name=f"C{i}", members=1_500) for i in range(3)]
     org.admin.reset_counters()
 
-    read = gateway.read_campaigns(_windows(*(c["id"] for c in campaigns)), _later())
+    read = gateway.read_campaigns(_windows(*(c["id"] for c in campaigns)))
 
     assert sum(len(rows) for rows in read.changes.values()) == 4_500
     assert org.admin.counters()["by_endpoint"] == {"composite": 1}
@@ -140,7 +162,7 @@ def test_two_hundred_and_fifty_campaigns_take_three_calls(
     ids = [c["id"] for c in seeded["campaigns"]]
     org.admin.reset_counters()
 
-    read = gateway.read_campaigns(_windows(*ids), _later())
+    read = gateway.read_campaigns(_windows(*ids))
 
     assert read.present == set(ids)
     assert set(read.changes) == set(ids)
