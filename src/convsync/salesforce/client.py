@@ -344,10 +344,14 @@ class SalesforceClient:
             for first in self.composite_queries(
                 batch, action=action, include_deleted=include_deleted
             ):
-                yield from first.get("records") or []
-                if not first.get("done", True) and first.get("nextRecordsUrl"):
-                    for page in self.more_pages(first["nextRecordsUrl"], action=action):
-                        yield from page
+                yield from self.rows_from(first, action=action)
+
+    def rows_from(self, first: dict[str, Any], *, action: str) -> Iterator[dict[str, Any]]:
+        """The rows of a first page a Composite call brought, then of the pages after it."""
+        yield from first.get("records") or []
+        if not first.get("done", True) and first.get("nextRecordsUrl"):
+            for page in self.more_pages(first["nextRecordsUrl"], action=action):
+                yield from page
 
     def query_more(self, next_url: str, *, action: str) -> dict[str, Any]:
         """One further page of a query, from the previous page's `nextRecordsUrl`."""

@@ -15,7 +15,7 @@ retries); this module only builds the SOQL and sorts the answer by campaign.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from itertools import groupby
 from typing import Any
@@ -86,9 +86,10 @@ class SharedReader:
             answers = self.client.composite_get(paths, action=_ACTION)
             if reach is None:
                 reach = replication_window(answers.pop(0))
-            present.update(str(row["Id"]) for row in self._rows(answers.pop(0)))
+            existing = self.client.rows_from(answers.pop(0), action=_ACTION)
+            present.update(str(row["Id"]) for row in existing)
             if with_statuses:
-                for row in self._rows(answers.pop(0)):
+                for row in self.client.rows_from(answers.pop(0), action=_ACTION):
                     statuses[str(row["CampaignId"])].append(member_status(row))
             for part, first in zip(slices, answers, strict=True):
                 rows, whole = self._changes(first, MAX_SHARED_ROWS - rows_read)
@@ -117,13 +118,6 @@ class SharedReader:
             rows.extend(member(row) for row in answer.get("records") or [])
             next_url = _next(answer)
         return rows, next_url is None
-
-    def _rows(self, first: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        yield from first.get("records") or []
-        next_url = _next(first)
-        if next_url is not None:
-            for page in self.client.more_pages(next_url, action=_ACTION):
-                yield from page
 
 
 def _next(answer: dict[str, Any]) -> str | None:
