@@ -82,6 +82,17 @@ def seed_campaign(
     return campaign
 
 
+def seed_small_campaigns(org: EmulatorHandle, count: int) -> list[str]:
+    """`count` campaigns of one member each (people of their own); their ids."""
+    seeded = org.admin.seed(
+        campaigns=[
+            {"Name": f"C{i}", "generate_members": 1, "email_domain": f"c{i}.example.com"}
+            for i in range(count)
+        ]
+    )
+    return [c["id"] for c in seeded["campaigns"]]
+
+
 def seed_leads(org: EmulatorHandle, emails: list[str]) -> list[str]:
     leads = [
         {"LastName": f"Person {i}", "Company": "Acme", "Email": email}

@@ -6,7 +6,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sf_helpers import calls, seed_campaign, seed_leads
+from sf_helpers import calls, seed_campaign, seed_leads, seed_small_campaigns
 
 from convsync.domain.errors import NotFoundError, ValidationError
 from convsync.salesforce.gateway import SalesforceGateway
@@ -162,13 +162,7 @@ def test_changed_campaigns_uses_one_query_for_three_campaigns(
 def test_changed_campaigns_asks_about_two_thousand_campaigns_in_one_call(
     org: EmulatorHandle, gateway: SalesforceGateway
 ) -> None:
-    seeded = org.admin.seed(
-        campaigns=[
-            {"Name": f"C{i}", "generate_members": 1, "email_domain": f"c{i}.example.com"}
-            for i in range(2_000)
-        ]
-    )
-    ids = [c["id"] for c in seeded["campaigns"]]
+    ids = seed_small_campaigns(org, 2_000)
     org.admin.reset_counters()
 
     changed = gateway.changed_campaigns(ids, None, include_status_changes=False)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sf_helpers import seed_campaign
+from sf_helpers import seed_campaign, seed_small_campaigns
 
 from convsync.salesforce import shared_read
 from convsync.salesforce.gateway import SalesforceGateway
@@ -153,13 +153,7 @@ def test_a_composite_call_brings_the_first_page_of_each_slice_of_campaigns(
 def test_two_hundred_and_fifty_campaigns_take_three_calls(
     org: EmulatorHandle, gateway: SalesforceGateway
 ) -> None:
-    seeded = org.admin.seed(
-        campaigns=[
-            {"Name": f"C{i}", "generate_members": 1, "email_domain": f"c{i}.example.com"}
-            for i in range(250)
-        ]
-    )
-    ids = [c["id"] for c in seeded["campaigns"]]
+    ids = seed_small_campaigns(org, 250)
     org.admin.reset_counters()
 
     read = gateway.read_campaigns(_windows(*ids))
