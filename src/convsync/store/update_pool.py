@@ -19,6 +19,9 @@ from convsync.store import runs
 from convsync.store.runs import OPEN, ChunkClaim
 from convsync.store.tables import ChunkRow, RunRow, utcnow
 
+# A pooled chunk not yet taken by a flush, of a run still open (joined on the run).
+_WAITING = (ChunkRow.state == "pending", ChunkRow.pooled_at.is_not(None), RunRow.state.in_(OPEN))
+
 
 @dataclass(frozen=True, slots=True)
 class PooledUpdate:
@@ -69,11 +72,7 @@ def take(
             ChunkRow.pooled_at,
         )
         .join(RunRow, RunRow.id == ChunkRow.run_id)
-        .where(
-            ChunkRow.state == "pending",
-            ChunkRow.pooled_at.is_not(None),
-            RunRow.state.in_(OPEN),
-        )
+        .where(*_WAITING)
         .order_by(ChunkRow.pooled_at, ChunkRow.id)
         .with_for_update(of=ChunkRow, skip_locked=True)
     ).all()
@@ -110,6 +109,6 @@ def waiting(session: Session) -> int:
         select(func.count())
         .select_from(ChunkRow)
         .join(RunRow, RunRow.id == ChunkRow.run_id)
-        .where(ChunkRow.state == "pending", ChunkRow.pooled_at.is_not(None), RunRow.state.in_(OPEN))
+        .where(*_WAITING)
     )
     return int(found or 0)
